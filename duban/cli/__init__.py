@@ -1,0 +1,6 @@
+"""The `duban` console script: each module registers its commands on the shared Typer app."""
+
+from duban.cli import calendar_cmd, db_cmd, plan_cmd, status_cmd  # noqa: F401  (registration)
+from duban.cli.main import app
+
+__all__ = ["app"]

@@ -1,0 +1,63 @@
+"""Wiring: one place that builds the real pieces (settings, database, config, calendar).
+
+Use cases elsewhere take these as arguments; the CLI, the Prefect tasks and the report page all
+start from `Context.from_env()` (or a Context built by a test) and pass IDs and URLs, not sessions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cached_property
+
+from sqlalchemy import select
+
+from duban.clock import local_day
+from duban.db import Database, database_for
+from duban.ledger import materialise
+from duban.loading import LoadResult, load_all
+from duban.models import Plan
+from duban.planfile import PlanConfig, load_config
+from duban.settings import Settings
+from duban.workdays import WorkCalendar
+
+
+@dataclass
+class Context:
+    settings: Settings
+    calendar: WorkCalendar = field(default_factory=WorkCalendar)
+
+    @classmethod
+    def from_env(cls) -> Context:
+        return cls(Settings.from_env())
+
+    @cached_property
+    def db(self) -> Database:
+        return database_for(self.settings.database_url)
+
+    @cached_property
+    def config(self) -> PlanConfig:
+        return load_config(self.settings.config_dir)
+
+
+@dataclass
+class SetupResult:
+    loads: dict[str, LoadResult]
+    new_occurrences: int
+
+
+def setup(ctx: Context, now: datetime, actor: str = "office") -> SetupResult:
+    """Create or upgrade the schema, load the config, and materialise every started period."""
+    ctx.db.create_schema()
+    with ctx.db.session() as session:
+        loads = load_all(session, ctx.config, now, actor)
+    return SetupResult(loads, materialise_all(ctx, now))
+
+
+def materialise_all(ctx: Context, now: datetime, action_nos: list[int] | None = None) -> int:
+    today = local_day(now)
+    created = 0
+    with ctx.db.session() as session:
+        for plan in session.scalars(select(Plan).where(Plan.active.is_(True))):
+            created += materialise(session, plan, today, ctx.calendar, now, action_nos)
+    return created
