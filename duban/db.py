@@ -7,9 +7,9 @@ locked", an immediate one waits its turn instead.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -107,10 +107,24 @@ class Database:
         self.engine.dispose()
 
 
-@cache
+_DATABASES: dict[str, Database] = {}
+_DATABASES_LOCK = threading.Lock()
+
+
 def database_for(url: str) -> Database:
     """One Database per URL per process: tasks pass URLs (never sessions) and reuse the pool."""
-    return Database(url)
+    with _DATABASES_LOCK:
+        if url not in _DATABASES:
+            _DATABASES[url] = Database(url)
+        return _DATABASES[url]
+
+
+def forget_database(url: str) -> None:
+    """Close and forget the pool for `url` (tests dropping their database call this)."""
+    with _DATABASES_LOCK:
+        database = _DATABASES.pop(url, None)
+    if database is not None:
+        database.dispose()
 
 
 def record_audit(

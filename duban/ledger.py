@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from duban.duties import due_date, duty_periods
 from duban.models import Action, Department, Duty, Occurrence, Plan
+from duban.util import chunked
 from duban.workdays import WorkCalendar
 
 STATES = ("upcoming", "due_soon", "overdue", "done", "done_late")
@@ -86,9 +87,8 @@ def _insert_missing(session: Session, rows: list[dict]) -> int:
         return 0
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     total = 0
-    for start in range(0, len(fresh), 2000):
-        statement = insert(Occurrence).values(fresh[start:start + 2000])
-        result = session.execute(statement.on_conflict_do_nothing())
+    for chunk in chunked(fresh, 2000):
+        result = session.execute(insert(Occurrence).values(chunk).on_conflict_do_nothing())
         total += max(result.rowcount or 0, 0)
     return total
 

@@ -259,7 +259,7 @@ def _dotted(loc: tuple[Any, ...]) -> str:
 
 
 def load_config(config_dir: str | Path) -> PlanConfig:
-    """Read departments.yaml, ladder.yaml and plans/*.yaml; raise ConfigError listing all problems."""
+    """Read departments.yaml, ladder.yaml, plans/*.yaml; raise ConfigError listing all problems."""
     root = Path(config_dir)
     problems: list[Problem] = []
     if not root.is_dir():

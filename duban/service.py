@@ -12,8 +12,11 @@ from functools import cached_property
 
 from sqlalchemy import select
 
+from duban.chase import ChaseResult, chase_action
 from duban.clock import local_day
 from duban.db import Database, database_for
+from duban.dispatch import DispatchResult, Sender, outbox_sink, portal_link_maker
+from duban.dispatch import dispatch as send_digests
 from duban.ledger import materialise
 from duban.loading import LoadResult, load_all
 from duban.models import Plan
@@ -61,3 +64,45 @@ def materialise_all(ctx: Context, now: datetime, action_nos: list[int] | None = 
         for plan in session.scalars(select(Plan).where(Plan.active.is_(True))):
             created += materialise(session, plan, today, ctx.calendar, now, action_nos)
     return created
+
+
+def active_plans(session) -> list[Plan]:
+    return list(session.scalars(select(Plan).where(Plan.active.is_(True)).order_by(Plan.year)))
+
+
+def chase(
+    ctx: Context, now: datetime, action_nos: list[int] | None = None, dry_run: bool = False
+) -> list[ChaseResult]:
+    """Materialise and chase the given actions (all by default) of every active plan."""
+    if not dry_run:
+        materialise_all(ctx, now, action_nos)
+    today = local_day(now)
+    results = []
+    with ctx.db.session() as session:
+        for plan in active_plans(session):
+            numbers = action_nos or [a.no for a in plan.actions]
+            for no in numbers:
+                results.append(chase_action(
+                    session, plan, no, today, now, ctx.config.ladder.ladder, ctx.calendar, dry_run
+                ))
+    return results
+
+
+def build_notifier(ctx: Context, now: datetime):
+    """The Apprise notifier with the built-in outbox writing into this ledger."""
+    from notifications import Notifier
+
+    return Notifier(ctx.settings.notify_config, outbox=outbox_sink(ctx.settings.database_url,
+                                                                   lambda: now))
+
+
+def dispatch(
+    ctx: Context, now: datetime, force: bool = False, sender: Sender | None = None
+) -> DispatchResult:
+    """Send today's digests; on a non-working day nothing goes out unless forced (manual urging)."""
+    today = local_day(now)
+    if not force and not ctx.calendar.is_workday(today):
+        return DispatchResult(day=today.isoformat())
+    sender = sender or build_notifier(ctx, now)
+    links = portal_link_maker(ctx.settings.portal_url, now)
+    return send_digests(ctx.db, sender, now, today, ctx.calendar, links)

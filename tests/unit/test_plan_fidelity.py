@@ -16,7 +16,10 @@ import yaml
 CONFIG = Path(__file__).resolve().parents[2] / "config"
 SEED_FILE = Path("/work/shared/seeds/000_45b5fed04cd1f80a.txt")
 
-CN_NUMERALS = "一 二 三 四 五 六 七 八 九 十 十一 十二 十三 十四 十五 十六 十七".split()
+CN_NUMERALS = [
+    "一", "二", "三", "四", "五", "六", "七", "八", "九", "十",
+    "十一", "十二", "十三", "十四", "十五", "十六", "十七",
+]  # fmt: skip
 
 
 def nows(text: str) -> str:
@@ -247,10 +250,11 @@ CLAUSE_FORMS = {
     "市大数据中心": "泰安市大数据中心",
 }
 
-# The addressee line: 各县（市、区）党委组织部、政法委、农业农村委员会办公室、老干部局，各县（市、区）
-# 民政局，各县（市、区）法院，各县（市、区）教育和体育局、公安局、司法局、人力资源社会保障局、
-# 住房城乡建设局、农业农村局、文化和旅游局、卫生健康委、应急局、市场监管局、体育局、大数据中心，
-# 各县（市、区）妇联、科协、残联 -> the city department each counterpart belongs to.
+# The addressee line: 各县（市、区）党委组织部、政法委、农业农村委员会办公室、老干部局，
+# 各县（市、区）民政局，各县（市、区）法院，各县（市、区）教育和体育局、公安局、司法局、
+# 人力资源社会保障局、住房城乡建设局、农业农村局、文化和旅游局、卫生健康委、应急局、
+# 市场监管局、体育局、大数据中心，各县（市、区）妇联、科协、残联
+# -> the city department each counterpart belongs to.
 COUNTY_ADDRESSEES = {
     "党委组织部": "中共泰安市委组织部",
     "政法委": "中共泰安市委政法委员会",
@@ -316,6 +320,7 @@ JURISDICTIONS = [
 
 # no, title, responsible departments as the seed writes them (lead first), lead's canonical name,
 # and how the parenthesis ends (按职责落实 when several share the work, 落实 for one).
+# fmt: off
 ACTIONS = [
     (1, "社区固本强基行动",
      ["市委组织部", "市委政法委", "市公安局", "市民政局", "市司法局", "市农业农村局",
@@ -353,7 +358,8 @@ TARGETS = [
     (1, "at_least", 6, "个", "average", False, "within_year", True,
      "农村社区平均拥有不少于 6 个社区社会组织"),
     (1, "exactly", 24, "个", "sum", False, "within_year", True, "打造省级美丽乡村 24 个"),
-    (2, "at_least", 2200, "户", "sum", False, "within_year", True, "全市 2023 年改造不少于 2200 户"),
+    (2, "at_least", 2200, "户", "sum", False, "within_year", True,
+     "全市 2023 年改造不少于 2200 户"),
     (2, "at_least", 500, "张", "sum", False, "within_year", True, "发展家庭养老床位不少于 500 张"),
     (2, "at_least", 300, "家", "sum", True, "within_year", True,
      "全市城乡社区助老食堂达到 300 家以上"),
@@ -383,6 +389,8 @@ TARGETS = [
      "年底前县（市、区）覆盖率达到 100%"),
 ]
 
+# fmt: on
+
 ACTIONS_WITHOUT_TARGETS = {4, 7, 11, 12, 13}
 
 OPS = {"at_least", "more_than", "exactly", "range", "full_coverage"}
@@ -391,7 +399,7 @@ ROLLUPS = {"sum", "average", "min", "all_covered"}
 TARGET_FIELDS = {
     "key", "title", "measure", "op", "value", "unit", "deadline", "rollup", "cumulative",
     "period", "local", "source",
-}
+}  # fmt: skip
 KEY_RE = re.compile(r"^[a-z0-9-]+$")
 CODE_RE = re.compile(r"^[a-z][a-z0-9]*$")
 
@@ -401,8 +409,8 @@ def config_target_rows() -> list[tuple]:
     for no, action in actions().items():
         for t in action.get("targets") or []:
             value = tuple(t["value"]) if isinstance(t["value"], list) else t["value"]
-            rows.append((no, t["op"], value, t["unit"], t["rollup"], t["cumulative"],
-                         t["deadline"], t["local"], t["source"]))
+            rest = (t[f] for f in ("unit", "rollup", "cumulative", "deadline", "local", "source"))
+            rows.append((no, t["op"], value, *rest))
     return rows
 
 
@@ -459,7 +467,10 @@ def test_action_clause_is_the_seed_text(no, title, depts, lead, tail):
     assert seed.endswith(suffix)
     clause = nows(actions()[no]["clause"])
     assert clause in seed
-    assert clause == seed[len(prefix):-len(suffix)]
+    assert clause == seed[len(prefix) : -len(suffix)]
+    # and verbatim, with the seed's own spacing ("不少于 18 人")
+    verbatim = SEED_ACTIONS[no][len(prefix) : -len(suffix)]
+    assert actions()[no]["clause"] == verbatim
 
 
 # ---------------------------------------------------------------------------
@@ -493,7 +504,7 @@ def test_target_source_is_seed_text(row):
 def test_target_fields():
     for no, action in actions().items():
         for t in action.get("targets") or []:
-            assert TARGET_FIELDS <= set(t), (no, t.get("key"))
+            assert set(t) >= TARGET_FIELDS, (no, t.get("key"))
             assert KEY_RE.match(t["key"]), t["key"]
             assert t["title"] and t["measure"]
             assert t["op"] in OPS

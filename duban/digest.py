@@ -1,0 +1,82 @@
+"""Compose one Chinese digest per recipient per day from the reminders owed to it (pure text)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+
+LEVEL_ZH = {
+    "advance": "提前提醒",
+    "due": "今日到期",
+    "urge": "催办",
+    "escalate": "督办升级",
+    "repeat": "再次催办",
+    "manual": "人工催办",
+}
+OFFICE_NAMES = {"office": "督办办公室", "supervisor": "督查人员"}
+CN_NUMERALS = "一二三四五六七八九十"
+
+
+@dataclass(frozen=True)
+class DigestItem:
+    action_no: int
+    action_title: str
+    duty_title: str
+    deliverable: str
+    department_name: str
+    period: str
+    due_on: date
+    overdue_days: int  # working days; 0 when not yet late
+    level: str
+    how_to_report: str
+    provisional: bool = False
+    note: str = ""
+
+
+def section_no(n: int) -> str:
+    if n <= 10:
+        return CN_NUMERALS[n - 1]
+    return "十" + CN_NUMERALS[n - 11] if n < 20 else str(n)
+
+
+def compose(recipient_name: str, day: date, items: list[DigestItem], for_office: bool) -> (
+    tuple[str, str]
+):
+    """(title, body) grouped by action; each item says what, by when, how late, how to report."""
+    late = sum(1 for i in items if i.overdue_days > 0)
+    title = f"【督办】{recipient_name}：{len(items)}项待办" + (f"（逾期{late}项）" if late else "")
+    title += f" {day.isoformat()}"
+    lines = [
+        f"{recipient_name}：",
+        f"截至{day.year}年{day.month}月{day.day}日，"
+        + ("以下事项已逾期，请督促相关单位办理" if for_office else "您单位有以下事项需要办理")
+        + f"，共{len(items)}项" + (f"，其中逾期{late}项" if late else "") + "。",
+        "",
+    ]
+    by_action: dict[tuple[int, str], list[DigestItem]] = defaultdict(list)
+    for item in items:
+        by_action[(item.action_no, item.action_title)].append(item)
+    for (no, action_title), group in sorted(by_action.items()):
+        lines.append(f"{section_no(no)}、{action_title}")
+        for n, item in enumerate(group, 1):
+            lines.extend(_item_lines(n, item, for_office))
+        lines.append("")
+    lines.append("如已办结，请通过报送链接填报完成情况；如需延期，请在报送页面提出申请。")
+    lines.append("泰安市民政局 督办系统（duban）")
+    return title, "\n".join(lines)
+
+
+def _item_lines(n: int, item: DigestItem, for_office: bool) -> list[str]:
+    who = f"【{item.department_name}】" if for_office else ""
+    lateness = f"，已逾期{item.overdue_days}个工作日" if item.overdue_days > 0 else ""
+    provisional = "（暂定，节假日数据未发布）" if item.provisional else ""
+    out = [
+        f"{n}. {who}{item.duty_title}（{item.period}）[{LEVEL_ZH.get(item.level, item.level)}]",
+        f"   应交：{item.deliverable}",
+        f"   截止：{item.due_on.isoformat()}{provisional}{lateness}",
+    ]
+    if item.note:
+        out.append(f"   附言：{item.note}")
+    out.append(f"   报送：{item.how_to_report}")
+    return out
