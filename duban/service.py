@@ -6,20 +6,21 @@ start from `Context.from_env()` (or a Context built by a test) and pass IDs and 
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from duban.chase import ChaseResult, chase_action
+from duban.chase import ChaseResult, Owed, chase_action, record_owed
 from duban.clock import local_day
-from duban.db import Database, database_for
+from duban.db import Database, database_for, record_audit
 from duban.dispatch import DispatchResult, Sender, outbox_sink, portal_link_maker
 from duban.dispatch import dispatch as send_digests
 from duban.ledger import materialise
 from duban.loading import LoadResult, load_all
-from duban.models import Plan
+from duban.models import Action, Department, Duty, Occurrence, Plan, Reminder
 from duban.planfile import PlanConfig, load_config
 from duban.settings import Settings
 from duban.workdays import WorkCalendar
@@ -106,3 +107,57 @@ def dispatch(
     sender = sender or build_notifier(ctx, now)
     links = portal_link_maker(ctx.settings.portal_url, now)
     return send_digests(ctx.db, sender, now, today, ctx.calendar, links)
+
+
+def remind(
+    ctx: Context,
+    department_code: str,
+    now: datetime,
+    action_no: int | None = None,
+    occurrence_id: int | None = None,
+    note: str = "",
+    actor: str = "office",
+) -> int:
+    """Record manual urging (人工催办) of a department's open items, outside the ladder.
+
+    Returns how many reminders were recorded; the next dispatch sends them as one digest.
+    Raises LookupError naming the department, action or occurrence that does not match.
+    """
+    today = local_day(now)
+    batch = uuid.uuid4().hex[:12]
+    with ctx.db.session() as session:
+        department = session.scalar(select(Department).where(Department.code == department_code))
+        if department is None:
+            raise LookupError(f"unknown department code {department_code!r}")
+        query = (
+            select(Occurrence.id)
+            .join(Duty, Occurrence.duty_id == Duty.id)
+            .join(Action, Duty.action_id == Action.id)
+            .join(Plan, Duty.plan_id == Plan.id)
+            .where(Occurrence.department_id == department.id, Occurrence.status == "open",
+                   Occurrence.period_start <= today, Duty.active.is_(True),
+                   Plan.active.is_(True))
+        )
+        if action_no is not None:
+            query = query.where(Action.no == action_no)
+        if occurrence_id is not None:
+            query = query.where(Occurrence.id == occurrence_id)
+        ids = session.scalars(query).all()
+        if not ids:
+            raise LookupError(_nothing_to_urge(department_code, action_no, occurrence_id))
+        owed = [Owed(f"manual:{batch}:{occ}", occ, department_code, "manual") for occ in ids]
+        recorded = record_owed(session, owed, today, now)
+        if note:
+            session.execute(
+                update(Reminder).where(Reminder.dedup_key.like(f"manual:{batch}:%"))
+                .values(note=note)
+            )
+        record_audit(session, actor, "manual_reminder", "department", department_code, now,
+                     occurrences=len(ids), action=action_no, occurrence=occurrence_id)
+    return recorded
+
+
+def _nothing_to_urge(code: str, action_no: int | None, occurrence_id: int | None) -> str:
+    scope = f" in action {action_no}" if action_no is not None else ""
+    scope += f" with occurrence id {occurrence_id}" if occurrence_id is not None else ""
+    return f"department {code!r} has no open item{scope}"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import calendar
 import functools
+import itertools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -155,6 +156,8 @@ class WorkCalendar:
         if unknown:
             raise ValueError(f"chinese_calendar has no data for years {unknown}")
         self._official_years = years
+        self._flags: dict[int, list[bool]] = {}  # year -> is-workday per day of year
+        self._prefix: dict[int, list[int]] = {}  # year -> working days from 1 Jan to each day
 
     def official(self, year: int) -> bool:
         """Whether the year's calendar comes from the State Council notice (not a guess)."""
@@ -172,9 +175,29 @@ class WorkCalendar:
         return DayInfo(d, workday, _kind(d, workday, name), name, provisional)
 
     def is_workday(self, d: date) -> bool:
-        if d in self._overrides:
-            return bool(self._overrides[d])
-        return self._base(d).workday
+        return self._year_flags(d.year)[d.timetuple().tm_yday - 1]
+
+    def _year_flags(self, year: int) -> list[bool]:
+        """A year's working days computed once: the chase asks about the same days a million
+        times, and chinese_calendar validates every single call against its whole table."""
+        flags = self._flags.get(year)
+        if flags is None:
+            first, length = date(year, 1, 1), 366 if calendar.isleap(year) else 365
+            days = [first + timedelta(days=i) for i in range(length)]
+            flags = [
+                bool(self._overrides[d]) if d in self._overrides else self._base(d).workday
+                for d in days
+            ]
+            self._flags[year] = flags
+        return flags
+
+    def _count_through(self, d: date) -> int:
+        """Working days from 1 January of d's year up to and including d."""
+        prefix = self._prefix.get(d.year)
+        if prefix is None:
+            prefix = list(itertools.accumulate(self._year_flags(d.year)))
+            self._prefix[d.year] = prefix
+        return prefix[d.timetuple().tm_yday - 1]
 
     def is_provisional(self, d: date) -> bool:
         """The date's year has no official data and no override settles the date."""
@@ -204,8 +227,10 @@ class WorkCalendar:
         """Working days in (start, end]; negative (-count of (end, start]) when end < start."""
         if end < start:
             return -self.workdays_between(end, start)
-        days = (end - start).days
-        return sum(self.is_workday(start + timedelta(days=i)) for i in range(1, days + 1))
+        total = self._count_through(end) - self._count_through(start)
+        for year in range(start.year, end.year):
+            total += self._count_through(date(year, 12, 31))
+        return total
 
     def month(self, year: int, month: int) -> list[DayInfo]:
         length = calendar.monthrange(year, month)[1]
