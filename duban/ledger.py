@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -127,7 +127,7 @@ def status_query(
         .order_by(Action.no, Occurrence.due_on, Duty.key, Department.code)
     )
     if plan_key:
-        query = query.where((Plan.key == plan_key) | (Plan.year == _year_or_none(plan_key)))
+        query = query.where(plan_matches(plan_key))
     if department:
         query = query.where(Department.code == department)
     if action_nos:
@@ -135,8 +135,10 @@ def status_query(
     return query
 
 
-def _year_or_none(text: str) -> int | None:
-    return int(text) if text.isdigit() else None
+def plan_matches(plan_key: str) -> ColumnElement[bool]:
+    """A plan named by its key (taimin-2023-12) or its year (2023)."""
+    year = int(plan_key) if plan_key.isdigit() else None
+    return (Plan.key == plan_key) | (Plan.year == year)
 
 
 def status_rows(
