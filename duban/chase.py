@@ -48,9 +48,10 @@ class OpenItem:
 @dataclass(frozen=True)
 class Owed:
     dedup_key: str
-    occurrence_id: int
+    occurrence_id: int | None  # None for a system notice (e.g. missing holiday data)
     recipient: str
     level: str
+    note: str = ""
 
 
 def ladder_steps(
@@ -172,7 +173,7 @@ def record_owed(session: Session, owed: Iterable[Owed], today: date, now: dateti
         ))
         fresh = [
             {"dedup_key": o.dedup_key, "occurrence_id": o.occurrence_id,
-             "recipient": o.recipient, "level": o.level, "send_on": today, "note": "",
+             "recipient": o.recipient, "level": o.level, "send_on": today, "note": o.note,
              "state": "pending", "created_at": now}
             for o in chunk if o.dedup_key not in known
         ]

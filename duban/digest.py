@@ -40,15 +40,25 @@ def section_no(n: int) -> str:
     return "十" + CN_NUMERALS[n - 11] if n < 20 else str(n)
 
 
-def compose(recipient_name: str, day: date, items: list[DigestItem], for_office: bool) -> (
-    tuple[str, str]
-):
+def compose(
+    recipient_name: str,
+    day: date,
+    items: list[DigestItem],
+    for_office: bool,
+    notices: list[str] | None = None,
+) -> tuple[str, str]:
     """(title, body) grouped by action; each item says what, by when, how late, how to report."""
     late = sum(1 for i in items if i.overdue_days > 0)
     title = f"【督办】{recipient_name}：{len(items)}项待办" + (f"（逾期{late}项）" if late else "")
+    if notices and not items:
+        title = f"【督办】{recipient_name}：系统提示"
     title += f" {day.isoformat()}"
-    lines = [
-        f"{recipient_name}：",
+    lines = [f"{recipient_name}："]
+    for notice in notices or []:
+        lines += [f"【系统提示】{notice}", ""]
+    if not items:
+        return title, "\n".join([*lines, "泰安市民政局 督办系统（duban）"])
+    lines += [
         f"截至{day.year}年{day.month}月{day.day}日，"
         + ("以下事项已逾期，请督促相关单位办理" if for_office else "您单位有以下事项需要办理")
         + f"，共{len(items)}项" + (f"，其中逾期{late}项" if late else "") + "。",

@@ -95,10 +95,10 @@ def assemble(
         session.execute(text("SELECT pg_advisory_xact_lock(7262001)"))  # one assembler at a time
     pending = session.execute(
         select(Reminder, Occurrence, Duty, Department, Action)
-        .join(Occurrence, Reminder.occurrence_id == Occurrence.id)
-        .join(Duty, Occurrence.duty_id == Duty.id)
-        .join(Department, Occurrence.department_id == Department.id)
-        .join(Action, Duty.action_id == Action.id)
+        .outerjoin(Occurrence, Reminder.occurrence_id == Occurrence.id)
+        .outerjoin(Duty, Occurrence.duty_id == Duty.id)
+        .outerjoin(Department, Occurrence.department_id == Department.id)
+        .outerjoin(Action, Duty.action_id == Action.id)
         .where(Reminder.state == "pending", Reminder.send_on <= today)
         .order_by(Reminder.recipient, Action.no, Occurrence.due_on, Reminder.id)
     ).tuples().all()
@@ -108,9 +108,11 @@ def assemble(
         groups.setdefault(row[0].recipient, []).append(row)
     ids = []
     for recipient, rows in groups.items():
-        items = [_item(session, r, today, calendar, link_maker) for r in _unique_items(rows)]
+        notices = [r[0].note for r in rows if r[1] is None]  # system notices, no occurrence
+        items = [_item(session, r, today, calendar, link_maker)
+                 for r in _unique_items([r for r in rows if r[1] is not None])]
         for_office = recipient in OFFICE_NAMES
-        title, body = compose(names.get(recipient, recipient), today, items, for_office)
+        title, body = compose(names.get(recipient, recipient), today, items, for_office, notices)
         seq = session.scalar(
             select(func.coalesce(func.max(Digest.seq) + 1, 0)).where(
                 Digest.recipient == recipient, Digest.day == today

@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
+from duban.calendar_watch import note_missing_data, recompute_provisional
 from duban.chase import ChaseResult, Owed, chase_action, record_owed
 from duban.clock import local_day
 from duban.db import Database, database_for, record_audit
@@ -20,7 +21,7 @@ from duban.dispatch import DispatchResult, Sender, outbox_sink, portal_link_make
 from duban.dispatch import dispatch as send_digests
 from duban.ledger import materialise
 from duban.loading import LoadResult, load_all
-from duban.models import Action, Department, Duty, Occurrence, Plan, Reminder
+from duban.models import Action, Department, Duty, Occurrence, Plan
 from duban.planfile import PlanConfig, load_config
 from duban.settings import Settings
 from duban.workdays import WorkCalendar
@@ -64,6 +65,7 @@ def materialise_all(ctx: Context, now: datetime, action_nos: list[int] | None = 
     with ctx.db.session() as session:
         for plan in session.scalars(select(Plan).where(Plan.active.is_(True))):
             created += materialise(session, plan, today, ctx.calendar, now, action_nos)
+        recompute_provisional(session, ctx.calendar, now)
     return created
 
 
@@ -104,6 +106,8 @@ def dispatch(
     today = local_day(now)
     if not force and not ctx.calendar.is_workday(today):
         return DispatchResult(day=today.isoformat())
+    with ctx.db.session() as session:
+        note_missing_data(session, ctx.calendar, today, now)
     sender = sender or build_notifier(ctx, now)
     links = portal_link_maker(ctx.settings.portal_url, now)
     return send_digests(ctx.db, sender, now, today, ctx.calendar, links)
@@ -145,13 +149,9 @@ def remind(
         ids = session.scalars(query).all()
         if not ids:
             raise LookupError(_nothing_to_urge(department_code, action_no, occurrence_id))
-        owed = [Owed(f"manual:{batch}:{occ}", occ, department_code, "manual") for occ in ids]
+        owed = [Owed(f"manual:{batch}:{occ}", occ, department_code, "manual", note)
+                for occ in ids]
         recorded = record_owed(session, owed, today, now)
-        if note:
-            session.execute(
-                update(Reminder).where(Reminder.dedup_key.like(f"manual:{batch}:%"))
-                .values(note=note)
-            )
         record_audit(session, actor, "manual_reminder", "department", department_code, now,
                      occurrences=len(ids), action=action_no, occurrence=occurrence_id)
     return recorded

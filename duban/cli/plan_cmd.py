@@ -9,8 +9,9 @@ import typer
 
 from duban.cli.main import plan_app
 from duban.cli.output import echo_json, echo_lines, fail, table
-from duban.clock import utcnow
+from duban.clock import local_day, utcnow
 from duban.duties import derive_duties, target_goal
+from duban.plan_new import draft
 from duban.planfile import ConfigError, PlanConfig, PlanFile, describe_problems, load_config
 from duban.service import Context, setup
 
@@ -146,3 +147,35 @@ def load(config_dir: ConfigDirArg = None) -> None:
         for change in load_result.changes:
             typer.echo(f"  - {change}")
     typer.echo(f"新增待办 {result.new_occurrences} 条")
+
+
+@plan_app.command("new")
+def new(
+    year: Annotated[int, typer.Argument(help="The new plan's year, e.g. 2024.")],
+    source: Annotated[str, typer.Option("--from", help="A plan key, a year, or a plan file.")],
+    out: Annotated[Path | None, typer.Option("--out", help="Default: plans/YEAR.yaml.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Draft next year's plan: same structure, dates moved to YEAR, for the office to edit.
+
+    Example: duban plan new 2024 --from 2023
+    """
+    ctx = Context.from_env()
+    path = Path(source)
+    if not path.is_file():
+        config = _load(None)
+        try:
+            path = Path(next(f for f, p in config.plans
+                             if source in (p.plan.key, str(p.plan.year))))
+        except StopIteration:
+            fail(f"--from {source!r}: no plan file, plan key or year of that name")
+    target = out or ctx.settings.config_dir / "plans" / f"{year}.yaml"
+    if target.exists() and not force:
+        fail(f"{target} exists; choose --out or add --force")
+    try:
+        text = draft(path, year, local_day(utcnow()))
+    except (ValueError, KeyError, TypeError) as exc:
+        fail(f"{path}: cannot draft from this plan file ({exc})")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text, encoding="utf-8")
+    typer.echo(f"已生成 {target}：请审核文号、日期与指标后运行 duban plan check 和 duban plan load")
