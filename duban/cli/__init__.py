@@ -2,9 +2,11 @@
 
 import duban.cli.chase_cmd  # noqa: F401  (registration; Prefect is imported lazily)
 import duban.cli.report_cmd  # noqa: F401  (registration: token, confirm, reports)
+import duban.cli.up_cmd  # noqa: F401  (registration; Prefect is imported lazily)
 from duban.cli import (  # noqa: F401  (registration)
     calendar_cmd,
     db_cmd,
+    outbox_cmd,
     plan_cmd,
     report_export_cmd,
     status_cmd,

@@ -92,3 +92,12 @@ def test_csv_is_utf8_with_bom(chased, tmp_path) -> None:
 )
 def test_county_figures_roll_up_by_rule(rule, values, expected) -> None:
     assert rollup(rule, values) == expected
+
+
+def test_outbox_command_shows_stored_digests(chased) -> None:
+    result = CliRunner().invoke(app, ["outbox", "--recipient", "office", "--json"])
+    assert result.exit_code == 0, result.output
+    messages = json.loads(result.output)
+    assert len(messages) == 1 and messages[0]["recipient"] == "office"
+    assert messages[0]["title"].startswith("【督办】督办办公室")
+    assert messages[0]["at"].startswith("2023-10-16 09:00")
