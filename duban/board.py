@@ -13,6 +13,7 @@ from datetime import date
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from duban.extensions import extensions_by_department
 from duban.ledger import STATES, classify, plan_matches
 from duban.models import (
     Action,
@@ -133,6 +134,7 @@ class Board:
     targets: dict[int, list[TargetProgress]]  # action no -> its targets
     titles: dict[int, str]
     goal_values: dict[int, float] = field(default_factory=dict)  # target id -> value (high end)
+    extensions: dict[str, dict[str, int]] = field(default_factory=dict)  # department -> counts
 
     def states(self, action: int | None = None) -> Counter[str]:
         return Counter(i.state for i in self.items if action is None or i.action == action)
@@ -197,4 +199,5 @@ def build_board(
         for no in sorted({i.action for i in items if i.plan == plan}):
             targets.setdefault(no, []).extend(action_progress(session, plan, no, today, slow_ratio))
     goals = select(Target.id, func.coalesce(Target.value_high, Target.value_low))
-    return Board(today, items, targets, titles, dict(session.execute(goals).tuples().all()))
+    return Board(today, items, targets, titles, dict(session.execute(goals).tuples().all()),
+                 extensions_by_department(session))

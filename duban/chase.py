@@ -59,30 +59,31 @@ def ladder_steps(
 ) -> Iterator[Owed]:
     """The reminders owed for one open occurrence on one working day (pure)."""
     occ = item.occurrence_id
+    ladder_key = f"{occ}@{item.due_on.isoformat()}"  # an extension restarts the ladder
     if today < item.due_on:
         if ladder.advance_notice and calendar.workdays_between(today, item.due_on) <= (
             ladder.advance_notice
         ):
-            yield Owed(f"{occ}:advance", occ, item.owner, "advance")
+            yield Owed(f"{ladder_key}:advance", occ, item.owner, "advance")
         return
     if today == item.due_on:
         if ladder.due_day:
-            yield Owed(f"{occ}:due", occ, item.owner, "due")
+            yield Owed(f"{ladder_key}:due", occ, item.owner, "due")
         return
     late = calendar.workdays_between(item.due_on, today)
     paused = item.acknowledged_until is not None and today <= item.acknowledged_until
     if late >= ladder.escalate_after:
-        yield Owed(f"{occ}:escalate:{OFFICE}", occ, OFFICE, "escalate")
-        yield Owed(f"{occ}:escalate:{SUPERVISOR}", occ, SUPERVISOR, "escalate")
+        yield Owed(f"{ladder_key}:escalate:{OFFICE}", occ, OFFICE, "escalate")
+        yield Owed(f"{ladder_key}:escalate:{SUPERVISOR}", occ, SUPERVISOR, "escalate")
     if paused:
         return
     repeat = 0
     if late >= ladder.escalate_after:
         repeat = min((late - ladder.escalate_after) // ladder.repeat_every, ladder.max_repeats)
     if repeat:
-        yield from _to_owner_and_lead(item, f"{occ}:repeat{repeat}", "repeat")
+        yield from _to_owner_and_lead(item, f"{ladder_key}:repeat{repeat}", "repeat")
     elif late >= ladder.urge_after:
-        yield from _to_owner_and_lead(item, f"{occ}:urge", "urge")
+        yield from _to_owner_and_lead(item, f"{ladder_key}:urge", "urge")
 
 
 def _to_owner_and_lead(item: OpenItem, key: str, level: str) -> Iterator[Owed]:

@@ -8,11 +8,10 @@ CSV: the same tables, UTF-8 with BOM so Excel opens the Chinese correctly.
 from __future__ import annotations
 
 import csv
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from duban.board import Board, DepartmentLine, ItemRow, risk_text
+from duban.board import Board, ItemRow, risk_text
 from duban.ledger import STATE_ZH, STATES
 from duban.progress import num
 
@@ -20,7 +19,8 @@ FILLS = {"红": "F8CBAD", "黄": "FFE699", "绿": "C6EFCE"}
 ITEM_HEADERS = ["编号", "职责", "责任单位", "所属区县", "周期", "截止日期", "状态", "颜色",
                 "逾期工作日", "催办次数", "最近送达", "截止日期暂定"]
 ACTION_HEADERS = ["序号", "行动", *(STATE_ZH[s] for s in STATES), "红", "黄", "绿"]
-DEPT_HEADERS = ["排名", "单位", "所属区县", *(STATE_ZH[s] for s in STATES)]
+DEPT_HEADERS = ["排名", "单位", "所属区县", *(STATE_ZH[s] for s in STATES), "延期申请",
+                "延期批准"]
 TARGET_HEADERS = ["行动", "指标", "目标", "全市数值", "已报送单位", "应报送单位", "研判"]
 DELIVERY_ZH = {"sent": "已送达", "failed": "失败", "unknown": "结果未知",
                "unroutable": "无送达渠道", "pending": "待发送", "queued": "发送中", "": "—"}
@@ -42,9 +42,12 @@ def action_lines(board: Board) -> list[list[Any]]:
     return out
 
 
-def department_lines(departments: Sequence[DepartmentLine]) -> list[list[Any]]:
-    return [[rank, d.name, d.county, *(d.states[s] for s in STATES)]
-            for rank, d in enumerate(departments, 1)]
+def department_lines(board: Board) -> list[list[Any]]:
+    none = {"requested": 0, "approved": 0}
+    return [[rank, d.name, d.county, *(d.states[s] for s in STATES),
+             board.extensions.get(d.code, none)["requested"],
+             board.extensions.get(d.code, none)["approved"]]
+            for rank, d in enumerate(board.departments(), 1)]
 
 
 def target_lines(board: Board) -> list[list[Any]]:
@@ -62,7 +65,7 @@ def write_csv(board: Board, folder: Path) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     tables = {
         "总览-行动.csv": (ACTION_HEADERS, action_lines(board)),
-        "总览-单位排名.csv": (DEPT_HEADERS, department_lines(board.departments())),
+        "总览-单位排名.csv": (DEPT_HEADERS, department_lines(board)),
         "总览-指标.csv": (TARGET_HEADERS, target_lines(board)),
     }
     for no, title in sorted(board.titles.items()):
@@ -108,7 +111,7 @@ def _summary(sheet: Any, board: Board) -> None:
     sheet["A2"] = f"红 {colours['红']}  黄 {colours['黄']}  绿 {colours['绿']}"
     row = _table(sheet, 4, ACTION_HEADERS, action_lines(board))
     sheet.freeze_panes = "A5"
-    row = _table(sheet, row + 2, DEPT_HEADERS, department_lines(board.departments()))
+    row = _table(sheet, row + 2, DEPT_HEADERS, department_lines(board))
     _table(sheet, row + 2, TARGET_HEADERS, target_lines(board))
     _fit(sheet, skip_rows=2)
 

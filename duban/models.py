@@ -287,3 +287,37 @@ class AccessToken(Base):
     used_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     department: Mapped[Department] = relationship()
+
+
+class ExtensionRequest(Base):
+    """延期申请: a department asks for a later deadline; the office approves or rejects it.
+    An approved one moves `occurrence.due_on`; `original_due_on` keeps the plan's deadline."""
+
+    __tablename__ = "extension_request"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    occurrence_id: Mapped[int] = mapped_column(ForeignKey("occurrence.id"), index=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("department.id"))
+    current_due_on: Mapped[date] = mapped_column(Date)
+    requested_due_on: Mapped[date] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(Text)
+    requested_by: Mapped[str] = mapped_column(String(100))
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending|approved|rejected
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+    decision_note: Mapped[str] = mapped_column(Text, default="")
+    decided_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    occurrence: Mapped[Occurrence] = relationship()
+    department: Mapped[Department] = relationship()
+
+
+class Allocation(Base):
+    """任务分解: a county's or zone's share of a city-wide target."""
+
+    __tablename__ = "allocation"
+    __table_args__ = (UniqueConstraint("target_id", "jurisdiction_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    target_id: Mapped[int] = mapped_column(ForeignKey("target.id"), index=True)
+    jurisdiction_id: Mapped[int] = mapped_column(ForeignKey("jurisdiction.id"))
+    value: Mapped[float] = mapped_column(Float)
+    source: Mapped[str] = mapped_column(String(16), default="config")  # config | cli
+    jurisdiction: Mapped[Jurisdiction] = relationship()

@@ -6,6 +6,7 @@ import duban.cli.up_cmd  # noqa: F401  (registration; Prefect is imported lazily
 from duban.cli import (  # noqa: F401  (registration)
     calendar_cmd,
     db_cmd,
+    extension_cmd,
     outbox_cmd,
     plan_cmd,
     report_export_cmd,
