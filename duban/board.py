@@ -13,6 +13,7 @@ from datetime import date
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from duban.allocations import ShareLine, share_lines
 from duban.extensions import extensions_by_department
 from duban.ledger import STATES, classify, plan_matches
 from duban.models import (
@@ -135,6 +136,7 @@ class Board:
     titles: dict[int, str]
     goal_values: dict[int, float] = field(default_factory=dict)  # target id -> value (high end)
     extensions: dict[str, dict[str, int]] = field(default_factory=dict)  # department -> counts
+    shares: dict[int, list[ShareLine]] = field(default_factory=dict)  # target id -> 任务分解
 
     def states(self, action: int | None = None) -> Counter[str]:
         return Counter(i.state for i in self.items if action is None or i.action == action)
@@ -199,5 +201,8 @@ def build_board(
         for no in sorted({i.action for i in items if i.plan == plan}):
             targets.setdefault(no, []).extend(action_progress(session, plan, no, today, slow_ratio))
     goals = select(Target.id, func.coalesce(Target.value_high, Target.value_low))
+    shares = {t.target_id: lines for no in targets for t in targets[no]
+              if (lines := share_lines(session, session.get(Target, t.target_id), today,
+                                       slow_ratio))}
     return Board(today, items, targets, titles, dict(session.execute(goals).tuples().all()),
-                 extensions_by_department(session))
+                 extensions_by_department(session), shares)

@@ -22,6 +22,7 @@ ACTION_HEADERS = ["序号", "行动", *(STATE_ZH[s] for s in STATES), "红", "�
 DEPT_HEADERS = ["排名", "单位", "所属区县", *(STATE_ZH[s] for s in STATES), "延期申请",
                 "延期批准"]
 TARGET_HEADERS = ["行动", "指标", "目标", "全市数值", "已报送单位", "应报送单位", "研判"]
+SHARE_HEADERS = ["指标", "区县（功能区）", "分解任务", "已报送数值", "研判"]
 DELIVERY_ZH = {"sent": "已送达", "failed": "失败", "unknown": "结果未知",
                "unroutable": "无送达渠道", "pending": "待发送", "queued": "发送中", "": "—"}
 
@@ -55,6 +56,13 @@ def target_lines(board: Board) -> list[list[Any]]:
              "" if t.city_value is None else num(t.city_value), t.reported,
              len(t.expected_departments), risk_text(t)]
             for no in sorted(board.targets) for t in board.targets[no]]
+
+
+def share_rows(board: Board) -> list[list[Any]]:
+    titles = {t.target_id: t.title for t in board.targets_of()}
+    return [[titles.get(target_id, ""), line.county, num(line.share),
+             "" if line.value is None else num(line.value), line.text]
+            for target_id, lines in board.shares.items() for line in lines]
 
 
 def sheet_title(no: int, title: str) -> str:
@@ -97,6 +105,11 @@ def write_xlsx(board: Board, path: Path) -> Path:
         sheet.freeze_panes = "A2"
         _fit(sheet)
     _charts(book.create_sheet("指标进度图"), board)
+    if board.shares:
+        sheet = book.create_sheet("任务分解")
+        _table(sheet, 1, SHARE_HEADERS, share_rows(board))
+        sheet.freeze_panes = "A2"
+        _fit(sheet)
     path.parent.mkdir(parents=True, exist_ok=True)
     book.save(path)
     return path

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from duban.allocations import set_allocation
 from duban.db import record_audit
 from duban.duties import derive_duties
 from duban.models import Action, Department, Duty, Jurisdiction, Plan, Target
@@ -116,13 +117,15 @@ def load_plan(
         existing = {t.key: t for t in session.scalars(
             select(Target).where(Target.action_id == action.id))}
         for t in action_spec.targets:
-            syncer.sync(existing.get(t.key), Target, f"{spec.key}/{t.key}", {
+            row = syncer.sync(existing.get(t.key), Target, f"{spec.key}/{t.key}", {
                 "action_id": action.id, "key": t.key, "title": t.title, "measure": t.measure,
                 "op": t.op, "value_low": t.low, "value_high": t.high, "unit": t.unit,
                 "deadline": t.deadline, "rollup": t.rollup, "cumulative": t.cumulative,
                 "local": t.local, "owner_code": (resolve(t.owner) if t.owner else None) or lead,
                 "source": t.source,
             })
+            if t.allocations:  # config allocations win; without them, CLI-set ones stay
+                set_allocation(session, row, t.allocations, "config", now, actor)
     session.flush()
     _sync_duties(session, syncer, config, plan_file, plan, actions)
     return plan, syncer.result

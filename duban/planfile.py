@@ -87,6 +87,7 @@ class TargetSpec(_Strict):
     local: bool = True
     owner: str | None = None
     source: str = ""
+    allocations: dict[str, Number] = {}  # jurisdiction code -> its share (任务分解)
 
     @field_validator("value")
     @classmethod
@@ -351,10 +352,15 @@ def _check_plan(plan: PlanFile, registry: Registry, file: str, problems: list[Pr
             keys.add(key)
             if owner is not None and registry.resolve(owner) is None:
                 problems.append(Problem(file, f"{path}.owner", f"unknown department {owner!r}"))
-        _check_targets(action, where, file, problems)
+        _check_targets(action, where, file, problems, registry)
 
 
-def _check_targets(action: ActionSpec, where: str, file: str, problems: list[Problem]) -> None:
+def _check_targets(
+    action: ActionSpec, where: str, file: str, problems: list[Problem], registry: Registry
+) -> None:
+    from duban.allocations import allocation_problem
+
+    local = {j.code: j.name for j in registry.jurisdictions if j.kind != "city"}
     for k, target in enumerate(action.targets):
         path = f"{where}.targets[{k}]"
         if (target.op == "range") != isinstance(target.value, list):
@@ -363,6 +369,11 @@ def _check_targets(action: ActionSpec, where: str, file: str, problems: list[Pro
             )
         if target.unit == "%" and not 0 <= target.low <= 100:
             problems.append(Problem(file, f"{path}.value", f"{target.low} is not a percentage"))
+        if target.allocations:
+            fault = allocation_problem(target.high or target.low, target.rollup, target.unit,
+                                       target.allocations, local)
+            if fault:
+                problems.append(Problem(file, f"{path}.allocations", fault))
 
 
 def describe_problems(problems: list[Problem]) -> str:

@@ -6,11 +6,15 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from sqlalchemy import select
 
+from duban.allocations import allocation_problem, local_jurisdictions, set_allocation
 from duban.cli.main import plan_app
 from duban.cli.output import echo_json, echo_lines, fail, table
 from duban.clock import local_day, utcnow
 from duban.duties import derive_duties, target_goal
+from duban.ledger import plan_matches
+from duban.models import Action, Plan, Target
 from duban.plan_new import draft
 from duban.planfile import ConfigError, PlanConfig, PlanFile, describe_problems, load_config
 from duban.service import Context, setup
@@ -179,3 +183,44 @@ def new(
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(text, encoding="utf-8")
     typer.echo(f"已生成 {target}：请审核文号、日期与指标后运行 duban plan check 和 duban plan load")
+
+
+@plan_app.command("allocate")
+def allocate(
+    target: Annotated[str, typer.Argument(help="The target's key, e.g. elderly-home-adaptation.")],
+    shares: Annotated[list[str], typer.Argument(help="COUNTY=VALUE ..., e.g. taishan=300.")],
+    plan: PlanOpt = None,
+) -> None:
+    """Split a city-wide target among counties and zones (任务分解); each county's progress is
+    then judged against its own share. Shares of a summed target must add up to it exactly.
+
+    Example: duban plan allocate elderly-home-adaptation taishan=300 daiyue=400 xintai=400
+    feicheng=400 ningyang=300 dongping=300 gaoxin=40 taishanjq=30 lvjing=30
+    """
+    parsed: dict[str, float] = {}
+    for item in shares:
+        code, _, raw = item.partition("=")
+        try:
+            parsed[code.strip()] = float(raw)
+        except ValueError:
+            fail(f"{item!r}: expected COUNTY=NUMBER, e.g. taishan=300", code=2)
+    ctx = Context.from_env()
+    ctx.db.create_schema()
+    with ctx.db.session() as session:
+        row = _target_row(session, target, plan)
+        fault = allocation_problem(row.value_high or row.value_low, row.rollup, row.unit, parsed,
+                                   local_jurisdictions(session))
+        if fault:
+            fail(f"{target}: {fault}")
+        set_allocation(session, row, parsed, "cli", utcnow(), "office")
+    typer.echo(f"已分解 {target}：" + "，".join(f"{k} {v:g}" for k, v in parsed.items()))
+
+
+def _target_row(session: Any, key: str, plan: str | None) -> Target:
+    query = select(Target).join(Action).join(Plan).where(Target.key == key, Plan.active.is_(True))
+    if plan:
+        query = query.where(plan_matches(plan))
+    rows = session.scalars(query.order_by(Plan.year.desc())).all()
+    if not rows:
+        fail(f"no target {key!r} in the loaded plans (run duban plan load first)")
+    return rows[0]
