@@ -5,12 +5,14 @@ from __future__ import annotations
 import shutil
 from datetime import date
 
+from openpyxl import load_workbook
 from sqlalchemy import select
 from typer.testing import CliRunner
 
 from duban.board import build_board
 from duban.cli import app
 from duban.clock import at_local
+from duban.export import write_xlsx
 from duban.models import Department, Duty, Occurrence, Target
 from duban.office import enter_on_behalf
 from duban.service import setup
@@ -63,6 +65,10 @@ def test_county_progress_is_judged_against_its_share(loaded_sqlite, monkeypatch)
     assert lines["泰山区"].verdict == "on_track"  # 280 of 300 by early December
     assert lines["岱岳区"].verdict == "behind"  # 100 of 400
     assert lines["东平县"].verdict == "none"
+    book = load_workbook(write_xlsx(board, loaded_sqlite.settings.home / "t.xlsx"))
+    rows = list(book["任务分解"].iter_rows(values_only=True))
+    assert rows[0] == ("指标", "区县（功能区）", "分解任务", "已报送数值", "研判")
+    assert any(r[1] == "泰山区" and r[2] == "300" and r[3] == "280" for r in rows)
 
 
 def test_allocation_in_config_is_checked(tmp_path) -> None:
@@ -77,11 +83,3 @@ def test_allocation_in_config_is_checked(tmp_path) -> None:
     result = CliRunner().invoke(app, ["plan", "check", str(config)])
     assert result.exit_code == 1
     assert "targets[0].allocations" in result.output and "相差1500" in result.output
-    from openpyxl import load_workbook
-
-    from duban.export import write_xlsx
-
-    book = load_workbook(write_xlsx(board, loaded_sqlite.settings.home / "t.xlsx"))
-    rows = list(book["任务分解"].iter_rows(values_only=True))
-    assert rows[0] == ("指标", "区县（功能区）", "分解任务", "已报送数值", "研判")
-    assert any(r[1] == "泰山区" and r[2] == "300" and r[3] == "280" for r in rows)
