@@ -13,6 +13,7 @@ from functools import cached_property
 
 from sqlalchemy import select
 
+from duban.board import build_board
 from duban.calendar_watch import note_missing_data, recompute_provisional
 from duban.chase import ChaseResult, Owed, chase_action, record_owed
 from duban.clock import local_day
@@ -24,6 +25,7 @@ from duban.loading import LoadResult, load_all
 from duban.models import Action, Department, Duty, Occurrence, Plan
 from duban.planfile import PlanConfig, load_config
 from duban.settings import Settings
+from duban.weekly import note_weekly_brief
 from duban.workdays import WorkCalendar
 
 
@@ -108,6 +110,8 @@ def dispatch(
         return DispatchResult(day=today.isoformat())
     with ctx.db.session() as session:
         note_missing_data(session, ctx.calendar, today, now)
+        note_weekly_brief(session, today, now, lambda: build_board(
+            session, today, ctx.calendar, ctx.config.ladder.slow_progress_ratio))
     sender = sender or build_notifier(ctx, now)
     links = portal_link_maker(ctx.settings.portal_url, now)
     return send_digests(ctx.db, sender, now, today, ctx.calendar, links)
