@@ -20,10 +20,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from duban.db import insert_ignoring_duplicates
 from duban.ledger import classify
 from duban.models import Action, Department, Duty, Occurrence, Plan, Reminder
 from duban.planfile import LadderSpec
@@ -166,19 +165,17 @@ def chase_action(
 
 def record_owed(session: Session, owed: Iterable[Owed], today: date, now: datetime) -> int:
     """Insert reminders, ignoring dedup keys already recorded. Returns how many are new."""
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     total = 0
-    for chunk in chunked(owed, 2000):
+    for chunk in chunked(owed, 5000):
         known = set(session.scalars(
             select(Reminder.dedup_key).where(Reminder.dedup_key.in_([o.dedup_key for o in chunk]))
         ))
         fresh = [
             {"dedup_key": o.dedup_key, "occurrence_id": o.occurrence_id,
              "recipient": o.recipient, "level": o.level, "send_on": today, "note": o.note,
-             "state": "pending", "created_at": now}
+             "state": "pending", "created_at": now, "digest_id": None}
             for o in chunk if o.dedup_key not in known
         ]
-        if fresh:
-            statement = insert(Reminder).values(fresh).on_conflict_do_nothing()
-            total += max(session.execute(statement).rowcount or 0, 0)
+        insert_ignoring_duplicates(session, Reminder, fresh)
+        total += len(fresh)  # exact unless a concurrent chase raced us to some key
     return total

@@ -46,10 +46,14 @@ def compose(
     items: list[DigestItem],
     for_office: bool,
     notices: list[str] | None = None,
+    more: tuple[int, int, str | None] | None = None,
 ) -> tuple[str, str]:
-    """(title, body) grouped by action; each item says what, by when, how late, how to report."""
-    late = sum(1 for i in items if i.overdue_days > 0)
-    title = f"【督办】{recipient_name}：{len(items)}项待办" + (f"（逾期{late}项）" if late else "")
+    """(title, body) grouped by action; each item says what, by when, how late, how to report.
+    `more`: (items not listed, how many of them are overdue, the department link for all)."""
+    hidden, hidden_late, more_link = more or (0, 0, None)
+    total = len(items) + hidden
+    late = sum(1 for i in items if i.overdue_days > 0) + hidden_late
+    title = f"【督办】{recipient_name}：{total}项待办" + (f"（逾期{late}项）" if late else "")
     if notices and not items:
         title = f"【督办】{recipient_name}：系统提示"
     title += f" {day.isoformat()}"
@@ -61,7 +65,7 @@ def compose(
     lines += [
         f"截至{day.year}年{day.month}月{day.day}日，"
         + ("以下事项已逾期，请督促相关单位办理" if for_office else "您单位有以下事项需要办理")
-        + f"，共{len(items)}项" + (f"，其中逾期{late}项" if late else "") + "。",
+        + f"，共{total}项" + (f"，其中逾期{late}项" if late else "") + "。",
         "",
     ]
     by_action: dict[tuple[int, str], list[DigestItem]] = defaultdict(list)
@@ -72,6 +76,9 @@ def compose(
         for n, item in enumerate(group, 1):
             lines.extend(_item_lines(n, item, for_office))
         lines.append("")
+    if hidden:
+        where = f"全部待办请见：{more_link}" if more_link else "请登录督办系统查看全部待办"
+        lines += [f"另有{hidden}项未列出（以上按紧急程度排列）。{where}", ""]
     lines.append("如已办结，请通过报送链接填报完成情况；如需延期，请在报送页面提出申请。")
     lines.append("泰安市民政局 督办系统（duban）")
     return title, "\n".join(lines)

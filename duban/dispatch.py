@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from itertools import groupby
 from typing import Protocol
 
 from sqlalchemy import func, or_, select, text, update
@@ -34,10 +35,12 @@ from duban.models import (
     OutboxMessage,
     Reminder,
 )
-from duban.tokens import issue
+from duban.tokens import LINK_DAYS, issue_for
+from duban.util import chunked
 from duban.workdays import WorkCalendar
 
 LEASE = timedelta(minutes=10)
+MAX_ITEMS = 30  # per digest; the rest behind the department link, most urgent listed first
 FINAL_STATES = ("sent", "failed", "unknown", "unroutable")
 
 
@@ -74,82 +77,111 @@ def _recipient_names(session: Session) -> dict[str, str]:
     return {**names, **OFFICE_NAMES}
 
 
-LinkMaker = Callable[[Session, Occurrence, Department], str]
+class Links:
+    """Report links written into digests: a single-use link per listed item sent to the owing
+    department, and a department link (its list of open duties) for what did not fit."""
+
+    def __init__(self, portal_url: str, now: datetime) -> None:
+        self.portal_url, self.now = portal_url, now
+
+    def item(self, session: Session, occurrence_id: int, department_id: int) -> str:
+        token = issue_for(session, department_id, self.now, "link", occurrence_id)
+        return f"{self.portal_url}/r/{token}"
+
+    def department(self, session: Session, department_id: int) -> str:
+        token = issue_for(session, department_id, self.now, "department", days=LINK_DAYS)
+        return f"{self.portal_url}/d/{token}"
 
 
-def portal_link_maker(portal_url: str, now: datetime) -> LinkMaker:
-    """Each item sent to the owing department carries a fresh single-use report link."""
+def portal_link_maker(portal_url: str, now: datetime) -> Links:
+    return Links(portal_url, now)
 
-    def make(session: Session, occurrence: Occurrence, department: Department) -> str:
-        token = issue(session, department, now, "link", occurrence.id)
-        return f"{portal_url}/r/{token}"
 
-    return make
+_PENDING_COLUMNS = (
+    Reminder.id, Reminder.recipient, Reminder.level, Reminder.note, Reminder.occurrence_id,
+    Occurrence.due_on, Occurrence.period, Occurrence.provisional, Duty.title, Duty.deliverable,
+    Department.id, Department.code, Department.name, Action.no, Action.title,
+)
 
 
 def assemble(
-    session: Session, today: date, now: datetime, calendar: WorkCalendar, link_maker: LinkMaker
+    session: Session, today: date, now: datetime, calendar: WorkCalendar, links: Links
 ) -> list[int]:
-    """Group pending reminders by recipient into new digests. Returns the new digest ids."""
+    """Group pending reminders by recipient into new digests. Returns the new digest ids.
+
+    Streams plain rows ordered by recipient, so memory holds one recipient's items at a time."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(7262001)"))  # one assembler at a time
-    pending = session.execute(
-        select(Reminder, Occurrence, Duty, Department, Action)
+    query = (
+        select(*_PENDING_COLUMNS)
         .outerjoin(Occurrence, Reminder.occurrence_id == Occurrence.id)
         .outerjoin(Duty, Occurrence.duty_id == Duty.id)
         .outerjoin(Department, Occurrence.department_id == Department.id)
         .outerjoin(Action, Duty.action_id == Action.id)
         .where(Reminder.state == "pending", Reminder.send_on <= today)
-        .order_by(Reminder.recipient, Action.no, Occurrence.due_on, Reminder.id)
-    ).tuples().all()
+        .order_by(Reminder.recipient, Reminder.id)
+    )
     names = _recipient_names(session)
-    groups: dict[str, list[tuple]] = {}
-    for row in pending:
-        groups.setdefault(row[0].recipient, []).append(row)
+    rows = session.execute(query.execution_options(yield_per=5000)).tuples().all()
     ids = []
-    for recipient, rows in groups.items():
-        notices = [r[0].note for r in rows if r[1] is None]  # system notices, no occurrence
-        items = [_item(session, r, today, calendar, link_maker)
-                 for r in _unique_items([r for r in rows if r[1] is not None])]
-        for_office = recipient in OFFICE_NAMES
-        title, body = compose(names.get(recipient, recipient), today, items, for_office, notices)
-        seq = session.scalar(
-            select(func.coalesce(func.max(Digest.seq) + 1, 0)).where(
-                Digest.recipient == recipient, Digest.day == today
-            )
-        )
-        digest = Digest(recipient=recipient, day=today, seq=seq, title=title, body=body,
-                        state="pending", created_at=now)
-        session.add(digest)
-        session.flush()
-        for reminder, *_ in rows:
-            reminder.digest_id, reminder.state = digest.id, "queued"
-        ids.append(digest.id)
+    for recipient, group in groupby(rows, key=lambda r: r[1]):
+        ids.append(_digest_for(session, recipient, list(group), names, today, now, calendar,
+                               links))
     return ids
 
 
-def _unique_items(rows: list[tuple]) -> list[tuple]:
-    """One item per occurrence in a digest, even if two ladder levels fell on one day."""
+def _digest_for(
+    session: Session, recipient: str, rows: list[tuple], names: dict[str, str], today: date,
+    now: datetime, calendar: WorkCalendar, links: Links,
+) -> int:
+    notices = [r[3] for r in rows if r[4] is None]  # system notices carry no occurrence
+    items = _unique_items([r for r in rows if r[4] is not None], today, calendar)
+    listed, hidden = items[:MAX_ITEMS], items[MAX_ITEMS:]
+    digest_items = [_item(session, r, late, links) for r, late in listed]
+    more = None
+    if hidden:
+        owner_ids = {r[10] for r, _ in hidden if r[11] == recipient}
+        link = links.department(session, owner_ids.pop()) if owner_ids else None
+        more = (len(hidden), sum(1 for _, late in hidden if late > 0), link)
+    title, body = compose(names.get(recipient, recipient), today, digest_items,
+                          recipient in OFFICE_NAMES, notices, more)
+    seq = session.scalar(select(func.coalesce(func.max(Digest.seq) + 1, 0))
+                         .where(Digest.recipient == recipient, Digest.day == today))
+    digest = Digest(recipient=recipient, day=today, seq=seq, title=title, body=body,
+                    state="pending", created_at=now)
+    session.add(digest)
+    session.flush()
+    for batch in chunked([r[0] for r in rows], 1000):
+        session.execute(update(Reminder).where(Reminder.id.in_(batch))
+                        .values(digest_id=digest.id, state="queued"))
+    return digest.id
+
+
+def _unique_items(rows: list[tuple], today: date, calendar: WorkCalendar) -> list[tuple]:
+    """One item per occurrence (two ladder levels may fall on one day), most urgent first:
+    the longest overdue, then the nearest deadline."""
     seen: dict[int, tuple] = {}
     for row in rows:
-        seen.setdefault(row[1].id, row)
-    return list(seen.values())
+        seen.setdefault(row[4], row)
+    ranked = [(row, _late(row[5], today, calendar)) for row in seen.values()]
+    return sorted(ranked, key=lambda pair: (-pair[1], pair[0][5], pair[0][13], pair[0][4]))
 
 
-def _item(
-    session: Session, row: tuple, today: date, calendar: WorkCalendar, link_maker: LinkMaker
-) -> DigestItem:
-    reminder, occ, duty, dept, action = row
-    late = max(calendar.workdays_between(occ.due_on, today), 0) if today > occ.due_on else 0
-    if reminder.recipient == dept.code:
-        how = link_maker(session, occ, dept)
+def _late(due: date, today: date, calendar: WorkCalendar) -> int:
+    return max(calendar.workdays_between(due, today), 0) if today > due else 0
+
+
+def _item(session: Session, row: tuple, late: int, links: Links) -> DigestItem:
+    (_, recipient, level, note, occ_id, due, period, provisional, duty_title, deliverable,
+     dept_id, dept_code, dept_name, action_no, action_title) = row
+    if recipient == dept_code:
+        how = links.item(session, occ_id, dept_id)
     else:
-        how = f"请督促{dept.name}办理（待办编号 {occ.id}）"
+        how = f"请督促{dept_name}办理（待办编号 {occ_id}）"
     return DigestItem(
-        action_no=action.no, action_title=action.title, duty_title=duty.title,
-        deliverable=duty.deliverable, department_name=dept.name, period=occ.period,
-        due_on=occ.due_on, overdue_days=late, level=reminder.level, how_to_report=how,
-        provisional=occ.provisional, note=reminder.note,
+        action_no=action_no, action_title=action_title, duty_title=duty_title,
+        deliverable=deliverable, department_name=dept_name, period=period, due_on=due,
+        overdue_days=late, level=level, how_to_report=how, provisional=provisional, note=note,
     )
 
 
@@ -219,14 +251,14 @@ def dispatch(
     now: datetime,
     today: date,
     calendar: WorkCalendar,
-    link_maker: LinkMaker,
+    links: Links,
     worker: str | None = None,
     message_factory: Callable[[Digest], object] | None = None,
 ) -> DispatchResult:
     """Assemble today's digests, then claim and send until nothing is claimable."""
     result = DispatchResult(day=today.isoformat())
     with db.session() as session:
-        assemble(session, today, now, calendar, link_maker)
+        assemble(session, today, now, calendar, links)
     worker = worker or worker_name()
     make_message = message_factory or _outgoing
     while batch := claim(db, worker, now):

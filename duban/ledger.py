@@ -7,13 +7,11 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime
 
 from sqlalchemy import ColumnElement, Select, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from duban.db import insert_ignoring_duplicates
 from duban.duties import due_date, duty_periods
 from duban.models import Action, Department, Duty, Occurrence, Plan
-from duban.util import chunked
 from duban.workdays import WorkCalendar
 
 STATES = ("upcoming", "due_soon", "overdue", "done", "done_late")
@@ -83,14 +81,8 @@ def _insert_missing(session: Session, rows: list[dict]) -> int:
         ).tuples()
     )
     fresh = [r for r in rows if (r["duty_id"], r["department_id"], r["period"]) not in existing]
-    if not fresh:
-        return 0
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    total = 0
-    for chunk in chunked(fresh, 2000):
-        result = session.execute(insert(Occurrence).values(chunk).on_conflict_do_nothing())
-        total += max(result.rowcount or 0, 0)
-    return total
+    insert_ignoring_duplicates(session, Occurrence, fresh)
+    return len(fresh)
 
 
 @dataclass(frozen=True)

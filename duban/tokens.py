@@ -29,6 +29,28 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
+def issue_for(
+    session: Session,
+    department_id: int,
+    now: datetime,
+    purpose: str = "link",
+    occurrence_id: int | None = None,
+    days: int | None = None,
+) -> str:
+    """Like `issue`, for a department known by id (digests issue thousands; no audit rows)."""
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    session.add(AccessToken(
+        token_hash=hash_token(token), department_id=department_id, occurrence_id=occurrence_id,
+        purpose=purpose, expires_at=now + timedelta(days=lifetime(purpose, days)),
+        created_at=now,
+    ))
+    return token
+
+
+def lifetime(purpose: str, days: int | None = None) -> int:
+    return days or {"link": LINK_DAYS, "department": DEPARTMENT_DAYS}.get(purpose, CLI_DAYS)
+
+
 def issue(
     session: Session,
     department: Department,
@@ -38,16 +60,12 @@ def issue(
     days: int | None = None,
     actor: str = "system",
 ) -> str:
-    """Create a token and return it; only its hash is kept (the caller shows it once)."""
-    token = secrets.token_urlsafe(TOKEN_BYTES)
-    lifetime = days or {"link": LINK_DAYS, "department": DEPARTMENT_DAYS}.get(purpose, CLI_DAYS)
-    session.add(AccessToken(
-        token_hash=hash_token(token), department_id=department.id, occurrence_id=occurrence_id,
-        purpose=purpose, expires_at=now + timedelta(days=lifetime), created_at=now,
-    ))
-    if purpose != "link":  # links are issued by the thousand with digests; those are in the digest
+    """Create a token and return it; only its hash is kept (the caller shows it once).
+    Department and CLI tokens are audited; link tokens live in the digests that carry them."""
+    token = issue_for(session, department.id, now, purpose, occurrence_id, days)
+    if purpose != "link":
         record_audit(session, actor, "token_issued", "department", department.code, now,
-                     purpose=purpose, days=lifetime)
+                     purpose=purpose, days=lifetime(purpose, days))
     return token
 
 
