@@ -1,0 +1,100 @@
+"""What every duban flow shares: one fixed "now", the run name, the working-day gate, final states.
+
+Flows are `async def` although the work below them is synchronous: Prefect 3.9 spends ~1 s per sync
+flow run on its heartbeat and ~0.1-0.4 s per async one (measured here), which is most of the cost
+of `duban chase` over 17 actions. The tasks are ordinary sync functions called from the flow.
+"""
+
+from __future__ import annotations
+
+from prefect.context import FlowRunContext
+from prefect.states import Completed, State
+
+from duban.clock import local_day, parse_as_of
+from duban.ledger import STATE_ZH
+from duban.workdays import WorkCalendar
+from tasks.chase import chase_actions
+
+NON_WORKDAY = "非工作日"
+OVERDUE = "有逾期"
+NORMAL = "正常"
+DELIVERY_ZH = {"sent": "已发送", "failed": "失败", "unknown": "未知", "unroutable": "无路由"}
+
+ACTION_DESCRIPTION = (
+    "泰民〔2023〕12号：按督办阶梯判定本行动今日应催办的事项并记入台账；"
+    "非工作日自动跳过。发送由“发送督办汇总”统一完成。"
+)
+
+
+def resolve_as_of(as_of: str | None) -> str:
+    """The run's instant as an aware ISO string, fixed once so every task sees the same now."""
+    return parse_as_of(as_of).isoformat()
+
+
+def day_label(as_of: str | None) -> str:
+    """The Shanghai date an as-of value means; an invalid value is shown as given (the flow then
+    fails on it with the parse error, which is clearer than a run that cannot be named)."""
+    try:
+        return local_day(parse_as_of(as_of)).isoformat()
+    except ValueError:
+        return str(as_of)
+
+
+def run_name() -> str:
+    """e.g. "社区养老服务行动 2023-10-09", "手动催办 mzj 2023-10-09", "… （演练）"."""
+    context = FlowRunContext.get()
+    if context is None:  # called outside a run: nothing better to say
+        return "duban"
+    params = context.parameters or {}
+    parts = [context.flow.name]
+    if params.get("department"):
+        parts.append(str(params["department"]))
+    parts.append(day_label(params.get("as_of")))
+    return " ".join(parts) + ("（演练）" if params.get("dry_run") else "")
+
+
+def non_workday_state(as_of: str, data: object = None) -> State | None:
+    """Completed("非工作日") on a day off, None on a working day (adjusted Saturdays included)."""
+    day = local_day(parse_as_of(as_of))
+    if WorkCalendar().is_workday(day):
+        return None
+    return Completed(name=NON_WORKDAY, message=f"{day} 为非工作日，跳过", data=data)
+
+
+def run_action(action_no: int, as_of: str | None, dry_run: bool) -> State:
+    """The whole body of an action flow: gate on the working day, chase in one task run."""
+    now = resolve_as_of(as_of)
+    skipped = non_workday_state(now, data=[])
+    if skipped is not None:
+        return skipped
+    return action_state(chase_actions(now, [action_no], dry_run), dry_run)
+
+
+def action_state(results: list[dict], dry_run: bool) -> State:
+    """Completed "有逾期" when anything is overdue, else "正常"; the message sums it up."""
+    overdue = sum(r["states"].get("overdue", 0) for r in results)
+    states = sum_counts(r["states"] for r in results)
+    counts = "，".join(f"{STATE_ZH[s]} {n}" for s, n in states.items() if n) or "暂无事项"
+    owed = sum(r["owed"] for r in results)
+    if dry_run:
+        reminders = f"应催办 {owed} 条（演练，未记录）"
+    else:
+        recorded = sum(r["recorded"] for r in results)
+        reminders = f"应催办 {owed} 条，新记 {recorded} 条，此前已记 {owed - recorded} 条"
+    name = OVERDUE if overdue else NORMAL
+    return Completed(name=name, message=f"{counts}；{reminders}", data=results)
+
+
+def sum_counts(counters) -> dict[str, int]:
+    """Add up {key: count} dicts, keys in the order of duban.ledger.STATE_ZH first."""
+    total: dict[str, int] = dict.fromkeys(STATE_ZH, 0)
+    for counter in counters:
+        for key, count in counter.items():
+            total[key] = total.get(key, 0) + count
+    return total
+
+
+def delivery_summary(result: dict) -> str:
+    """e.g. "汇总 3 份：已发送 2，失败 1"."""
+    parts = [f"{DELIVERY_ZH.get(k, k)} {n}" for k, n in result.get("status", {}).items() if n]
+    return f"汇总 {result.get('digests', 0)} 份" + ("：" + "，".join(parts) if parts else "")

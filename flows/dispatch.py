@@ -1,0 +1,40 @@
+"""发送督办汇总: send the day's digests, one per recipient, after the action flows have chased."""
+
+from __future__ import annotations
+
+from prefect import flow
+from prefect.states import Completed, State
+
+from flows.common import delivery_summary, non_workday_state, resolve_as_of, run_name
+from tasks.chase import dispatch_digests
+
+SENT = "已发送"
+NOTHING = "无待发"
+UNDELIVERED = "有未送达"
+
+
+@flow(
+    name="发送督办汇总",
+    flow_run_name=run_name,
+    description=(
+        "把各行动已记入台账的催办合并为每个单位每天一份汇总并发送；非工作日跳过（force 除外）。"
+    ),
+)
+async def dispatch_flow(as_of: str | None = None, force: bool = False) -> State:
+    now = resolve_as_of(as_of)
+    skipped = None if force else non_workday_state(now)
+    if skipped is not None:
+        return skipped
+    return dispatch_state(dispatch_digests(now, force))
+
+
+def dispatch_state(result: dict) -> State:
+    """已发送 / 无待发 / 有未送达 (failed, unknown or unroutable digests are named, not hidden)."""
+    status = result.get("status", {})
+    if not result.get("digests"):
+        name = NOTHING
+    elif any(n for state, n in status.items() if state != "sent"):
+        name = UNDELIVERED
+    else:
+        name = SENT
+    return Completed(name=name, message=delivery_summary(result), data=result)

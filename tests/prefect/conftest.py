@@ -1,0 +1,92 @@
+"""Fixtures for the Prefect layer: one test harness server for the session, a ledger per test.
+
+The harness (a temporary Prefect server on a free port, ~8 s to start) is shared by every test in
+this folder that asks for it; each test gets its own SQLite ledger through the DUBAN_* variables,
+which is what the tasks read (Context.from_env()).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+from uuid import UUID
+
+import pytest
+from sqlalchemy import func, select
+
+from duban.service import Context, setup
+from duban.settings import DEFAULT_CONFIG_DIR
+from tests.conftest import LOADED_AT
+
+
+@pytest.fixture(scope="session")
+def harness() -> Iterator[None]:
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture
+def duban_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """DUBAN_* pointing at a fresh ledger under tmp_path; notifications go to the outbox."""
+    monkeypatch.setenv("DUBAN_HOME", str(tmp_path))
+    monkeypatch.setenv("DUBAN_DATABASE_URL", f"sqlite:///{tmp_path / 'duban.db'}")
+    monkeypatch.setenv("DUBAN_CONFIG_DIR", str(DEFAULT_CONFIG_DIR))
+    monkeypatch.setenv("DUBAN_NOTIFY_CONFIG", str(DEFAULT_CONFIG_DIR / "notify.yaml"))
+    monkeypatch.setenv("DUBAN_PORTAL_URL", "http://127.0.0.1:8000")
+    return tmp_path
+
+
+@pytest.fixture
+def ledger(duban_env: Path) -> Context:
+    """The 2023 plan loaded into the ledger the flows will open."""
+    ctx = Context.from_env()
+    setup(ctx, LOADED_AT)
+    return ctx
+
+
+def count(ctx: Context, model) -> int:
+    with ctx.db.session() as session:
+        return session.scalar(select(func.count()).select_from(model))
+
+
+def task_run_count(flow_run_id: UUID, expected_at_least: int = 1, wait: float = 30.0) -> int:
+    """Task runs of one flow run, read back through the Prefect API.
+
+    The server records task runs from events, a little after the flow run has finished: poll
+    until at least `expected_at_least` are there and the count has held still for a second.
+    """
+    return asyncio.run(_settled_task_run_count(flow_run_id, expected_at_least, wait))
+
+
+async def _settled_task_run_count(flow_run_id: UUID, at_least: int, wait: float) -> int:
+    from prefect import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    previous, steady_since = -1, loop.time()
+    async with get_client() as client:
+        while True:
+            runs = await client.read_task_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
+            )
+            now = loop.time()
+            if len(runs) != previous:
+                previous, steady_since = len(runs), now
+            if (len(runs) >= at_least and now - steady_since >= 1.0) or now > deadline:
+                return len(runs)
+            await asyncio.sleep(0.2)
+
+
+def flow_run_name(flow_run_id: UUID) -> str:
+    return asyncio.run(_flow_run_name(flow_run_id))
+
+
+async def _flow_run_name(flow_run_id: UUID) -> str:
+    from prefect import get_client
+
+    async with get_client() as client:
+        return (await client.read_flow_run(flow_run_id)).name

@@ -1,0 +1,76 @@
+"""`duban chase` and `duban remind` in-process (typer's CliRunner) against the harness server."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+import flows  # noqa: F401  Prefect sets up logging on first use: not inside CliRunner's streams
+from duban.cli import app
+from duban.models import OutboxMessage, Reminder
+from tests.prefect.conftest import count
+
+pytestmark = [pytest.mark.prefect, pytest.mark.usefixtures("harness")]
+
+runner = CliRunner()
+
+
+def chase_json(*args: str) -> dict:
+    result = runner.invoke(app, ["chase", "--as-of", "2023-10-09", "--json", *args])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_chase_reports_each_action_and_a_second_run_sends_nothing_new(ledger) -> None:
+    report = chase_json()
+    assert report["day"] == "2023-10-09" and report["workday"] is True
+    assert [a["action"] for a in report["actions"]] == list(range(1, 18))
+    elderly = report["actions"][1]
+    assert elderly["title"] == "社区养老服务行动" and elderly["flow_state"] == "有逾期"
+    assert elderly["states"]["overdue"] > 0 and elderly["recorded"] == elderly["owed"] > 0
+    assert elderly["reminders"]["sent"] > 0 and elderly["reminders"]["skipped"] == 0
+    assert report["dispatch"]["flow_state"] == "已发送" and report["dispatch"]["digests"] > 0
+    messages = count(ledger, OutboxMessage)
+    assert messages == report["dispatch"]["digests"]
+
+    again = chase_json()
+    assert all(a["recorded"] == 0 and a["reminders"]["skipped"] == a["owed"]
+               for a in again["actions"])
+    assert again["dispatch"]["digests"] == 0 and again["dispatch"]["flow_state"] == "无待发"
+    assert count(ledger, OutboxMessage) == messages
+
+
+def test_chase_text_lists_states_in_chinese(ledger) -> None:
+    result = runner.invoke(app, ["chase", "--as-of", "2023-10-01", "--action", "2"])
+    assert result.exit_code == 0, result.output
+    assert "非工作日" in result.stdout and "社区养老服务行动" in result.stdout
+    assert "逾期" in result.stdout and count(ledger, Reminder) == 0
+
+
+def test_a_dry_run_records_and_sends_nothing(ledger) -> None:
+    report = chase_json("--dry-run", "--action", "2", "--action", "5")
+    assert report["dry_run"] is True and report["dispatch"] is None
+    assert [a["action"] for a in report["actions"]] == [2, 5]
+    assert all(a["owed"] > 0 and a["recorded"] == 0 for a in report["actions"])
+    assert count(ledger, Reminder) == 0 and count(ledger, OutboxMessage) == 0
+
+
+def test_an_unknown_action_number_is_refused(ledger) -> None:
+    result = runner.invoke(app, ["chase", "--action", "18"])
+    assert result.exit_code == 2 and "1 to 17" in result.output
+
+
+def test_remind_a_department(ledger) -> None:
+    result = runner.invoke(app, ["remind", "mzj", "--action", "2", "--note", "请尽快报送"])
+    assert result.exit_code == 0, result.output
+    assert "已记录人工催办" in result.stdout and "发出汇总" in result.stdout
+    assert count(ledger, Reminder) > 0 and count(ledger, OutboxMessage) >= 1
+
+
+def test_remind_an_unknown_department_fails_without_a_traceback(ledger) -> None:
+    result = runner.invoke(app, ["remind", "nosuch"])
+    assert result.exit_code == 1
+    assert "nosuch" in result.output and "Traceback" not in result.output
+    assert count(ledger, Reminder) == 0

@@ -1,0 +1,110 @@
+"""The flows under Prefect's test harness, against a real SQLite ledger and the built-in outbox."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import yaml
+from prefect.states import State
+
+from duban.models import OutboxMessage, Reminder
+from duban.settings import DEFAULT_CONFIG_DIR
+from flows import ACTION_FLOWS, dispatch_flow, remind_flow
+from flows.actions import action_02
+from tests.prefect.conftest import count, flow_run_name, task_run_count
+
+pytestmark = [pytest.mark.prefect, pytest.mark.usefixtures("harness")]
+
+
+def run(flow, **params) -> State:
+    return asyncio.run(flow(**params, return_state=True))
+
+
+def run_id(state: State):
+    return state.state_details.flow_run_id
+
+
+def test_every_action_flow_reports_overdue_on_2023_10_09(ledger) -> None:
+    plan = yaml.safe_load((DEFAULT_CONFIG_DIR / "plans" / "2023.yaml").read_text("utf-8"))
+    titles = [a["title"] for a in plan["actions"]]
+    for no, flow in enumerate(ACTION_FLOWS, start=1):
+        state = run(flow, as_of="2023-10-09")
+        assert state.is_completed() and state.name == "有逾期", (no, state)
+        (result,) = state.result()
+        assert result["action"] == no and result["title"] == titles[no - 1]
+        assert result["states"]["overdue"] > 0 and result["recorded"] == result["owed"]
+        assert flow_run_name(run_id(state)) == f"{titles[no - 1]} 2023-10-09"
+    assert count(ledger, Reminder) > 0
+    assert count(ledger, OutboxMessage) == 0  # deciding is not sending
+
+
+def test_a_holiday_skips_itself_without_a_task_run(ledger) -> None:
+    state = run(action_02, as_of="2023-10-01")
+    assert state.is_completed() and state.name == "非工作日"
+    assert "2023-10-01" in state.message
+    assert count(ledger, Reminder) == 0
+    assert task_run_count(run_id(state), expected_at_least=0) == 0
+
+
+def test_an_adjusted_working_saturday_is_chased(ledger) -> None:
+    state = run(action_02, as_of="2023-10-07")  # 国庆 调休: a working Saturday
+    assert state.name == "有逾期"
+    assert state.result()[0]["workday"] is True and count(ledger, Reminder) > 0
+
+
+def test_task_runs_per_flow_run_do_not_grow_with_the_reminders(ledger) -> None:
+    few = run(action_02, as_of="2023-06-26")
+    many = run(action_02, as_of="2023-10-09")
+    assert few.name == "正常" and few.result()[0]["owed"] == 0
+    assert many.result()[0]["owed"] > 100
+    sent = run(dispatch_flow, as_of="2023-10-09")
+    assert sent.name == "已发送" and sent.result()["digests"] > 5
+    assert [task_run_count(run_id(s)) for s in (few, many, sent)] == [1, 1, 1]
+
+
+def test_a_second_chase_and_dispatch_the_same_day_add_nothing(ledger) -> None:
+    first = run(action_02, as_of="2023-10-09").result()[0]
+    assert run(dispatch_flow, as_of="2023-10-09").name == "已发送"
+    reminders, messages = count(ledger, Reminder), count(ledger, OutboxMessage)
+    again = run(action_02, as_of="2023-10-09").result()[0]
+    assert again["recorded"] == 0 and again["skipped"] == first["owed"]
+    nothing = run(dispatch_flow, as_of="2023-10-09")
+    assert nothing.name == "无待发" and nothing.result()["digests"] == 0
+    assert (count(ledger, Reminder), count(ledger, OutboxMessage)) == (reminders, messages)
+
+
+def test_dispatch_skips_a_holiday_unless_forced(ledger) -> None:
+    assert run(dispatch_flow, as_of="2023-10-02").name == "非工作日"
+    forced = run(dispatch_flow, as_of="2023-10-02", force=True)
+    assert forced.is_completed() and forced.name in ("已发送", "无待发")
+
+
+def test_a_dry_run_records_nothing(ledger) -> None:
+    state = run(action_02, as_of="2023-10-09", dry_run=True)
+    assert state.name == "有逾期" and "演练" in state.message
+    assert state.result()[0]["owed"] > 0 and state.result()[0]["recorded"] == 0
+    assert count(ledger, Reminder) == 0
+    assert flow_run_name(run_id(state)) == "社区养老服务行动 2023-10-09（演练）"
+
+
+def test_manual_urging_records_and_sends_at_once(ledger) -> None:
+    state = run(remind_flow, department="mzj", action=2, note="请于周五前报送",
+                as_of="2023-10-09")
+    assert state.is_completed() and state.name == "已催办", state
+    outcome = state.result()
+    assert outcome["recorded"] > 0 and outcome["dispatch"]["digests"] >= 1
+    assert count(ledger, OutboxMessage) == outcome["dispatch"]["digests"]
+    assert flow_run_name(run_id(state)) == "手动催办 mzj 2023-10-09"
+    assert task_run_count(run_id(state)) == 1
+
+
+@pytest.mark.parametrize(("params", "named"), [
+    ({"department": "nosuch"}, "nosuch"),
+    ({"department": "mzj", "occurrence": 987654}, "987654"),
+])
+def test_manual_urging_that_matches_nothing_fails_clearly(ledger, params, named) -> None:
+    state = run(remind_flow, **params, as_of="2023-10-09")
+    assert state.is_failed() and state.name == "未催办"
+    assert state.message.startswith("未催办：") and named in state.message
+    assert count(ledger, Reminder) == 0
