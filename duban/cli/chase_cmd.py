@@ -6,6 +6,7 @@ Prefect imports. Without PREFECT_API_URL, Prefect starts a temporary local serve
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -23,7 +24,18 @@ DELIVERY_ZH = {"sent": "已发送", "failed": "失败", "unknown": "未知", "un
                "skipped": "已记过"}
 
 
+EPHEMERAL_DEFAULTS = {
+    # A loaded 2-core machine needs more than Prefect's 20 s to start its temporary server.
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+    # Nothing leaves the machine: no telemetry attempts (and no errors about them).
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+}
+
+
 def _note_server(as_json: bool) -> None:
+    """Set defaults before Prefect is first imported (it reads PREFECT_* once, at import)."""
+    for name, value in EPHEMERAL_DEFAULTS.items():
+        os.environ.setdefault(name, value)
     from flows.run import api_url
 
     if not api_url() and not as_json:
