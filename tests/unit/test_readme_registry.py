@@ -1,0 +1,32 @@
+"""17 actions in the config = 17 rows in the README's table, each naming its flow; the README's
+first screen gives exactly the two commands, and .ci/run calls the test one."""
+
+from __future__ import annotations
+
+import re
+
+import yaml
+
+from tests.conftest import REPO
+
+README = (REPO / "README.md").read_text(encoding="utf-8")
+
+
+def _config_actions() -> list[tuple[int, str]]:
+    plan = yaml.safe_load((REPO / "config" / "plans" / "2023.yaml").read_text(encoding="utf-8"))
+    return [(a["no"], a["title"]) for a in plan["actions"]]
+
+
+def test_readme_table_lists_every_action_with_its_flow() -> None:
+    rows = re.findall(r"^\| (\d+) \| (\S+) \| \S+ \| `flows/actions\.py:(action_\d\d)` \|", README,
+                      re.M)
+    assert [(int(no), title) for no, title, _ in rows] == _config_actions()
+    assert [flow for _, _, flow in rows] == [f"action_{n:02d}" for n in range(1, 18)]
+
+
+def test_first_screen_has_exactly_the_two_commands() -> None:
+    first_screen = README.split("\n## ")[0]
+    commands = re.findall(r"^\./run \w+", first_screen, re.M)
+    assert commands == ["./run up", "./run test"]
+    ci = (REPO / ".ci" / "run").read_text(encoding="utf-8")
+    assert "./run test" in ci and "DUBAN_REQUIRE_POSTGRES=1" in ci
