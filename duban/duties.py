@@ -21,15 +21,8 @@ from duban.planfile import (
     PlanFile,
     TargetSpec,
 )
+from duban.progress import Goal
 from duban.workdays import WorkCalendar
-
-OP_WORDS = {
-    "at_least": "不少于",
-    "more_than": "超过",
-    "exactly": "",
-    "range": "",
-    "full_coverage": "全覆盖",
-}
 
 
 @dataclass(frozen=True)
@@ -54,16 +47,9 @@ class Period:
 
 
 def target_goal(target: TargetSpec) -> str:
-    """The target in words, e.g. 不少于2200户 / 10—15个 / 全覆盖."""
-    if target.op == "range":
-        return f"{_num(target.low)}—{_num(target.high or 0)}{target.unit}"
-    if target.op == "full_coverage":
-        return "全覆盖（100%）"
-    return f"{OP_WORDS[target.op]}{_num(target.low)}{target.unit}"
-
-
-def _num(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+    """The target in words, e.g. 不少于2200户 / 10—15个 / 全覆盖（100%）."""
+    return Goal(target.op, target.low, target.high, target.unit, target.rollup,
+                target.cumulative).text()
 
 
 def derive_duties(config: PlanConfig, plan: PlanFile) -> list[DutySpec]:
