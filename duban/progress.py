@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from duban.models import Action, Department, Duty, Occurrence, Plan, Report, Target
 
@@ -56,6 +56,8 @@ class Goal:
         """The target in words, e.g. 不少于2200户 / 10—15个 / 全覆盖（100%）."""
         if self.op == "full_coverage":
             return "全覆盖（100%）"
+        if self.op == "at_least" and self.unit == "%" and self.low == 100:
+            return "达到100%"
         if self.op == "range":
             return f"{num(self.low)}—{num(self.high or self.low)}{self.unit}"
         return f"{OP_WORDS.get(self.op, '')}{num(self.low)}{self.unit}"
@@ -83,7 +85,7 @@ def reaches(goal: Goal, value: float) -> bool:
 def elapsed_share(starts: date, ends: date, through: date) -> float:
     """The share of the plan's days elapsed by `through` (0..1)."""
     total = (ends - starts).days + 1
-    done = (min(max(through, starts), ends) - starts).days + 1
+    done = (min(through, ends) - starts).days + 1
     return max(0.0, min(1.0, done / total)) if total > 0 else 1.0
 
 
@@ -153,19 +155,23 @@ class TargetProgress:
 
 
 def latest_figures(session: Session, target_id: int, duty_kind: str) -> dict[str, Figure]:
-    """Latest non-superseded value per department on the target's duties of `duty_kind`."""
-    newer = aliased(Report)
+    """Latest non-superseded value per department on the target's duties of `duty_kind`.
+
+    One indexed query for the target's reports (a correction is on the same occurrence as the
+    report it supersedes, so both are in it); superseded ones are dropped here, in Python."""
     rows = session.execute(
-        select(Department.code, Report.value, Report.id)
+        select(Report.id, Report.supersedes_id, Report.kind, Report.value, Department.code)
         .join(Occurrence, Report.occurrence_id == Occurrence.id)
         .join(Duty, Occurrence.duty_id == Duty.id)
         .join(Department, Report.department_id == Department.id)
-        .where(Duty.target_id == target_id, Duty.kind == duty_kind,
-               Report.kind.in_(VALUE_KINDS), Report.value.is_not(None),
-               ~select(newer.id).where(newer.supersedes_id == Report.id).exists())
+        .where(Duty.target_id == target_id, Duty.kind == duty_kind)
         .order_by(Report.created_at, Report.id)
-    ).tuples()
-    return {code: Figure(code, value, rid) for code, value, rid in rows}
+    ).all()
+    superseded = {row.supersedes_id for row in rows if row.supersedes_id is not None}
+    return {
+        row.code: Figure(row.code, row.value, row.id) for row in rows
+        if row.kind in VALUE_KINDS and row.value is not None and row.id not in superseded
+    }
 
 
 def city_figure(

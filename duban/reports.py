@@ -39,6 +39,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from duban.allocations import current_shares
 from duban.clock import local_day, shanghai
 from duban.db import record_audit
 from duban.models import AuditEntry, Department, Occurrence, Report
@@ -502,8 +503,9 @@ def _verdict(
     session: Session, occ: Occurrence, value: float | None, kind: str, today: date,
     slow_ratio: float,
 ) -> Verdict | None:
-    """Judge a value: a figure shared by several departments (a sum) as the city total after
-    this report, any other figure on its own; expected progress by the period's end."""
+    """Judge a value: a county's part of a city-wide sum against its allocated share (任务分解)
+    if it has one, else as the city total after this report; any other figure on its own.
+    Progress is expected in proportion to the plan's days elapsed by the period's end."""
     if value is None:
         return None
     duty, target = occ.duty, occ.duty.target
@@ -513,6 +515,12 @@ def _verdict(
                                                                   occ.period_end)
     goal = Goal.of(target)
     if duty.kind == "target_progress" and target.rollup == "sum" and len(duty.owner_codes) > 1:
+        own_share = current_shares(session, target.id).get(occ.department.jurisdiction.code)
+        if own_share is not None:  # 任务分解: this county's share is its own target
+            mine = Goal("at_least" if goal.op == "range" else goal.op, own_share, None,
+                        goal.unit, goal.rollup, goal.cumulative)
+            verdict = judge(mine, value, final, share, slow_ratio)
+            return Verdict(verdict.code, f"对照本地分解任务，{verdict.text}", verdict.expected)
         city = target_progress(session, target, today, slow_ratio)
         shared = judge(goal, city.city_value or 0.0, False, share, slow_ratio)
         count = f"（{city.reported}/{len(city.expected_departments)}个单位已报送）"
@@ -542,8 +550,8 @@ def _message(occ: Occurrence, report: Report, verdict: Verdict | None) -> str:
     if verdict:
         parts.append(verdict.text + "。")
     if occ.status == "closed":
-        parts.append(f"该事项已办结（{occ.closed_on.isoformat() if occ.closed_on else ''}），"
-                     "不再提醒。")
+        day = occ.closed_on.isoformat() if occ.closed_on else ""
+        parts.append(f"该事项已完成报送（{day}），不再提醒。")
     else:
         parts.append("该事项仍为待办，将继续跟踪。")
     return "".join(parts)
@@ -648,7 +656,7 @@ def list_reports(session: Session, occurrence_id: int) -> list[ReportView]:
     verdicts = dict(session.execute(
         select(AuditEntry.entity_key, AuditEntry.detail).where(
             AuditEntry.entity == "report", AuditEntry.entity_key.in_([str(r.id) for r in reports]))
-    ).tuples().all()) if reports else {}
+    ).all()) if reports else {}
     return [
         ReportView(
             r.id, r.occurrence_id, r.kind, r.value, r.unit, r.note, r.evidence, r.problems,

@@ -14,10 +14,12 @@ Every wrong, used, expired or forged link, and every CSRF failure, gets the same
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping
-from contextlib import asynccontextmanager
+import threading
+import unicodedata
+from collections.abc import Callable, MutableMapping
+from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -30,8 +32,17 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from duban import tokens
 from duban.clock import local_day, utcnow
 from duban.db import record_audit
+from duban.extensions import ExtensionError, request_extension
 from duban.ledger import STATE_ZH, classify
-from duban.models import AccessToken, Action, Duty, Occurrence, Plan
+from duban.models import (
+    AccessToken,
+    Action,
+    Department,
+    Duty,
+    ExtensionRequest,
+    Occurrence,
+    Plan,
+)
 from duban.portal import pages
 from duban.portal.security import (
     FailureLimiter,
@@ -50,6 +61,7 @@ from duban.reports import (
     ReportError,
     ReportInputError,
     ReportRefused,
+    check_text,
     find_report,
     list_reports,
     submit,
@@ -103,6 +115,9 @@ class Portal:
     def __init__(self, ctx: Context, clock: Clock, limiter: FailureLimiter) -> None:
         self.ctx, self.clock, self.limiter = ctx, clock, limiter
         self.secret = load_secret(ctx.settings.home)
+        # SQLite runs one write transaction at a time anyway (BEGIN IMMEDIATE); queueing the
+        # threads here instead of in SQLite's sleeping busy handler keeps waits short and fair.
+        self._serial = threading.Lock() if ctx.db.dialect == "sqlite" else nullcontext()
 
     # -- shared ----------------------------------------------------------------------
 
@@ -115,7 +130,8 @@ class Portal:
         if self.limiter.blocked(client):
             return HTMLResponse(pages.too_many_page(), status_code=429)
         try:
-            return handler()
+            with self._serial:
+                return handler()
         except Exception:
             log.exception("report page failed")
             return HTMLResponse(pages.error_page(), status_code=500)
@@ -138,16 +154,28 @@ class Portal:
                                 else ""),
             goal=goal.text() if goal else "", unit=target.unit if target else "",
             measure=target.measure if target else "", is_count=bool(goal and goal.is_count),
+            ack_days=self.ctx.config.ladder.ladder.ack_pause,
+            extension=self._pending_extension(session, occ.id),
             reports=list_reports(session, occ.id),
         )
 
     # -- the link's form -------------------------------------------------------------
 
+    @staticmethod
+    def link_grant(session: Any, token: str, now: datetime) -> tokens.Grant | None:
+        """A live link's grant, only if its item belongs to the link's department."""
+        grant = tokens.check(session, token, now)
+        if grant is None or grant.purpose != "link" or grant.occurrence_id is None:
+            return None
+        owner = session.scalar(select(Occurrence.department_id).where(
+            Occurrence.id == grant.occurrence_id))
+        return grant if owner == grant.department_id else None
+
     def show_form(self, token: str, client: str) -> Response:
         now = self.clock()
         with self.ctx.db.session() as session:
-            grant = tokens.check(session, token, now)
-            if grant is None or grant.purpose != "link" or grant.occurrence_id is None:
+            grant = self.link_grant(session, token, now)
+            if grant is None:
                 return self.failure(client)
             item = self.item(session, grant.occurrence_id, now)
             active = self._active(session, grant.occurrence_id)
@@ -157,15 +185,16 @@ class Portal:
                         values: pages.FormValues | None = None,
                         error: ReportError | None = None) -> HTMLResponse:
         if item.closed:
-            return HTMLResponse(pages.notice_page(item, "该事项已办结", "该事项已报送办结，无需再次报送。"
-                                                  "如需更正，请联系" + pages.OFFICE + "。"))
+            text = f"该事项已报送办结，无需再次报送。如需更正，请联系{pages.OFFICE}。"
+            return HTMLResponse(pages.notice_page(item, "该事项已办结", text))
         if not active:
-            return HTMLResponse(pages.notice_page(item, "该事项已调整", "该事项已不在现行方案中，"
-                                                  "无需报送。"))
+            text = "该事项已不在现行方案中，无需报送。"
+            return HTMLResponse(pages.notice_page(item, "该事项已调整", text))
         values = values or pages.FormValues()
         values.csrf, values.nonce = csrf_token(self.secret, "r", token), new_nonce()
         status = 422 if error else 200
-        return HTMLResponse(pages.form_page(item, values, new_nonce(), error), status_code=status)
+        page = pages.form_page(item, values, new_nonce(), new_nonce(), error)
+        return HTMLResponse(page, status_code=status)
 
     @staticmethod
     def _active(session: Any, occurrence_id: int) -> bool:
@@ -177,6 +206,8 @@ class Portal:
     def submit_form(self, token: str, form: Submitted, client: str) -> Response:
         now = self.clock()
         values = form.values
+        if values.kind == "extend":
+            return self.request_extension(token, values, now, client)
         try:
             with self.ctx.db.session() as session:
                 grant = self._post_grant(session, token, values, now)
@@ -209,7 +240,7 @@ class Portal:
         resubmission of the very form that used it (same nonce), with the first answer."""
         if not csrf_ok(self.secret, "r", token, values.csrf) or not nonce_ok(values.nonce):
             return None
-        if values.kind not in ("done", "progress", "ack"):
+        if values.kind not in ("done", "progress", "ack", "extend"):
             return None
         row = session.scalar(select(AccessToken).where(
             AccessToken.token_hash == tokens.hash_token(token)))
@@ -218,7 +249,57 @@ class Portal:
         if find_report(session, web_key(row.token_hash, values.nonce)) is not None:
             return tokens.Grant(row.id, row.department_id, row.department.code,
                                 row.occurrence_id, row.purpose)
-        return tokens.check(session, token, now)
+        return self.link_grant(session, token, now)
+
+    # -- extension requests (申请延期) ---------------------------------------------------
+
+    def request_extension(self, token: str, values: pages.FormValues, now: datetime,
+                          client: str) -> Response:
+        """A request for a later deadline; the office decides (duban.extensions). It does not
+        spend the link; the same request again (a double click) gets the same page."""
+        try:
+            with self.ctx.db.session() as session:
+                grant = self._post_grant(session, token, values, now)
+                if grant is None:
+                    return self.failure(client)
+                request = self._extension(session, grant, values, now)
+                item = self.item(session, grant.occurrence_id, now)
+                html = pages.extension_page(item, request.id,
+                                            request.requested_due_on.isoformat(),
+                                            request.current_due_on.isoformat())
+        except ReportInputError as error:
+            return self._redisplay(token, values, error, now, client)
+        return HTMLResponse(html)
+
+    def _extension(self, session: Any, grant: tokens.Grant, values: pages.FormValues,
+                   now: datetime) -> ExtensionRequest:
+        try:
+            until = date.fromisoformat(unicodedata.normalize("NFKC", values.until).strip())
+        except ValueError:
+            raise ReportInputError("until", "日期格式应为 YYYY-MM-DD，例如 2023-07-14",
+                                   "the date must be written YYYY-MM-DD") from None
+        reason = check_text("extension", values.reason, "延期理由")
+        actor = f"department:{grant.department_code}"
+        pending = session.scalar(select(ExtensionRequest).where(
+            ExtensionRequest.occurrence_id == grant.occurrence_id,
+            ExtensionRequest.state == "pending"))
+        if (pending is not None and pending.requested_by == actor
+                and pending.requested_due_on == until and pending.reason == reason):
+            return pending
+        try:
+            return request_extension(session, grant.occurrence_id, grant.department_id, until,
+                                     reason, now, self.ctx.calendar, actor)
+        except ExtensionError as exc:
+            zh, _, en = str(exc).partition(" / ")
+            raise ReportInputError("extension", zh, en or zh) from None
+
+    @staticmethod
+    def _pending_extension(session: Any, occurrence_id: int) -> str:
+        pending = session.scalar(select(ExtensionRequest).where(
+            ExtensionRequest.occurrence_id == occurrence_id, ExtensionRequest.state == "pending"))
+        if pending is None:
+            return ""
+        return f"已申请延至{pending.requested_due_on.isoformat()}，待督办办公室审批"
 
     @staticmethod
     def _evidence(form: Submitted) -> EvidenceFile | str | None:
@@ -231,8 +312,8 @@ class Portal:
     def _redisplay(self, token: str, values: pages.FormValues, error: ReportError,
                    now: datetime, client: str) -> Response:
         with self.ctx.db.session() as session:
-            grant = tokens.check(session, token, now)
-            if grant is None or grant.occurrence_id is None:
+            grant = self.link_grant(session, token, now)
+            if grant is None:
                 return self.failure(client)
             item = self.item(session, grant.occurrence_id, now)
             active = self._active(session, grant.occurrence_id)
@@ -253,8 +334,6 @@ class Portal:
         return HTMLResponse(html)
 
     def _open_items(self, session: Any, department_id: int, now: datetime) -> tuple[str, list]:
-        from duban.models import Department
-
         today, calendar = local_day(now), self.ctx.calendar
         name = session.get(Department, department_id).name
         rows = session.execute(
@@ -264,7 +343,7 @@ class Portal:
                    Occurrence.period_start <= today, Duty.active.is_(True),
                    Plan.active.is_(True))
             .order_by(Occurrence.due_on, Action.no, Duty.key)
-        ).tuples().all()
+        ).all()
         lines = []
         for occ, duty, action in rows:
             state = classify(occ.due_on, None, today, duty.warn_days, calendar)
@@ -318,7 +397,7 @@ async def _read_form(request: Request) -> Submitted | None:
         note=_text(form, "note"), evidence_url=_text(form, "evidence_url"),
         problems=_text(form, "problems"), support=_text(form, "support"),
         keep_open=_text(form, "keep_open") in ("1", "on", "true"), nonce=_text(form, "nonce"),
-        csrf=_text(form, "csrf"),
+        csrf=_text(form, "csrf"), until=_text(form, "until"), reason=_text(form, "reason"),
     )
     upload = form.get("evidence_file")
     evidence = None
@@ -399,5 +478,3 @@ async def _form_fields(request: Request) -> dict[str, str]:
         return {}
     return {k: v for k, v in form.items() if isinstance(v, str)}
 
-
-Handler = Callable[[Request], Awaitable[Response]]

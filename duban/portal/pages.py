@@ -18,6 +18,7 @@ FIELD_ZH = {
     "value": "指标数值", "unit": "单位", "note": "说明", "evidence": "佐证材料",
     "problems": "存在问题", "support": "需要支持", "kind": "报送类型", "reason": "更正原因",
     "idempotency_key": "提交编号", "occurrence_id": "事项", "correction_of": "更正",
+    "until": "新截止日期", "extension": "延期申请",
 }
 STATE_CLASS = {"overdue": "late", "due_soon": "soon", "upcoming": "ok", "done": "ok",
                "done_late": "ok"}
@@ -50,6 +51,7 @@ padding:10px 12px;margin:0 0 12px}
 .tag{display:inline-block;font-size:14px;padding:0 8px;border-radius:10px;background:#eef2ff}
 .old{color:#9ca3af;text-decoration:line-through}
 .report{border-top:1px solid #eef0f3;padding:8px 0}
+summary{font-weight:600;min-height:44px;line-height:44px;cursor:pointer}
 footer{color:#9ca3af;font-size:13px;text-align:center;padding:16px}
 """
 
@@ -107,6 +109,8 @@ class ItemView:
     unit: str = ""
     measure: str = ""
     is_count: bool = False
+    ack_days: int = 5
+    extension: str = ""  # a pending extension request, in words
     reports: list[ReportView] = field(default_factory=list)
 
 
@@ -124,6 +128,8 @@ class FormValues:
     keep_open: bool = False
     nonce: str = ""
     csrf: str = ""
+    until: str = ""  # an extension request's new deadline, YYYY-MM-DD
+    reason: str = ""
 
 
 def _facts(item: ItemView) -> str:
@@ -138,6 +144,8 @@ def _facts(item: ItemView) -> str:
              f'<span class="{cls}">{escape(item.state_zh)}{escape(late)}</span></dd>')
     if item.goal:
         html += f"<dt>目标</dt><dd>{escape(item.goal)}</dd>"
+    if item.extension and not item.closed:
+        html += f"<dt>延期申请</dt><dd>{escape(item.extension)}</dd>"
     if item.acknowledged_until and not item.closed:
         html += (f"<dt>签收</dt><dd>已签收，{escape(item.acknowledged_until)}前暂停催办"
                  "（截止日期不变）</dd>")
@@ -205,7 +213,7 @@ def _textarea(name: str, label: str, text: str, hint: str = "") -> str:
             "</textarea>")
 
 
-def form_page(item: ItemView, values: FormValues, ack_nonce: str,
+def form_page(item: ItemView, values: FormValues, ack_nonce: str, extend_nonce: str,
               error: ReportError | None = None) -> str:
     """The report form for one occurrence, plus a separate one-tap acknowledgement."""
     keep_open = ""
@@ -235,13 +243,47 @@ def form_page(item: ItemView, values: FormValues, ack_nonce: str,
         f'<input type="hidden" name="csrf" value="{escape(values.csrf)}">'
         f'<input type="hidden" name="nonce" value="{escape(ack_nonce)}">'
         '<input type="hidden" name="kind" value="ack">'
-        "<h2>暂未办结？先签收</h2><p class=\"hint\">签收表示已收到、正在办理：暂停催办若干个工作日，"
-        "截止日期不变。签收后此链接仍可用于报送。</p>"
+        "<h2>暂未办结？先签收</h2><p class=\"hint\">签收表示已收到、正在办理："
+        f"暂停催办{item.ack_days}个工作日，截止日期不变。签收后此链接仍可用于报送。</p>"
         '<button type="submit" class="secondary">签收（已收到，正在办理）</button></form>'
     )
     body = (f"<h1>督办事项报送</h1>{_error(error)}{_facts(item)}{report_form}"
-            f"{ack_form}{reports_section(item.reports)}")
+            f"{ack_form}{_extension_form(item, values, extend_nonce)}"
+            f"{reports_section(item.reports)}")
     return layout("督办事项报送", body)
+
+
+def _extension_form(item: ItemView, values: FormValues, nonce: str) -> str:
+    """申请延期: a later working day and a reason; the office decides, the deadline stands until
+    then."""
+    if item.extension:
+        return ""
+    opened = " open" if values.until or values.reason else ""
+    return (
+        f'<details class="card"{opened}><summary>需要延期？申请延期</summary>'
+        '<form method="post" action="">'
+        f'<input type="hidden" name="csrf" value="{escape(values.csrf)}">'
+        f'<input type="hidden" name="nonce" value="{escape(nonce)}">'
+        '<input type="hidden" name="kind" value="extend">'
+        '<label for="until">申请延至 <span class="hint">须为晚于当前截止日期的工作日，'
+        "格式 2023-07-14</span></label>"
+        f'<input type="text" id="until" name="until" inputmode="numeric" placeholder="YYYY-MM-DD"'
+        f' value="{escape(values.until)}">'
+        f"{_textarea('reason', '延期理由', values.reason, '必填，不超过500字')}"
+        '<p class="hint">审批前截止日期不变，提醒照常发送。</p>'
+        '<button type="submit" class="secondary">提交延期申请</button></form></details>'
+    )
+
+
+def extension_page(item: ItemView, request_id: int, until: str, current: str) -> str:
+    body = (
+        '<h1 class="ok">✓ 延期申请已提交</h1><div class="card" role="status">'
+        f"<p>已提交延期申请（编号 {request_id}）：申请将截止日期由{escape(current)}延至"
+        f"{escape(until)}，等待{OFFICE}审批。</p>"
+        '<p class="hint">审批前截止日期不变，提醒照常发送；此链接仍可用于报送。</p></div>'
+        f"{_facts(item)}"
+    )
+    return layout("延期申请已提交", body)
 
 
 def notice_page(item: ItemView, title: str, text: str) -> str:
@@ -254,19 +296,31 @@ def notice_page(item: ItemView, title: str, text: str) -> str:
 def success_page(item: ItemView, outcome: ReportOutcome) -> str:
     title = "签收成功" if outcome.kind == "ack" else "报送成功"
     after = ("如需报送办结情况，请再次打开提醒消息中的链接。" if outcome.kind == "ack"
-             else "此链接已完成使命，不能再次使用。如需更正，请联系" + OFFICE + "。")
+             else "此链接已使用，不能再次提交。如需更正，请联系" + OFFICE + "。")
     value = (f"<dt>报送数值</dt><dd>{num(outcome.value)}{escape(outcome.unit or '')}</dd>"
              if outcome.value is not None else "")
     verdict = (f"<dt>指标对照</dt><dd>{escape(outcome.verdict_text)}</dd>"
                if outcome.verdict_text else "")
     body = (
         f'<h1 class="ok">✓ {title}</h1><div class="card" role="status">'
-        f"<p>{escape(outcome.message)}</p><dl>"
+        f"<p>{escape(_summary(outcome))}</p><dl>"
         f"<dt>报告编号</dt><dd>{outcome.report_id}</dd>"
         f"<dt>类型</dt><dd>{escape(KIND_ZH.get(outcome.kind, outcome.kind))}</dd>"
         f"{value}{verdict}</dl><p class=\"hint\">{escape(after)}</p></div>{_facts(item)}"
     )
     return layout(title, body)
+
+
+def _summary(outcome: ReportOutcome) -> str:
+    """The outcome in one or two sentences; the verdict is shown on its own line below."""
+    if outcome.kind == "ack":
+        return outcome.message
+    what = "更正" if outcome.supersedes_id else KIND_ZH.get(outcome.kind, outcome.kind)
+    head = f"已记录{what}报送（报告编号 {outcome.report_id}）。"
+    if outcome.closed:
+        day = outcome.closed_on.isoformat() if outcome.closed_on else ""
+        return f"{head}该事项已完成报送（{day}），不再提醒。"
+    return f"{head}该事项仍为待办，将继续跟踪。"
 
 
 @dataclass(frozen=True)
@@ -297,7 +351,8 @@ def department_page(name: str, lines: list[DutyLine], csrf: str) -> str:
 def _duty_card(line: DutyLine, csrf: str) -> str:
     cls = STATE_CLASS.get(line.state, "ok")
     late = f"，逾期{line.overdue_days}个工作日" if line.overdue_days else ""
-    ack = f"<br>已签收，{escape(line.acknowledged_until)}前暂停催办" if line.acknowledged_until else ""
+    until = escape(line.acknowledged_until)
+    ack = f"<br>已签收，{until}前暂停催办" if until else ""
     return (
         '<form class="card" method="post" action="">'
         f'<input type="hidden" name="csrf" value="{escape(csrf)}">'

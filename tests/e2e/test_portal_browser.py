@@ -1,0 +1,146 @@
+"""The whole story in a real headless Chromium: reminded, scanned, answered, no longer chased.
+
+Load the plan; on Monday 2023-07-10 (one working day after the June reports' deadline, 07-07)
+chase action 2 and send the digests to a local HTTP receiver (Apprise json://); take 泰山区民政局's
+link for its 适老化改造 item from the received digest; let a mail "scanner" open it first; then
+open it in Chromium, fill in the figure and a note, submit, see the Chinese success page; then chase
+the next working days: nothing more is owed for that item and its status is done_late.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from duban import tokens
+from duban.clock import at_local
+from duban.ledger import status_rows
+from duban.models import AccessToken, Reminder, Report
+from duban.portal import create_app
+from duban.portal.server import LiveServer
+from duban.service import Context, chase, dispatch, setup
+from duban.settings import DEFAULT_CONFIG_DIR, Settings
+from tests.conftest import LOADED_AT, REPO
+from tests.integration.receivers import HttpReceiver
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SHOTS = REPO / "test-output"
+MONDAY = at_local(date(2023, 7, 10), 9)
+ITEM = "特殊困难老年人家庭适老化改造"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM}"),
+]
+
+
+def link_for(body: str, item: str) -> str:
+    """The report link printed under `item` in a digest body."""
+    lines = body.splitlines()
+    start = next(i for i, line in enumerate(lines) if item in line)
+    line = next(x for x in lines[start:] if "报送：" in x)
+    return re.search(r"http://127\.0\.0\.1:\d+/r/[A-Za-z0-9_-]+", line)[0]
+
+
+def new_reminders(ctx: Context, occurrence_id: int, day: date) -> int:
+    with ctx.db.session() as s:
+        return s.scalar(select(func.count()).select_from(Reminder).where(
+            Reminder.occurrence_id == occurrence_id, Reminder.send_on == day))
+
+
+def test_a_department_answers_a_reminder_from_a_phone(tmp_path: Path) -> None:
+
+    clock = [MONDAY]
+    with HttpReceiver() as receiver:
+        notify = tmp_path / "notify.yaml"
+        notify.write_text(f"version: 1\nurls:\n  - json://127.0.0.1:{receiver.port}/hook:\n"
+                          "      tag: always\n", encoding="utf-8")
+        settings = Settings(home=tmp_path, database_url=f"sqlite:///{tmp_path / 'duban.db'}",
+                            config_dir=DEFAULT_CONFIG_DIR, notify_config=notify,
+                            portal_url="http://127.0.0.1:1")
+        app = create_app(Context(settings), clock=lambda: clock[0])
+        with LiveServer(app) as server:
+            ctx = Context(replace(settings, portal_url=server.base_url))
+            setup(ctx, LOADED_AT)
+            chase(ctx, MONDAY, [2])
+            sent = dispatch(ctx, MONDAY)
+            assert sent.status["sent"] >= 9
+            digests = [r.json for r in receiver.requests]
+            mine = next(d for d in digests if "泰山区民政局" in d["title"])
+            link = link_for(mine["message"], ITEM)
+            token = link.rsplit("/", 1)[1]
+            with ctx.db.session() as s:
+                occ = s.scalar(select(AccessToken.occurrence_id).where(
+                    AccessToken.token_hash == tokens.hash_token(token)))
+
+            scanned = httpx.get(link)  # Safe Links and friends open every link first
+            assert scanned.status_code == 200 and ITEM in scanned.text
+            _assert_untouched(ctx, token)
+
+            clock[0] = at_local(date(2023, 7, 10), 10, 30)
+            _answer_in_chromium(link)
+
+            with ctx.db.session() as s:
+                report = s.scalar(select(Report).where(Report.occurrence_id == occ))
+            assert (report.kind, report.value, report.unit) == ("progress", 260, "户")
+            assert report.note == "6月新增改造260户，已录入台账"
+
+            for day in (date(2023, 7, 11), date(2023, 7, 12)):  # urge, then escalation days
+                chase(ctx, at_local(day), [2])
+                assert new_reminders(ctx, occ, day) == 0
+            peer = _peer(ctx, occ)
+            assert new_reminders(ctx, peer, date(2023, 7, 12)) >= 2  # escalated, unlike ours
+            with ctx.db.session() as s:
+                rows = {r.id: r.state for r in status_rows(s, date(2023, 7, 12), ctx.calendar)}
+            assert rows[occ] == "done_late" and rows[peer] == "overdue"
+
+
+def _assert_untouched(ctx: Context, token: str) -> None:
+    with ctx.db.session() as s:
+        assert s.scalar(select(func.count()).select_from(Report)) == 0
+        assert s.scalar(select(AccessToken.used_at).where(
+            AccessToken.token_hash == tokens.hash_token(token))) is None
+
+
+def _peer(ctx: Context, occurrence_id: int) -> int:
+    """Another county's same item, left unanswered."""
+    from duban.models import Occurrence
+
+    with ctx.db.session() as s:
+        mine = s.get(Occurrence, occurrence_id)
+        return s.scalar(select(Occurrence.id).where(
+            Occurrence.duty_id == mine.duty_id, Occurrence.period == mine.period,
+            Occurrence.id != mine.id).order_by(Occurrence.id))
+
+
+def _answer_in_chromium(link: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_context(viewport={"width": 390, "height": 844},
+                                       device_scale_factor=2, is_mobile=True,
+                                       has_touch=True, locale="zh-CN").new_page()
+            response = page.goto(link)
+            assert response is not None and response.status == 200
+            assert response.headers["referrer-policy"] == "no-referrer"
+            assert page.title() == "督办事项报送"
+            page.screenshot(path=str(SHOTS / "portal-form.png"), full_page=True)
+            page.fill("#value", "260")
+            page.fill("#note", "6月新增改造260户，已录入台账")
+            page.click("text=提交报送")
+            page.wait_for_selector("text=报送成功")
+            assert "本单位260户" in page.inner_text("main")
+            page.screenshot(path=str(SHOTS / "portal-success.png"), full_page=True)
+        finally:
+            browser.close()
