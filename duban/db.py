@@ -71,7 +71,8 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = connection.get_execution_options().get("duban_read_only", False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 class Database:
@@ -81,6 +82,9 @@ class Database:
         self.url = url
         self.engine = make_engine(url, **engine_kwargs)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._readers = sessionmaker(
+            self.engine.execution_options(duban_read_only=True), expire_on_commit=False
+        )
 
     @property
     def dialect(self) -> str:
@@ -89,6 +93,13 @@ class Database:
     @contextmanager
     def session(self) -> Iterator[Session]:
         with self._sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A session for reading only: on SQLite it does not take the write lock, so pages and
+        reports run beside writers (WAL) instead of queueing behind them. Never write in it."""
+        with self._readers() as session, session.begin():
             yield session
 
     def create_schema(self) -> None:

@@ -29,7 +29,7 @@ def outbox(
     query = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(last)
     if recipient:
         query = query.where(OutboxMessage.recipient == recipient)
-    with ctx.db.session() as session:
+    with ctx.db.read() as session:
         messages = list(reversed(session.scalars(query).all()))
     if as_json:
         echo_json([{"id": m.id, "recipient": m.recipient, "title": m.title, "body": m.body,

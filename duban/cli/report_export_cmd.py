@@ -36,7 +36,7 @@ def report(
         fail(str(exc), code=2)
     ctx = Context.from_env()
     ctx.db.create_schema()
-    with ctx.db.session() as session:
+    with ctx.db.read() as session:
         board = build_board(session, local_day(now), ctx.calendar,
                             ctx.config.ladder.slow_progress_ratio, plan)
     if xlsx is not None:

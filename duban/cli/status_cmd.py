@@ -49,7 +49,7 @@ def status(
         fail(f"--state {state!r}: expected one of {', '.join(STATES)}", code=2)
     ctx = Context.from_env()
     ctx.db.create_schema()
-    with ctx.db.session() as session:
+    with ctx.db.read() as session:
         rows = status_rows(session, local_day(now), ctx.calendar, plan, department, action)
     if state:
         rows = [r for r in rows if r.state == state]

@@ -173,7 +173,7 @@ class Portal:
 
     def show_form(self, token: str, client: str) -> Response:
         now = self.clock()
-        with self.ctx.db.session() as session:
+        with self.ctx.db.read() as session:
             grant = self.link_grant(session, token, now)
             if grant is None:
                 return self.failure(client)
@@ -311,7 +311,7 @@ class Portal:
 
     def _redisplay(self, token: str, values: pages.FormValues, error: ReportError,
                    now: datetime, client: str) -> Response:
-        with self.ctx.db.session() as session:
+        with self.ctx.db.read() as session:
             grant = self.link_grant(session, token, now)
             if grant is None:
                 return self.failure(client)
@@ -325,7 +325,7 @@ class Portal:
 
     def show_department(self, token: str, client: str) -> Response:
         now = self.clock()
-        with self.ctx.db.session() as session:
+        with self.ctx.db.read() as session:
             grant = tokens.check(session, token, now)
             if grant is None or grant.purpose != "department":
                 return self.failure(client)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -130,4 +131,29 @@ def test_concurrent_writers_on_sqlite_do_not_lock(sqlite_url) -> None:
     assert errors == []
     with db.session() as s:
         assert s.scalar(select(func.count()).select_from(AuditEntry)) == 8 * 40
+    db.dispose()
+
+
+def test_readers_do_not_queue_behind_a_writer_on_sqlite(sqlite_url) -> None:
+    """A page view (db.read) proceeds while a write transaction holds SQLite's write lock."""
+    db = Database(sqlite_url)
+    db.create_schema()
+    holding, release = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        with db.session() as s:
+            record_audit(s, "writer", "tick", "clock", "k", datetime.now(UTC))
+            s.flush()
+            holding.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    assert holding.wait(10)
+    started = time.monotonic()
+    with db.read() as s:
+        assert s.scalar(select(func.count()).select_from(AuditEntry)) == 0  # not yet committed
+    assert time.monotonic() - started < 1.0
+    release.set()
+    thread.join()
     db.dispose()
