@@ -137,6 +137,7 @@ class Board:
     goal_values: dict[int, float] = field(default_factory=dict)  # target id -> value (high end)
     extensions: dict[str, dict[str, int]] = field(default_factory=dict)  # department -> counts
     shares: dict[int, list[ShareLine]] = field(default_factory=dict)  # target id -> 任务分解
+    goal_lows: dict[int, float] = field(default_factory=dict)  # target id -> the value to reach
 
     def states(self, action: int | None = None) -> Counter[str]:
         return Counter(i.state for i in self.items if action is None or i.action == action)
@@ -204,5 +205,6 @@ def build_board(
     shares = {t.target_id: lines for no in targets for t in targets[no]
               if (lines := share_lines(session, session.get(Target, t.target_id), today,
                                        slow_ratio))}
+    lows = dict(session.execute(select(Target.id, Target.value_low)).tuples().all())
     return Board(today, items, targets, titles, dict(session.execute(goals).tuples().all()),
-                 extensions_by_department(session), shares)
+                 extensions_by_department(session), shares, lows)

@@ -10,6 +10,9 @@ The ladder, counted in working days (config/ladder.yaml):
   escalate K2 days overdue                     -> the coordinating office and the supervisors
   repeat   every R days after escalation (cap) -> the owing department, copying its lead
 Nothing is decided on a non-working day; an acknowledgement (签收) pauses urging, not the deadline.
+The first reminder of level due / urge / escalate for an occurrence and deadline is also an item
+state change (到期 / 逾期 / 督办升级): it is written to the event outbox (duban.events) in the
+same transaction, once, whatever the number of recipients.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from duban.db import insert_ignoring_duplicates
+from duban.events import Change, record_changes
 from duban.ledger import classify
 from duban.models import Action, Department, Duty, Occurrence, Plan, Reminder
 from duban.planfile import LadderSpec
@@ -31,6 +35,7 @@ from duban.workdays import WorkCalendar
 
 OFFICE = "office"
 SUPERVISOR = "supervisor"
+EVENT_OF_LEVEL = {"due": "due", "urge": "overdue", "escalate": "escalated"}
 
 
 @dataclass(frozen=True)
@@ -158,24 +163,45 @@ def chase_action(
     result.owed = len(owed)
     result.by_level.update(o.level for o in owed)
     if not dry_run:
-        result.recorded = record_owed(session, owed, today, now)
+        fresh = _record_fresh(session, owed, today, now)
+        record_changes(session, ladder_changes(fresh), now, calendar)
+        result.recorded = len(fresh)
         result.skipped = result.owed - result.recorded
     return result
 
 
+def ladder_changes(fresh: Iterable[Owed]) -> list[Change]:
+    """The item state changes among newly recorded reminders: a level due / urge / escalate
+    reminder means 到期 / 逾期 / 督办升级, once per occurrence, level and deadline."""
+    changes = []
+    for owed in fresh:
+        kind = EVENT_OF_LEVEL.get(owed.level)
+        if kind is None or owed.occurrence_id is None:
+            continue
+        ladder_key = owed.dedup_key.split(":", 1)[0]  # "{occurrence}@{deadline}"
+        changes.append(Change(f"{ladder_key}:{kind}", owed.occurrence_id, kind,
+                              {"level": owed.level}))
+    return changes
+
+
 def record_owed(session: Session, owed: Iterable[Owed], today: date, now: datetime) -> int:
     """Insert reminders, ignoring dedup keys already recorded. Returns how many are new."""
-    total = 0
+    return len(_record_fresh(session, owed, today, now))
+
+
+def _record_fresh(session: Session, owed: Iterable[Owed], today: date, now: datetime) -> list[Owed]:
+    """Insert reminders, ignoring dedup keys already recorded. Returns the new ones."""
+    recorded: list[Owed] = []
     for chunk in chunked(owed, 5000):
         known = set(session.scalars(
             select(Reminder.dedup_key).where(Reminder.dedup_key.in_([o.dedup_key for o in chunk]))
         ))
-        fresh = [
+        fresh = [o for o in chunk if o.dedup_key not in known]
+        insert_ignoring_duplicates(session, Reminder, [
             {"dedup_key": o.dedup_key, "occurrence_id": o.occurrence_id,
              "recipient": o.recipient, "level": o.level, "send_on": today, "note": o.note,
              "state": "pending", "created_at": now, "digest_id": None}
-            for o in chunk if o.dedup_key not in known
-        ]
-        insert_ignoring_duplicates(session, Reminder, fresh)
-        total += len(fresh)  # exact unless a concurrent chase raced us to some key
-    return total
+            for o in fresh
+        ])
+        recorded.extend(fresh)  # exact unless a concurrent chase raced us to some key
+    return recorded

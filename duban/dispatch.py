@@ -35,11 +35,12 @@ from duban.models import (
     OutboxMessage,
     Reminder,
 )
+from duban.settings import SettingsError
 from duban.tokens import LINK_DAYS, issue_for
 from duban.util import chunked
 from duban.workdays import WorkCalendar
 
-LEASE = timedelta(minutes=10)
+LEASE = timedelta(minutes=10)  # the default; DUBAN_DISPATCH_LEASE_SECONDS overrides it
 MAX_ITEMS = 30  # per digest; the rest behind the department link, most urgent listed first
 FINAL_STATES = ("sent", "failed", "unknown", "unroutable")
 
@@ -58,13 +59,14 @@ class DispatchResult:
     reminders: Counter[str] = field(default_factory=Counter)  # per reminder, by final state
     by_action: dict[int, Counter[str]] = field(default_factory=dict)
     dry_run: bool = False
+    undelivered: list[dict[str, str]] = field(default_factory=list)  # recipient, name, state
 
     def as_dict(self) -> dict:
         return {
             "day": self.day, "digests": self.digests, "status": dict(self.status),
             "reminders": dict(self.reminders),
             "by_action": {str(k): dict(v) for k, v in sorted(self.by_action.items())},
-            "dry_run": self.dry_run,
+            "dry_run": self.dry_run, "undelivered": list(self.undelivered),
         }
 
 
@@ -185,9 +187,20 @@ def _item(session: Session, row: tuple, late: int, links: Links) -> DigestItem:
     )
 
 
+def lease() -> timedelta:
+    """How long a claimed digest stays its claimer's: DUBAN_DISPATCH_LEASE_SECONDS (a whole
+    number of seconds, at least 1) or LEASE. Read at each claim, never at import."""
+    raw = os.environ.get("DUBAN_DISPATCH_LEASE_SECONDS", "").strip()
+    if not raw:
+        return LEASE
+    if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
+        raise SettingsError(f"DUBAN_DISPATCH_LEASE_SECONDS={raw!r}: expected whole seconds >= 1")
+    return timedelta(seconds=int(raw))
+
+
 def claim(db: Database, worker: str, now: datetime, limit: int = 500) -> list[Digest]:
     """Take up to `limit` sendable digests for this worker, atomically."""
-    stale = now - LEASE
+    stale = now - lease()
     claimable = or_(
         Digest.state == "pending", (Digest.state == "sending") & (Digest.claimed_at < stale)
     )
@@ -267,10 +280,15 @@ def dispatch(
         for outcome in outcomes:
             by_key.setdefault(outcome.key, []).append(outcome)
         with db.session() as session:
+            names = _recipient_names(session)
             for digest in batch:
                 state = record(session, digest, by_key.get(_key(digest), []), now)
                 result.status[state] += 1
                 result.digests += 1
+                if state != "sent":
+                    result.undelivered.append({"recipient": digest.recipient, "state": state,
+                                               "name": names.get(digest.recipient,
+                                                                 digest.recipient)})
     _count_reminders(db, today, result)
     return result
 

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from duban.db import record_audit
+from duban.events import record_extension_event
 from duban.models import Department, ExtensionRequest, Occurrence
 from duban.workdays import WorkCalendar
 
@@ -107,6 +108,7 @@ def decide(
     record_audit(session, decided_by, f"extension_{request.state}", "occurrence", str(occ.id),
                  now, request=request.id, due=occ.due_on.isoformat(),
                  original=occ.original_due_on.isoformat(), note=note)
+    record_extension_event(session, request, now)  # 延期, for the event feed (approved only)
     return request
 
 

@@ -321,3 +321,25 @@ class Allocation(Base):
     value: Mapped[float] = mapped_column(Float)
     source: Mapped[str] = mapped_column(String(16), default="config")  # config | cli
     jurisdiction: Mapped[Jurisdiction] = relationship()
+
+
+class ItemEvent(Base):
+    """A state change of an item (到期, 逾期, 督办升级, 签收, 报送, 更正, 延期), written in the same
+    transaction as the change (a transactional outbox) and emitted to Prefect's event feed later.
+
+    `uid` is the Prefect event id: emitting a row twice (a crash between emitting and marking it
+    emitted) stores it once, since the server ignores an event id it already has."""
+
+    __tablename__ = "item_event"
+    __table_args__ = (Index("ix_item_event_pending", "emitted_at", "action_no"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uid: Mapped[str] = mapped_column(String(36), unique=True)
+    dedup_key: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # due | overdue | escalated | acknowledged | ...
+    occurrence_id: Mapped[int] = mapped_column(ForeignKey("occurrence.id"), index=True)
+    department_code: Mapped[str] = mapped_column(String(64))
+    county_code: Mapped[str] = mapped_column(String(32))
+    action_no: Mapped[int]
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    at: Mapped[datetime]
+    emitted_at: Mapped[datetime | None]

@@ -42,6 +42,7 @@ from sqlalchemy.orm import Session
 from duban.allocations import current_shares
 from duban.clock import local_day, shanghai
 from duban.db import record_audit
+from duban.events import record_report_event
 from duban.models import AuditEntry, Department, Occurrence, Report
 from duban.planfile import LadderSpec
 from duban.progress import Goal, Verdict, elapsed_share, judge, num, target_progress
@@ -391,6 +392,7 @@ def submit(
     verdict = _verdict(session, occ, figure, kind, today, slow_ratio) if goal else None
     outcome = _outcome(occ, report, verdict)
     _audit(session, actor, occ, report, outcome, via, keep_open, now)
+    record_report_event(session, outcome, now, calendar)  # 签收/报送/更正 for the event feed
     return outcome
 
 

@@ -1,4 +1,5 @@
-"""The Prefect side of duban: 17 action flows, the digest flow, manual urging, and their schedules.
+"""The Prefect side of duban: 17 action flows, the digest flow, manual urging, office entry and
+extension decisions, and their schedules.
 
 Importing this package imports Prefect (~1 s) but does no other work: `prefect deploy` and
 `duban up` import it, and the core (duban/) never does.
@@ -30,6 +31,8 @@ from flows.actions import (
     action_17,
 )
 from flows.dispatch import dispatch_flow
+from flows.extension import extension_flow
+from flows.office_entry import office_entry
 from flows.remind import remind_flow
 
 ACTION_FLOWS: list[Flow] = [
@@ -49,7 +52,7 @@ DISPATCH_CRON = "0 9 * * *"
 @dataclass(frozen=True)
 class Deployable:
     flow: Flow
-    cron: str | None  # None: run on demand only (manual urging needs a department)
+    cron: str | None  # None: on demand only, from the UI's run form (they need parameters)
 
     @property
     def entrypoint(self) -> str:
@@ -64,5 +67,7 @@ def deployables() -> list[Deployable]:
         *(Deployable(f, ACTION_CRON) for f in ACTION_FLOWS),
         Deployable(dispatch_flow, DISPATCH_CRON),
         Deployable(remind_flow, None),
+        Deployable(office_entry, None),
+        Deployable(extension_flow, None),
     ]
 

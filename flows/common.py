@@ -14,6 +14,7 @@ from duban.clock import local_day, parse_as_of
 from duban.ledger import STATE_ZH
 from duban.workdays import WorkCalendar
 from tasks.chase import chase_actions
+from tasks.publish import publish_action
 
 NON_WORKDAY = "非工作日"
 OVERDUE = "有逾期"
@@ -62,12 +63,16 @@ def non_workday_state(as_of: str, data: object = None) -> State | None:
 
 
 def run_action(action_no: int, as_of: str | None, dry_run: bool) -> State:
-    """The whole body of an action flow: gate on the working day, chase in one task run."""
+    """The whole body of an action flow: gate on the working day, chase in one task run, then
+    publish the events and the supervisors' artifacts in one more (not in a dry run)."""
     now = resolve_as_of(as_of)
     skipped = non_workday_state(now, data=[])
     if skipped is not None:
         return skipped
-    return action_state(chase_actions(now, [action_no], dry_run), dry_run)
+    results = chase_actions(now, [action_no], dry_run)
+    if not dry_run:
+        publish_action(now, action_no)
+    return action_state(results, dry_run)
 
 
 def action_state(results: list[dict], dry_run: bool) -> State:
@@ -94,7 +99,17 @@ def sum_counts(counters) -> dict[str, int]:
     return total
 
 
+UNDELIVERED_SHOWN = 5
+
+
 def delivery_summary(result: dict) -> str:
-    """e.g. "汇总 3 份：已发送 2，失败 1"."""
+    """e.g. "汇总 3 份：已发送 2，无路由 1；未送达：泰山区民政局（无路由）"."""
     parts = [f"{DELIVERY_ZH.get(k, k)} {n}" for k, n in result.get("status", {}).items() if n]
-    return f"汇总 {result.get('digests', 0)} 份" + ("：" + "，".join(parts) if parts else "")
+    text = f"汇总 {result.get('digests', 0)} 份" + ("：" + "，".join(parts) if parts else "")
+    missed = result.get("undelivered") or []
+    if missed:
+        names = "、".join(f"{m['name']}（{DELIVERY_ZH.get(m['state'], m['state'])}）"
+                         for m in missed[:UNDELIVERED_SHOWN])
+        more = f"等 {len(missed)} 个收件方" if len(missed) > UNDELIVERED_SHOWN else ""
+        text += f"；未送达：{names}{more}"
+    return text

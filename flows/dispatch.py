@@ -7,6 +7,7 @@ from prefect.states import Completed, State
 
 from flows.common import delivery_summary, non_workday_state, resolve_as_of, run_name
 from tasks.chase import dispatch_digests
+from tasks.publish import publish_board
 
 SENT = "已发送"
 NOTHING = "无待发"
@@ -17,15 +18,18 @@ UNDELIVERED = "有未送达"
     name="发送督办汇总",
     flow_run_name=run_name,
     description=(
-        "把各行动已记入台账的催办合并为每个单位每天一份汇总并发送；非工作日跳过（force 除外）。"
+        "把各行动已记入台账的催办合并为每个单位每天一份汇总并发送；非工作日不发送（force 除外）。"
+        "随后发布督办总览（Artifacts：duban-board）。"
     ),
 )
 async def dispatch_flow(as_of: str | None = None, force: bool = False) -> State:
+    """Send the day's digests (not on a day off unless forced), then publish 督办总览: every
+    day, since items fall overdue on days off too."""
     now = resolve_as_of(as_of)
     skipped = None if force else non_workday_state(now)
-    if skipped is not None:
-        return skipped
-    return dispatch_state(dispatch_digests(now, force))
+    result = dispatch_digests(now, force) if skipped is None else None
+    publish_board(now)
+    return skipped if skipped is not None else dispatch_state(result)
 
 
 def dispatch_state(result: dict) -> State:

@@ -2,7 +2,8 @@
 
 Parameters are plain values typed into the Prefect UI (no secrets, no files: evidence is a link).
 The task opens its own Context from the environment and calls duban.office.enter_on_behalf, so
-a retried run records the report once (the idempotency key is derived from what was entered).
+a retried run records the report once (the idempotency key is derived from what was entered);
+then it emits the pending item events (签收 / 报送 / 更正) in the same task run.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from duban.clock import parse_as_of
 from duban.office import enter_on_behalf
 from duban.reports import ReportError
 from duban.service import Context
+from flows.common import run_name
+from tasks.events import emit_pending
 
 ENTERED = "已登记"
 NOT_ENTERED = "未登记"
@@ -42,13 +45,13 @@ def enter_report(
         )
     except ReportError as exc:
         return {"error": exc.message, "field": exc.field}
-    return {**outcome.as_dict(), "replayed": outcome.replayed}
+    return {**outcome.as_dict(), "replayed": outcome.replayed, "events": emit_pending(ctx)}
 
 
 DESCRIPTION = "督办办公室代为登记部门以纸质或电话方式报送的办结、进展或签收情况。"
 
 
-@flow(name="登记报送", description=DESCRIPTION)
+@flow(name="登记报送", flow_run_name=run_name, description=DESCRIPTION)
 async def office_entry(
     department: str,
     occurrence: int,

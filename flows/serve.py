@@ -46,10 +46,12 @@ def deployment_path(flow) -> str:
 
 
 async def trigger_initial_runs(wait: float = INITIAL_WAIT, poll: float = 3.0) -> None:
-    """Run every action once now, then the digest once they are done, so the UI is never empty.
+    """Run every action once now, then the digest once they are done, so the UI is never empty
+    (the digest publishes the 督办总览 board, on days off too).
 
-    手动催办 is not triggered: it needs a department. The runs are the ordinary ones (dedup keys
-    make a second chase on the same day record nothing new; a non-working day skips itself).
+    The on-demand flows (手动催办, 登记报送, 审批延期) are not triggered: they need parameters.
+    The runs are the ordinary ones (dedup keys make a second chase on the same day record nothing
+    new; a non-working day skips itself).
     """
     runs = [
         await arun_deployment(deployment_path(f), timeout=0, tags=[INITIAL_TAG], as_subflow=False)

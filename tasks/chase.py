@@ -1,8 +1,9 @@
 """Thin Prefect tasks over `duban.service`: one task run per batch, never per duty or message.
 
-Tasks take strings and numbers (an as-of ISO instant, action numbers, a department code) and open
-their own `Context.from_env()`: Prefect hashes task inputs and may run tasks in other threads, so
-sessions and clients never cross this boundary. Per-item results live in the ledger; a task returns
+Tasks take strings and numbers (an as-of ISO instant, action numbers, a department code) and build
+their Context from the environment (`task_context()`, once per process) and open their own
+sessions: Prefect hashes task inputs and may run tasks in other threads, so sessions and clients
+never cross this boundary. Per-item results live in the ledger; a task returns
 the batch's summary as plain dicts (`ChaseResult.as_dict()`, `DispatchResult.as_dict()`).
 """
 
@@ -17,12 +18,25 @@ from prefect.cache_policies import NO_CACHE
 from duban import service
 from duban.clock import local_day, parse_as_of
 from duban.service import Context
+from duban.settings import Settings
 
 # (database URL, config dir, local day) already set up by this process. Served and deployed runs
 # each get a fresh process, so this means "once per flow run" there; `duban chase` runs 17 flows
 # in one process and sets up once.
 _READY: set[tuple[str, str, date]] = set()
 _READY_LOCK = threading.Lock()
+
+_CONTEXTS: dict[Settings, Context] = {}
+
+
+def task_context() -> Context:
+    """Context.from_env(), one per settings per process: the plan config (~0.1 s to load and
+    check) and the calendar's caches are shared by the tasks of a process (`duban chase` runs 35
+    task runs in one; a served run is a process of its own, so a config change takes effect with
+    the next run)."""
+    settings = Settings.from_env()
+    with _READY_LOCK:
+        return _CONTEXTS.setdefault(settings, Context(settings))
 
 
 def ensure_ready(ctx: Context, as_of: str) -> None:
@@ -52,7 +66,7 @@ def chase_actions(
 
     A dry run writes nothing (not even the plan load): it only needs the schema to exist.
     """
-    ctx = Context.from_env()
+    ctx = task_context()
     if dry_run:
         ctx.db.create_schema()
     else:
@@ -64,7 +78,7 @@ def chase_actions(
 @task(name="发送汇总", task_run_name="发送汇总", cache_policy=NO_CACHE)
 def dispatch_digests(as_of: str, force: bool = False) -> dict:
     """Send today's digests (one per recipient); skipped on non-working days unless forced."""
-    ctx = Context.from_env()
+    ctx = task_context()
     ensure_ready(ctx, as_of)
     return service.dispatch(ctx, parse_as_of(as_of), force=force).as_dict()
 
@@ -82,7 +96,7 @@ def remind_department(
     A department or occurrence that does not match is the caller's mistake, not a crash: it comes
     back as {"error": ...} so the flow can end with a clear message instead of a traceback.
     """
-    ctx = Context.from_env()
+    ctx = task_context()
     ensure_ready(ctx, as_of)
     now = parse_as_of(as_of)
     try:

@@ -92,7 +92,8 @@ def up_command(
     """Run duban: ledger, Prefect server and UI, report portal, and the scheduled flows.
 
     Serves the 17 action flows (every day 08:30 Asia/Shanghai; each skips non-working days
-    itself), 发送督办汇总 (09:00) and 手动催办 (on demand). Everything lives under DUBAN_HOME
+    itself), 发送督办汇总 (09:00, then the 督办总览 board artifact), and on demand 手动催办,
+    登记报送 and 审批延期. Everything lives under DUBAN_HOME
     (the ledger, Prefect's database in DUBAN_HOME/prefect, logs in DUBAN_HOME/logs).
     Ctrl-C or SIGTERM stops it all; schedules stay, and a restart does not duplicate runs.
 
@@ -126,7 +127,8 @@ def _serve(limit: int, initial_runs: bool, started: float) -> None:
 
     def ready(count: int) -> None:
         typer.echo(f"已部署 {count} 个流程：17 个行动（每天 08:30）、发送督办汇总（每天 09:00）、"
-                   "手动催办（按需）")
+                   "手动催办、登记报送、审批延期（按需，在界面中填写参数运行）")
+        typer.echo("督办总览：Prefect 界面 Artifacts 页面的 duban-board")
         typer.echo(f"{READY}，用时 {time.monotonic() - started:.1f} 秒。按 Ctrl-C 停止。")
 
     serve_forever(limit, initial_runs, ready)

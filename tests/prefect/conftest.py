@@ -90,3 +90,51 @@ async def _flow_run_name(flow_run_id: UUID) -> str:
 
     async with get_client() as client:
         return (await client.read_flow_run(flow_run_id)).name
+
+
+def latest_artifacts(keys: list[str]) -> dict:
+    """The latest artifact of each key, read back through the Prefect API, by key."""
+    return asyncio.run(_latest_artifacts(keys))
+
+
+async def _latest_artifacts(keys: list[str]) -> dict:
+    from prefect import get_client
+    from prefect.client.schemas.filters import (
+        ArtifactCollectionFilter,
+        ArtifactCollectionFilterKey,
+    )
+
+    async with get_client() as client:
+        found = await client.read_latest_artifacts(artifact_filter=ArtifactCollectionFilter(
+            key=ArtifactCollectionFilterKey(any_=keys)))
+    return {a.key: a for a in found}
+
+
+def read_events(wait_for: int = 1, wait: float = 30.0, **filters) -> list:
+    """Events matching an EventFilter built from `filters`, through POST /api/events/filter.
+
+    The server persists events in batches a moment after they arrive: poll until at least
+    `wait_for` are there and the count has held still for a second."""
+    return asyncio.run(_read_events(wait_for, wait, filters))
+
+
+async def _read_events(at_least: int, wait: float, filters: dict) -> list:
+    from prefect import get_client
+    from prefect.events.filters import EventFilter
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    previous, steady_since = -1, loop.time()
+    async with get_client() as client:
+        while True:
+            page = await client.read_events(filter=EventFilter(**filters), limit=50)
+            events = list(page.events)
+            while page.next_page and len(events) < page.total:
+                page = await client.read_events_page(str(page.next_page))
+                events += page.events
+            now = loop.time()
+            if len(events) != previous:
+                previous, steady_since = len(events), now
+            if (len(events) >= at_least and now - steady_since >= 1.0) or now > deadline:
+                return events
+            await asyncio.sleep(0.3)

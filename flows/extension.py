@@ -1,0 +1,79 @@
+"""审批延期: the office approves or rejects a department's extension request from the Prefect UI.
+
+Parameters are plain values typed into the deployment's run form. One thin task opens its own
+Context and calls duban.extensions.decide (an approval moves the deadline and so the reminder
+ladder; the plan's date stays on record); then it emits the pending item events (延期).
+"""
+
+from __future__ import annotations
+
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+from prefect.context import FlowRunContext
+from prefect.states import Completed, Failed, State
+
+from duban.clock import utcnow
+from duban.extensions import ExtensionError, decide
+from duban.service import Context
+from tasks.events import emit_pending
+
+APPROVED = "已批准"
+REJECTED = "已驳回"
+NOT_DECIDED = "未审批"
+
+
+@task(name="审批延期申请", task_run_name="审批延期申请 #{request_id}", cache_policy=NO_CACHE)
+def decide_extension(request_id: int, approve: bool, note: str, decided_by: str) -> dict:
+    """Record the decision; a refusal comes back as {"error": ...} (nothing recorded)."""
+    ctx = Context.from_env()
+    ctx.db.create_schema()
+    try:
+        with ctx.db.session() as session:
+            request = decide(session, request_id, approve, decided_by or "office", utcnow(),
+                             note)
+            outcome = {
+                "request_id": request.id, "occurrence_id": request.occurrence_id,
+                "department": request.department.code,
+                "department_name": request.department.name, "state": request.state,
+                "due_on": request.occurrence.due_on.isoformat(),
+                "original_due_on": request.occurrence.original_due_on.isoformat(),
+                "requested_due_on": request.requested_due_on.isoformat(),
+            }
+    except ExtensionError as exc:
+        return {"error": str(exc)}
+    outcome["events"] = emit_pending(ctx)
+    return outcome
+
+
+def _run_name() -> str:
+    """e.g. "审批延期 #3 批准"."""
+    context = FlowRunContext.get()
+    params = (context.parameters or {}) if context else {}
+    verdict = "批准" if params.get("approve") else "驳回"
+    return f"审批延期 #{params.get('request_id', '?')} {verdict}"
+
+
+@flow(
+    name="审批延期",
+    flow_run_name=_run_name,
+    description="督办办公室审批部门的延期申请（编号见 duban extension list）：批准则截止日期与催办"
+    "阶梯顺延，原定截止日期留档；驳回则截止日期不变。",
+)
+async def extension_flow(
+    request_id: int, approve: bool, note: str = "", decided_by: str = "office"
+) -> State:
+    """request_id: 延期申请编号; approve: 批准 (true) or 驳回 (false); note: 审批意见."""
+    return extension_state(decide_extension(request_id, approve, note, decided_by))
+
+
+def extension_state(outcome: dict) -> State:
+    """Completed 已批准 / 已驳回, or Failed 未审批 with the reason (in Chinese first)."""
+    if "error" in outcome:
+        return Failed(name=NOT_DECIDED, message=f"未审批：{outcome['error']}")
+    if outcome["state"] == "approved":
+        message = (f"已批准{outcome['department_name']}的延期申请 #{outcome['request_id']}："
+                   f"截止日期改为 {outcome['due_on']}（原定 {outcome['original_due_on']}）")
+        return Completed(name=APPROVED, message=message, data=outcome)
+    message = (f"已驳回{outcome['department_name']}的延期申请 #{outcome['request_id']}："
+               f"截止日期仍为 {outcome['due_on']}")
+    return Completed(name=REJECTED, message=message, data=outcome)

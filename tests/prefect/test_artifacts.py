@@ -1,0 +1,178 @@
+"""What supervisors see: the artifacts the flows publish, read back through the Prefect API and
+checked against the ledger (`duban status --json`, duban.board) for the same as-of."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections import Counter
+from datetime import date
+
+import pytest
+from prefect.states import State
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+import flows  # noqa: F401  Prefect sets up logging on first use: not inside CliRunner's streams
+from duban.board import build_board
+from duban.cli import app
+from duban.clock import parse_as_of
+from duban.models import Department, Duty, Occurrence, Target
+from duban.service import materialise_all
+from flows import dispatch_flow, office_entry
+from flows.actions import action_02, action_04
+from tests.prefect.conftest import latest_artifacts, task_run_count
+
+pytestmark = [pytest.mark.prefect, pytest.mark.usefixtures("harness")]
+
+DAY = "2023-10-09"
+TARGETS_02 = ["elderly-home-adaptation", "family-care-beds", "elderly-canteens",
+              "elderly-visit-rate", "elderly-carer-training"]
+SHARES = ["taishan=300", "daiyue=400", "xintai=400", "feicheng=400", "ningyang=300",
+          "dongping=300", "gaoxin=40", "taishanjq=30", "lvjing=30"]  # = 2200
+
+runner = CliRunner()
+
+
+def run(flow, **params) -> State:
+    return asyncio.run(flow(**params, return_state=True))
+
+
+def run_id(state: State):
+    return state.state_details.flow_run_id
+
+
+def status(*args: str) -> list[dict]:
+    result = runner.invoke(app, ["status", "--as-of", DAY, "--json", *args])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)["occurrences"]
+
+
+def section(markdown: str, title: str) -> list[list[str]]:
+    """The body rows of the first table under the `## title` heading, as lists of cells."""
+    lines = markdown.split(f"## {title}", 1)[1].split("\n## ", 1)[0].splitlines()
+    rows = [line for line in lines if line.startswith("| ")][1:]
+    return [[c.strip() for c in re.split(r"(?<!\\)\|", row)[1:-1]] for row in rows]
+
+
+def occurrence(ledger, department: str, target: str, period: str) -> int:
+    with ledger.db.session() as s:
+        return s.scalar(
+            select(Occurrence.id).join(Duty, Occurrence.duty_id == Duty.id)
+            .join(Target, Duty.target_id == Target.id)
+            .join(Department, Occurrence.department_id == Department.id)
+            .where(Target.key == target, Duty.kind == "target_progress",
+                   Department.code == department, Occurrence.period == period))
+
+
+def test_an_action_run_publishes_its_overdue_table_progress_and_summary(ledger) -> None:
+    state = run(action_02, as_of=DAY)
+    assert state.name == "有逾期"
+    keys = ["action-02-overdue", "action-02-summary", *(f"action-02-{k}" for k in TARGETS_02)]
+    found = latest_artifacts(keys)
+    assert set(found) == set(keys)
+    assert all(a.flow_run_id == run_id(state) for a in found.values())
+
+    occurrences = status("--action", "2")
+    counts = Counter(o["state"] for o in occurrences)
+    late = {o["id"] for o in occurrences if o["state"] in ("overdue", "due_soon")}
+    table = found["action-02-overdue"]
+    rows = json.loads(table.data)
+    assert table.type == "table" and {r["编号"] for r in rows} == late and len(rows) == len(late)
+    assert list(rows[0]) == ["编号", "状态", "单位", "区县", "职责", "周期", "截止日期",
+                             "逾期工作日", "催办次数", "最近送达"]
+    assert [r["逾期工作日"] for r in rows] == sorted((r["逾期工作日"] for r in rows), reverse=True)
+    assert Counter(r["状态"] for r in rows) == {"红 逾期": counts["overdue"],
+                                               "黄 临期": counts["due_soon"]}
+    assert rows[0]["区县"] and rows[0]["最近送达"] == "待发送"  # recorded, not yet sent
+    assert f"逾期 {counts['overdue']} 项" in table.description
+
+    summary = found["action-02-summary"].data
+    assert summary.startswith("# 行动2 社区养老服务行动")
+    assert f"红 **{counts['overdue']}**" in summary
+    assert f"逾期 {counts['overdue']}，" in summary and f"临期 {counts['due_soon']}，" in summary
+    assert "特殊困难老年人家庭适老化改造" in summary and "░░░░░░░░░░ 0%" in summary
+
+    progress = found["action-02-elderly-home-adaptation"]
+    assert progress.type == "progress" and progress.data == 0.0
+    assert "尚无报送数据" in progress.description and "0/9 个单位已报送" in progress.description
+    assert task_run_count(run_id(state), 2) == 2  # chase + publish, whatever the item count
+
+
+def test_progress_rolls_up_county_reports_and_shares_sit_beside_results(ledger) -> None:
+    materialise_all(ledger, parse_as_of(DAY))
+    result = runner.invoke(app, ["plan", "allocate", "elderly-home-adaptation", *SHARES])
+    assert result.exit_code == 0, result.output
+    for county, value in (("taishan-mzj", 260), ("daiyue-mzj", 300)):
+        entered = run(office_entry, department=county, kind="progress", value=value, unit="户",
+                      occurrence=occurrence(ledger, county, "elderly-home-adaptation", "2023-09"),
+                      note="9月累计改造", as_of=DAY)
+        assert entered.name == "已登记", entered.message
+        assert task_run_count(run_id(entered)) == 1
+
+    state = run(action_02, as_of=DAY)
+    found = latest_artifacts(["action-02-elderly-home-adaptation", "action-02-summary"])
+    progress = found["action-02-elderly-home-adaptation"]
+    assert progress.flow_run_id == run_id(state)
+    assert progress.data == pytest.approx(560 / 2200 * 100, abs=0.05)  # the sum of the counties
+    assert "560 / 2200 户 = 25%" in progress.description
+    assert "各单位合计，2/9 个单位已报送" in progress.description
+    summary = found["action-02-summary"].data
+    assert "任务分解：特殊困难老年人家庭适老化改造" in summary
+    shares = {row[0]: row for row in section(summary, "指标进度")
+              if row[0] in ("泰山区", "岱岳区", "新泰市")}
+    assert shares["泰山区"][1:4] == ["300 户", "260 户", "86%"]
+    assert shares["岱岳区"][1:4] == ["400 户", "300 户", "75%"]
+    assert shares["新泰市"][2] == "—"
+    assert "`▓▓░░░░░░░░ 25%`" in summary
+
+
+def test_the_board_ranks_departments_and_rolls_up_counties_as_the_ledger(ledger) -> None:
+    chased = run(action_04, as_of=DAY)
+    state = run(dispatch_flow, as_of=DAY)
+    assert state.name == "已发送", state.message
+    board_artifact = latest_artifacts(["duban-board"])["duban-board"]
+    assert board_artifact.flow_run_id == run_id(state) and board_artifact.type == "markdown"
+    assert board_artifact.description == "督办总览（截至 2023-10-09）"
+    markdown = board_artifact.data
+    assert markdown.startswith("# 督办总览") and "节假日数据提醒" not in markdown
+
+    counts = Counter(o["state"] for o in status())
+    assert f"红 **{counts['overdue']}**" in markdown
+    assert f"临期 {counts['due_soon']}，逾期 {counts['overdue']}，" in markdown
+    with ledger.db.session() as s:
+        board = build_board(s, date(2023, 10, 9), ledger.calendar)
+
+    actions = section(markdown, "各行动")
+    assert [int(r[0]) for r in actions] == list(range(1, 18))
+    assert sum(int(r[5]) for r in actions) == counts["overdue"]
+
+    ranking = section(markdown, "单位排名（按逾期事项）")
+    expected = [d for d in board.departments() if d.overdue or d.states["due_soon"]][:30]
+    assert [r[1] for r in ranking] == [d.name for d in expected]
+    assert [int(r[2]) for r in ranking] == sorted((int(r[2]) for r in ranking), reverse=True)
+    assert int(ranking[0][2]) == max(d.overdue for d in board.departments())
+
+    counties = section(markdown, "各区县汇总")
+    assert [(r[0], int(r[1]), int(r[2])) for r in counties] == [
+        (name, c["overdue"], c["due_soon"]) for name, c in board.counties()]
+    assert sum(int(r[1]) for r in counties) == counts["overdue"]
+    assert {r[0] for r in counties} >= {"泰安市", "泰山区", "东平县", "泰安高新技术产业开发区"}
+
+    assert "## 可能无法按期完成的指标" in markdown and "`░░░░░░░░░░ 0%`" in markdown
+    assert "duban report --xlsx 台账.xlsx" in markdown
+    assert "http" not in markdown and "token" not in markdown.lower()
+    assert [task_run_count(run_id(s), 2) for s in (chased, state)] == [2, 2]
+
+
+def test_the_board_is_published_on_days_off_and_warns_of_missing_holiday_data(ledger) -> None:
+    holiday = run(dispatch_flow, as_of="2023-10-01")
+    assert holiday.name == "非工作日"
+    board = latest_artifacts(["duban-board"])["duban-board"]
+    assert board.flow_run_id == run_id(holiday) and "截至 **2023-10-01**" in board.data
+
+    november = run(dispatch_flow, as_of="2026-11-02")  # 2027's official calendar is not out
+    board = latest_artifacts(["duban-board"])["duban-board"]
+    assert board.flow_run_id == run_id(november)
+    assert "节假日数据提醒" in board.data and "2027年法定节假日" in board.data
