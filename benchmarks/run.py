@@ -48,6 +48,7 @@ class Section:
     title: str
     lines: list[str] = field(default_factory=list)
     result: dict[str, object] = field(default_factory=dict)
+    started: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
 def size_label(size: int) -> str:
@@ -199,6 +200,7 @@ def prefect(occurrences: int, settle: float, probe: int, log: Callable[[str], No
         "*Counted after*: seconds after the flow run ended until the server's count of its task "
         "runs was complete, or had stopped growing for 120 s, or the wait ran out "
         f"({settle:.0f} s).", "",
+        *_server_note(f, settle),
         f"Baseline / batched wall time: **{f['ratio']}x**, with "
         f"{f['naive_task_runs_called']:,} task runs instead of {f['batched_task_runs']}; "
         "both recorded "
@@ -214,6 +216,18 @@ def prefect(occurrences: int, settle: float, probe: int, log: Callable[[str], No
         baseline_task_runs_server=f["naive_task_runs"], baseline_occurrences=occurrences,
         batched_flow_s=f["batched_s"], baseline_flow_s=f["naive_s"])
     return section
+
+
+def _server_note(f: dict, settle: float) -> list[str]:
+    """What the server's count of the baseline's task runs says, when it fell short."""
+    called, seen = f["naive_task_runs_called"], f["naive_task_runs"]
+    if seen >= called:
+        return []
+    if f["naive_server_settle_s"] < settle:
+        return [f"The server's count stopped at {seen:,} of {called:,} task runs (unchanged for "
+                f"120 s): {called - seen:,} never appear in the UI.", ""]
+    return [f"The server had recorded {seen:,} of {called:,} task runs when the wait ran out "
+            f"({settle:.0f} s).", ""]
 
 
 def dispatch(messages: int, log: Callable[[str], None]) -> Section:
@@ -357,9 +371,9 @@ def write_report(path: Path, command: str, mode: str, head: list[str], sections:
     blocks, result = read_report(path) if update and path.exists() else ({}, {})
     result = {"mode": result.get("mode", mode), **{k: v for k, v in result.items()
                                                    if k != "mode"}}
-    stamp = f"*Measured {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')} by `{command}`.*"
     for section in sections:
-        blocks[section.title] = [stamp, "", *section.lines]
+        when = section.started.strftime("%Y-%m-%d %H:%M UTC")
+        blocks[section.title] = [f"*Measured from {when} by `{command}`.*", "", *section.lines]
         result.update(section.result)
     order = [t for t in TITLES if t in blocks] + [t for t in blocks if t not in TITLES]
     how = (f"Updated by `{command}` ({took / 60:.1f} min): "
