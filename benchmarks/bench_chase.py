@@ -39,11 +39,11 @@ def _pg_url(tag: str) -> str:
 def run_one(size: int, db_kind: str) -> dict:
     """Populate, then chase and assemble once; returns the figures (runs in a child process)."""
     from benchmarks.synthetic import DAY, NOW, populate
-    from duban.chase import chase_action
-    from duban.dispatch import assemble, portal_link_maker
-    from duban.models import Plan
-    from duban.planfile import LadderSpec
-    from duban.workdays import WorkCalendar
+    from duban.calendar.workdays import WorkCalendar
+    from duban.chase.dispatch import assemble, portal_link_maker
+    from duban.chase.ladder import chase_action
+    from duban.ledger.models import Plan
+    from duban.plan.config import LadderSpec
 
     folder = Path(tempfile.mkdtemp(prefix="duban-bench-"))
     url = f"sqlite:///{folder / 'bench.db'}" if db_kind == "sqlite" else _pg_url(str(size))

@@ -1,6 +1,6 @@
 """The report page under 50 concurrent clients: GET the form, POST the report, POST it again.
 
-A real server (`python -m duban.portal`, uvicorn, SQLite) runs in a child process on 127.0.0.1
+A real server (`python -m portal`, uvicorn, SQLite) runs in a child process on 127.0.0.1
 and an ephemeral port; the clients are asyncio + httpx in this process, 50 requests in flight.
 N single-use links are issued for N open monthly-report items; then
 
@@ -38,8 +38,8 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import func, select  # noqa: E402
 
-from duban import tokens  # noqa: E402
-from duban.models import AccessToken, Duty, Occurrence, Report  # noqa: E402
+from duban.ledger.models import AccessToken, Duty, Occurrence, Report  # noqa: E402
+from duban.reports import tokens  # noqa: E402
 from duban.service import Context, setup  # noqa: E402
 
 CSRF = re.compile(r'name="csrf" value="([0-9a-f]+)"')
@@ -88,7 +88,7 @@ def start_server(home: Path, port: int) -> subprocess.Popen:
     env = {**os.environ, "DUBAN_HOME": str(home),
            "DUBAN_DATABASE_URL": f"sqlite:///{home / 'duban.db'}"}
     server = subprocess.Popen(
-        [sys.executable, "-m", "duban.portal", "--host", "127.0.0.1", "--port", str(port)],
+        [sys.executable, "-m", "portal", "--host", "127.0.0.1", "--port", str(port)],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     deadline = time.monotonic() + 30

@@ -5,7 +5,8 @@
    counted through the client once the server has recorded them;
 2. baseline: the same N occurrences (a copy of the same ledger) through a deliberately naive flow
    defined here, one Prefect task run per occurrence, each calling the same core
-   (duban.ledger.classify, duban.chase.ladder_steps, duban.chase.record_owed) for its one item.
+   (duban.chase.occurrences.classify, duban.chase.ladder.ladder_steps and .record_owed)
+   for its one item.
 
 Both run under one temporary Prefect server (prefect_test_harness, SQLite). Prints one JSON line
 of figures; asserts nothing about timing.
@@ -40,10 +41,10 @@ from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId  # noq
 from sqlalchemy import select  # noqa: E402
 
 from benchmarks.synthetic import DAY, NOW, populate  # noqa: E402
-from duban.chase import OpenItem, ladder_steps, record_owed  # noqa: E402
-from duban.clock import local_day, parse_as_of  # noqa: E402
-from duban.ledger import classify  # noqa: E402
-from duban.models import Action, Department, Duty, Occurrence, Plan  # noqa: E402
+from duban.calendar.clock import local_day, parse_as_of  # noqa: E402
+from duban.chase.ladder import OpenItem, ladder_steps, record_owed  # noqa: E402
+from duban.chase.occurrences import classify  # noqa: E402
+from duban.ledger.models import Action, Department, Duty, Occurrence, Plan  # noqa: E402
 from duban.service import Context  # noqa: E402
 from duban.settings import DEFAULT_CONFIG_DIR  # noqa: E402
 

@@ -28,7 +28,7 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
-READY = "duban 已就绪"  # duban.cli.up_cmd.READY (not imported: that would import the CLI)
+READY = "duban 已就绪"  # cli.up_cmd.READY (not imported: that would import the CLI)
 
 
 def free_port() -> int:

@@ -283,7 +283,7 @@ def portal(links: int, log: Callable[[str], None]) -> Section:
     ledger = re.search(r"^ledger: (.*)$", done.stdout, re.MULTILINE)
     section.lines += [
         f"`benchmarks/bench_portal.py --links {links} --clients 50`: the report page "
-        "(`python -m duban.portal`, SQLite) in its own process; 50 requests in flight; each "
+        "(`python -m portal`, SQLite) in its own process; 50 requests in flight; each "
         "link's form fetched, its report posted, then posted again with the same form nonce "
         "(a double click: must record nothing).", "",
         "| phase | requests | req/s | p50 ms | p95 ms | max ms | statuses |",

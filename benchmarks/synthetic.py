@@ -11,8 +11,8 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import insert, select
 
-from duban.db import Database
-from duban.models import Action, Department, Duty, Jurisdiction, Occurrence, Plan
+from duban.ledger.database import Database
+from duban.ledger.models import Action, Department, Duty, Jurisdiction, Occurrence, Plan
 
 DAY = date(2023, 10, 16)
 NOW = datetime(2023, 10, 16, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai

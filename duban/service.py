@@ -13,20 +13,21 @@ from functools import cached_property
 
 from sqlalchemy import select
 
-from duban.board import build_board
-from duban.calendar_watch import note_missing_data, recompute_provisional
-from duban.chase import ChaseResult, Owed, chase_action, record_owed
-from duban.clock import local_day
-from duban.db import Database, database_for, record_audit
-from duban.dispatch import DispatchResult, Sender, outbox_sink, portal_link_maker
-from duban.dispatch import dispatch as send_digests
-from duban.ledger import materialise
-from duban.loading import LoadResult, load_all
-from duban.models import Action, Department, Duty, Occurrence, Plan
-from duban.planfile import PlanConfig, load_config
+from duban.calendar.clock import local_day
+from duban.calendar.workdays import WorkCalendar
+from duban.chase.delivery import Sender
+from duban.chase.dispatch import DispatchResult, portal_link_maker
+from duban.chase.dispatch import dispatch as send_digests
+from duban.chase.holiday_notice import note_missing_data, recompute_provisional
+from duban.chase.ladder import ChaseResult, Owed, chase_action, record_owed
+from duban.chase.occurrences import materialise
+from duban.ledger.database import Database, database_for, record_audit
+from duban.ledger.models import Action, Department, Duty, Occurrence, Plan
+from duban.plan.config import PlanConfig, load_config
+from duban.plan.loading import LoadResult, load_all
 from duban.settings import Settings
-from duban.weekly import note_weekly_brief
-from duban.workdays import WorkCalendar
+from duban.supervise.board import build_board
+from duban.supervise.weekly_brief import note_weekly_brief
 
 
 @dataclass
@@ -93,18 +94,11 @@ def chase(
     return results
 
 
-def build_notifier(ctx: Context, now: datetime):
-    """The Apprise notifier with the built-in outbox writing into this ledger."""
-    from notifications import Notifier
-
-    return Notifier(ctx.settings.notify_config, outbox=outbox_sink(ctx.settings.database_url,
-                                                                   lambda: now))
-
-
 def dispatch(
-    ctx: Context, now: datetime, force: bool = False, sender: Sender | None = None
+    ctx: Context, now: datetime, sender: Sender, force: bool = False
 ) -> DispatchResult:
-    """Send today's digests; on a non-working day nothing goes out unless forced (manual urging)."""
+    """Send today's digests through `sender` (notifications.notifier_for builds the real one);
+    on a non-working day nothing goes out unless forced (manual urging)."""
     today = local_day(now)
     if not force and not ctx.calendar.is_workday(today):
         return DispatchResult(day=today.isoformat())
@@ -112,7 +106,6 @@ def dispatch(
         note_missing_data(session, ctx.calendar, today, now)
         note_weekly_brief(session, today, now, lambda: build_board(
             session, today, ctx.calendar, ctx.config.ladder.slow_progress_ratio))
-    sender = sender or build_notifier(ctx, now)
     links = portal_link_maker(ctx.settings.portal_url, now)
     return send_digests(ctx.db, sender, now, today, ctx.calendar, links)
 

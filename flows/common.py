@@ -10,9 +10,9 @@ from __future__ import annotations
 from prefect.context import FlowRunContext
 from prefect.states import Completed, State
 
-from duban.clock import local_day, parse_as_of
-from duban.ledger import STATE_ZH
-from duban.workdays import WorkCalendar
+from duban.calendar.clock import local_day, parse_as_of
+from duban.calendar.workdays import WorkCalendar
+from duban.chase.occurrences import STATE_ZH
 from tasks.chase import chase_actions
 from tasks.publish import publish_action
 
@@ -91,7 +91,7 @@ def action_state(results: list[dict], dry_run: bool) -> State:
 
 
 def sum_counts(counters) -> dict[str, int]:
-    """Add up {key: count} dicts, keys in the order of duban.ledger.STATE_ZH first."""
+    """Add up {key: count} dicts, keys in the order of duban.chase.occurrences.STATE_ZH first."""
     total: dict[str, int] = dict.fromkeys(STATE_ZH, 0)
     for counter in counters:
         for key, count in counter.items():

@@ -1,7 +1,8 @@
 """审批延期: the office approves or rejects a department's extension request from the Prefect UI.
 
 Parameters are plain values typed into the deployment's run form. One thin task opens its own
-Context and calls duban.extensions.decide (an approval moves the deadline and so the reminder
+Context and calls duban.reports.extensions.decide (an approval moves the deadline and so the
+reminder
 ladder; the plan's date stays on record); then it emits the pending item events (延期).
 """
 
@@ -12,8 +13,8 @@ from prefect.cache_policies import NO_CACHE
 from prefect.context import FlowRunContext
 from prefect.states import Completed, Failed, State
 
-from duban.clock import utcnow
-from duban.extensions import ExtensionError, decide
+from duban.calendar.clock import utcnow
+from duban.reports.extensions import ExtensionError, decide
 from duban.service import Context
 from tasks.events import emit_pending
 

@@ -1,7 +1,7 @@
 """登记报送: the office records a report a department gave on paper or by phone.
 
 Parameters are plain values typed into the Prefect UI (no secrets, no files: evidence is a link).
-The task opens its own Context from the environment and calls duban.office.enter_on_behalf, so
+The task opens its own Context from the environment and calls duban.office_entry.enter_on_behalf, so
 a retried run records the report once (the idempotency key is derived from what was entered);
 then it emits the pending item events (签收 / 报送 / 更正) in the same task run.
 """
@@ -12,9 +12,9 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from prefect.states import Completed, Failed, State
 
-from duban.clock import parse_as_of
-from duban.office import enter_on_behalf
-from duban.reports import ReportError
+from duban.calendar.clock import parse_as_of
+from duban.office_entry import enter_on_behalf
+from duban.reports.submission import ReportError
 from duban.service import Context
 from flows.common import run_name
 from tasks.events import emit_pending

@@ -4,6 +4,10 @@ The core composes one digest per recipient tag and calls `Notifier.send_many`; e
 configured target of that tag yields one `TargetResult` for the core to record.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from .model import (
     DeliveryStatus,
     NotifyConfigError,
@@ -13,6 +17,20 @@ from .model import (
 )
 from .notifier import Notifier
 
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from duban.service import Context
+
+
+def notifier_for(ctx: Context, now: datetime) -> Notifier:
+    """The Apprise notifier of this context's routes; its built-in outbox writes into the ledger."""
+    from duban.chase.dispatch import outbox_sink
+
+    return Notifier(ctx.settings.notify_config,
+                    outbox=outbox_sink(ctx.settings.database_url, lambda: now))
+
+
 __all__ = [
     "DeliveryStatus",
     "Notifier",
@@ -20,4 +38,5 @@ __all__ = [
     "OutboxSink",
     "OutgoingMessage",
     "TargetResult",
+    "notifier_for",
 ]

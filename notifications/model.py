@@ -1,41 +1,11 @@
-"""Plain data exchanged with the core: what to send, and what happened per target."""
+"""Plain data exchanged with the core (defined by the core's delivery port), and config errors."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Literal
+from duban.chase.delivery import DeliveryStatus, OutboxSink, OutgoingMessage, TargetResult
 
-DeliveryStatus = Literal["sent", "failed", "unknown", "unroutable"]
-
-#: (tag, title, body) -> store it; raises on failure. Called from worker threads.
-OutboxSink = Callable[[str, str, str], None]
+__all__ = ["DeliveryStatus", "NotifyConfigError", "OutboxSink", "OutgoingMessage", "TargetResult"]
 
 
 class NotifyConfigError(ValueError):
     """The routing file cannot be used. The message names the file, never a secret."""
-
-
-@dataclass(frozen=True)
-class OutgoingMessage:
-    """One composed digest for one recipient tag."""
-
-    key: str  # the digest's id / dedup key, echoed back in results
-    tag: str  # routing tag: a department code, "office" or "supervisor"
-    title: str  # Chinese subject
-    body: str  # Chinese plain text, with line breaks
-
-
-@dataclass(frozen=True)
-class TargetResult:
-    """The outcome of one message at one target (one configured URL)."""
-
-    key: str
-    tag: str
-    target: str  # masked URL (url(privacy=True)); "" when unroutable
-    channel: str  # "outbox", "email", "dingtalk", "wecombot", "feishu", "lark", "json", ...
-    status: DeliveryStatus  # "unknown": we stopped waiting, delivery may still happen
-    error: str | None  # short, secret-free reason
-    elapsed: float  # seconds spent on this target over all attempts
-    attempts: int  # calls actually made to the target
-    permanent: bool  # retrying cannot fix it (bad URL, HTTP 4xx, vendor rejected the token)

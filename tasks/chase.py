@@ -16,9 +16,10 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from duban import service
-from duban.clock import local_day, parse_as_of
+from duban.calendar.clock import local_day, parse_as_of
 from duban.service import Context
 from duban.settings import Settings
+from notifications import notifier_for
 
 # (database URL, config dir, local day) already set up by this process. Served and deployed runs
 # each get a fresh process, so this means "once per flow run" there; `duban chase` runs 17 flows
@@ -80,7 +81,8 @@ def dispatch_digests(as_of: str, force: bool = False) -> dict:
     """Send today's digests (one per recipient); skipped on non-working days unless forced."""
     ctx = task_context()
     ensure_ready(ctx, as_of)
-    return service.dispatch(ctx, parse_as_of(as_of), force=force).as_dict()
+    now = parse_as_of(as_of)
+    return service.dispatch(ctx, now, notifier_for(ctx, now), force=force).as_dict()
 
 
 @task(name="人工催办", task_run_name="人工催办 {department}", cache_policy=NO_CACHE)
@@ -103,5 +105,5 @@ def remind_department(
         recorded = service.remind(ctx, department, now, action, occurrence, note)
     except LookupError as exc:
         return {"error": str(exc), "recorded": 0}
-    sent = service.dispatch(ctx, now, force=True).as_dict()
+    sent = service.dispatch(ctx, now, notifier_for(ctx, now), force=True).as_dict()
     return {"recorded": recorded, "dispatch": sent}

@@ -1,4 +1,4 @@
-"""Emit the ledger's item events (duban.events) to Prefect's event feed.
+"""Emit the ledger's item events (duban.ledger.item_events) to Prefect's event feed.
 
 Called inside an existing task (never a task of its own per event): read the unemitted rows, emit
 each with prefect.events.emit_event under its stored id, wait until Prefect's events worker has
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from prefect.events import emit_event
 from prefect.events.worker import EventsWorker
 
-from duban.clock import utcnow
-from duban.events import count_pending, mark_emitted, pending_events, prefect_event
+from duban.calendar.clock import utcnow
+from duban.ledger.item_events import count_pending, mark_emitted, pending_events, prefect_event
 from duban.service import Context
 
 BATCH = 500  # rows read, emitted and marked at a time

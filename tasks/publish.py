@@ -1,7 +1,8 @@
 """Publish what supervisors see in the Prefect UI: one task run per flow run, whatever the size.
 
 Each task first emits the ledger's pending item events (tasks/events.py), then builds the board
-(duban.board) and hands what duban.present rendered to prefect.artifacts under stable keys:
+(duban.supervise.board) and hands what duban.supervise.markdown rendered to prefect.artifacts
+under stable keys:
 - publish_action (each action flow): `action-NN-overdue` (table), one progress artifact per
   quantified target (`action-NN-<target key>`), `action-NN-summary` (markdown);
 - publish_board (the digest flow, so every `duban chase` too): `duban-board`, 督办总览.
@@ -19,11 +20,11 @@ from prefect.artifacts import (
 )
 from prefect.cache_policies import NO_CACHE
 
-from duban import present
-from duban.board import build_board
-from duban.calendar_watch import missing_data_notice
-from duban.clock import local_day, parse_as_of
+from duban.calendar.clock import local_day, parse_as_of
+from duban.chase.holiday_notice import missing_data_notice
 from duban.service import Context
+from duban.supervise import markdown as present
+from duban.supervise.board import build_board
 from tasks.chase import ensure_ready, task_context
 from tasks.events import emit_pending
 

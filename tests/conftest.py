@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from duban.db import Database, forget_database
+from duban.ledger.database import Database, forget_database
 from duban.service import Context, setup
 from duban.settings import DEFAULT_CONFIG_DIR, Settings
 

@@ -1,4 +1,4 @@
-"""The drill (python -m duban.drill) and the pieces it relies on.
+"""The drill (python -m tools.drill) and the pieces it relies on.
 
 The drill itself needs PostgreSQL: skipped with the reason where none answers, mandatory in CI
 (DUBAN_REQUIRE_POSTGRES=1). It runs in a subprocess, as an operator would run it, and takes
@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from duban.dispatch import LEASE, lease
-from duban.drill import Proc, Receiver, descendants, kill_tree, start, write_routes
+from duban.chase.dispatch import LEASE, lease
 from duban.settings import SettingsError
+from tools.drill import Proc, Receiver, descendants, kill_tree, start, write_routes
 
 REPO = Path(__file__).resolve().parents[2]
 DRILL_TIMEOUT = 600
@@ -114,7 +114,7 @@ def test_drill_two_workers_one_killed_mid_send_loses_nothing(
     out = tmp_path / "drill.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "DUBAN_"))}
     drill = subprocess.Popen(
-        [sys.executable, "-m", "duban.drill", "--pg", postgres_admin_url, "--json", str(out)],
+        [sys.executable, "-m", "tools.drill", "--pg", postgres_admin_url, "--json", str(out)],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     try:

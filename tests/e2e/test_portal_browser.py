@@ -18,16 +18,17 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from duban import tokens
-from duban.clock import at_local
-from duban.ledger import status_rows
-from duban.models import AccessToken, Reminder, Report
-from duban.portal import create_app
-from duban.portal.server import LiveServer
+from duban.calendar.clock import at_local
+from duban.chase.occurrences import status_rows
+from duban.ledger.models import AccessToken, Reminder, Report
+from duban.reports import tokens
 from duban.service import Context, chase, dispatch, setup
 from duban.settings import DEFAULT_CONFIG_DIR, Settings
+from notifications import notifier_for
+from portal import create_app
 from tests.conftest import LOADED_AT, REPO
 from tests.integration.receivers import HttpReceiver
+from tests.support.live_server import LiveServer
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -71,7 +72,7 @@ def test_a_department_answers_a_reminder_from_a_phone(tmp_path: Path) -> None:
             ctx = Context(replace(settings, portal_url=server.base_url))
             setup(ctx, LOADED_AT)
             chase(ctx, MONDAY, [2])
-            sent = dispatch(ctx, MONDAY)
+            sent = dispatch(ctx, MONDAY, notifier_for(ctx, MONDAY))
             assert sent.status["sent"] >= 9
             digests = [r.json for r in receiver.requests]
             mine = next(d for d in digests if "泰山区民政局" in d["title"])
@@ -112,7 +113,7 @@ def _assert_untouched(ctx: Context, token: str) -> None:
 
 def _peer(ctx: Context, occurrence_id: int) -> int:
     """Another county's same item, left unanswered."""
-    from duban.models import Occurrence
+    from duban.ledger.models import Occurrence
 
     with ctx.db.session() as s:
         mine = s.get(Occurrence, occurrence_id)

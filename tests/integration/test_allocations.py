@@ -9,13 +9,13 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from duban.board import build_board
-from duban.cli import app
-from duban.clock import at_local
-from duban.export import write_xlsx
-from duban.models import Department, Duty, Occurrence, Target
-from duban.office import enter_on_behalf
+from cli import app
+from duban.calendar.clock import at_local
+from duban.ledger.models import Department, Duty, Occurrence, Target
+from duban.office_entry import enter_on_behalf
 from duban.service import setup
+from duban.supervise.board import build_board
+from duban.supervise.export import write_xlsx
 from tests.conftest import REPO
 
 SHARES = ["taishan=300", "daiyue=400", "xintai=400", "feicheng=400", "ningyang=300",

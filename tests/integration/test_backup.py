@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from duban.backup import BackupError, backup, restore
-from duban.cli import app
-from duban.db import Database, record_audit
-from duban.models import AuditEntry
+from cli import app
+from duban.ledger.backup import BackupError, backup, restore
+from duban.ledger.database import Database, record_audit
+from duban.ledger.models import AuditEntry
 
 
 class Writers:

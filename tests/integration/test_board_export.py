@@ -10,11 +10,12 @@ import pytest
 from openpyxl import load_workbook
 from typer.testing import CliRunner
 
-from duban.board import build_board
-from duban.cli import app
-from duban.clock import at_local
-from duban.progress import rollup
+from cli import app
+from duban.calendar.clock import at_local
+from duban.plan.progress import rollup
 from duban.service import chase, dispatch
+from duban.supervise.board import build_board
+from notifications import notifier_for
 
 DAY = date(2023, 10, 16)
 
@@ -23,7 +24,7 @@ DAY = date(2023, 10, 16)
 def chased(loaded_sqlite, monkeypatch):
     now = at_local(DAY, 9)
     chase(loaded_sqlite, now)
-    dispatch(loaded_sqlite, now)
+    dispatch(loaded_sqlite, now, notifier_for(loaded_sqlite, now))
     settings = loaded_sqlite.settings
     monkeypatch.setenv("DUBAN_DATABASE_URL", settings.database_url)
     monkeypatch.setenv("DUBAN_HOME", str(settings.home))

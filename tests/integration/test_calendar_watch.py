@@ -8,12 +8,13 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from duban.calendar_watch import missing_data_notice, recompute_provisional
-from duban.clock import at_local
-from duban.models import AuditEntry, Occurrence, OutboxMessage, Plan
-from duban.plan_new import draft
+from duban.calendar.clock import at_local
+from duban.calendar.workdays import WorkCalendar
+from duban.chase.holiday_notice import missing_data_notice, recompute_provisional
+from duban.ledger.models import AuditEntry, Occurrence, OutboxMessage, Plan
+from duban.plan.drafting import draft
 from duban.service import dispatch, setup
-from duban.workdays import WorkCalendar
+from notifications import notifier_for
 from tests.conftest import REPO
 
 
@@ -42,7 +43,7 @@ def test_office_is_told_from_november_once_a_week(make_context, sqlite_url) -> N
     ctx = make_context(sqlite_url)
     setup(ctx, at_local(date(2026, 11, 2)))
     for day in (date(2026, 11, 2), date(2026, 11, 3), date(2026, 11, 9)):
-        dispatch(ctx, at_local(day, 9))
+        dispatch(ctx, at_local(day, 9), notifier_for(ctx, at_local(day, 9)))
     with ctx.db.session() as s:
         notices = s.scalars(select(OutboxMessage).where(OutboxMessage.recipient == "office",
                                                         OutboxMessage.body.contains("2027年"))).all()

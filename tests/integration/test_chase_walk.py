@@ -18,9 +18,10 @@ import pytest
 import yaml
 from sqlalchemy import select
 
-from duban.clock import at_local, local_day
-from duban.models import Delivery, Digest, OutboxMessage, Reminder
+from duban.calendar.clock import at_local, local_day
+from duban.ledger.models import Delivery, Digest, OutboxMessage, Reminder
 from duban.service import chase, dispatch, setup
+from notifications import notifier_for
 
 A = "城市数据进展"  # the city item's duty title starts with its target title
 C = "县级数据进展"
@@ -128,7 +129,7 @@ def walked(make_context, db_url, tmp_path):
     while day <= date(2023, 10, 20):
         now = at_local(day, 9)
         chase(ctx, now)
-        dispatch(ctx, now)
+        dispatch(ctx, now, notifier_for(ctx, now))
         day += timedelta(days=1)
     return ctx
 
@@ -162,7 +163,7 @@ def test_rerunning_a_day_sends_nothing_new(walked) -> None:
     now = at_local(date(2023, 10, 18), 15)
     results = chase(walked, now)
     assert sum(r.recorded for r in results) == 0
-    assert dispatch(walked, now).digests == 0
+    assert dispatch(walked, now, notifier_for(walked, now)).digests == 0
     with walked.db.session() as s:
         assert len(s.scalars(select(OutboxMessage)).all()) == before
 

@@ -9,10 +9,11 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from duban.clock import at_local, local_day
-from duban.dispatch import LEASE, assemble, claim, portal_link_maker
-from duban.models import Delivery, Digest, OutboxMessage, Reminder
-from duban.service import Context, build_notifier, chase, dispatch
+from duban.calendar.clock import at_local, local_day
+from duban.chase.dispatch import LEASE, assemble, claim, portal_link_maker
+from duban.ledger.models import Delivery, Digest, OutboxMessage, Reminder
+from duban.service import Context, chase, dispatch
+from notifications import notifier_for
 from tests.integration.receivers import HttpReceiver, SmtpReceiver
 
 BUSY_DAY = at_local(date(2023, 10, 16), 9)  # many items due, overdue or escalated
@@ -30,7 +31,7 @@ def test_two_chases_at_once_send_each_digest_once(loaded, make_context) -> None:
     def run(ctx: Context) -> None:
         try:
             chase(ctx, BUSY_DAY)
-            dispatch(ctx, BUSY_DAY)
+            dispatch(ctx, BUSY_DAY, notifier_for(ctx, BUSY_DAY))
         except BaseException as exc:  # asserted below
             errors.append(exc)
 
@@ -74,12 +75,13 @@ def test_killed_between_claim_and_send_is_sent_after_the_lease(loaded) -> None:
     claimed = claim(loaded.db, "worker-that-dies", BUSY_DAY)
     assert claimed, "there were digests to claim"
     ids = [d.id for d in claimed]
-    # Within the lease nobody else takes them: no duplicate while the first worker may live.
-    dispatch(loaded, BUSY_DAY + timedelta(minutes=1))  # sends only the weekly brief
+    # Within the lease nobody else takes them: no duplicate while the first worker may live
+    # (only the weekly brief goes).
+    dispatch(loaded, BUSY_DAY + timedelta(minutes=1), notifier_for(loaded, BUSY_DAY))
     assert _count(loaded, Digest, Digest.id.in_(ids), Digest.state == "sending") == len(ids)
     sent_before = _count(loaded, OutboxMessage)
     later = BUSY_DAY + LEASE + timedelta(seconds=1)
-    result = dispatch(loaded, later)
+    result = dispatch(loaded, later, notifier_for(loaded, later))
     assert result.digests == len(claimed)
     assert _count(loaded, OutboxMessage) == sent_before + len(claimed)  # never lost, sent once
     assert _count(loaded, Digest, Digest.state != "sent") == 0
@@ -88,10 +90,10 @@ def test_killed_between_claim_and_send_is_sent_after_the_lease(loaded) -> None:
 def test_killed_between_send_and_record_sends_at_most_one_duplicate(loaded) -> None:
     chase(loaded, BUSY_DAY)
     with pytest.raises(KeyboardInterrupt):
-        dispatch(loaded, BUSY_DAY, sender=CrashAfterSending(build_notifier(loaded, BUSY_DAY)))
+        dispatch(loaded, BUSY_DAY, CrashAfterSending(notifier_for(loaded, BUSY_DAY)))
     first = _count(loaded, OutboxMessage)
     assert first > 0
-    dispatch(loaded, BUSY_DAY + LEASE + timedelta(seconds=1))
+    dispatch(loaded, BUSY_DAY + LEASE + timedelta(seconds=1), notifier_for(loaded, BUSY_DAY))
     with loaded.db.session() as s:
         per_digest = Counter(s.scalars(select(OutboxMessage.title)))
         assert max(per_digest.values()) <= 2  # at most one duplicate
@@ -120,7 +122,7 @@ def test_unroutable_recipients_are_recorded_never_counted_as_sent(
         ctx = make_context(sqlite_url, notify=notify)
         setup(ctx, BUSY_DAY)
         chase(ctx, BUSY_DAY)
-        result = dispatch(ctx, BUSY_DAY)
+        result = dispatch(ctx, BUSY_DAY, notifier_for(ctx, BUSY_DAY))
         assert result.status["sent"] == 1 and result.status["unroutable"] > 5
         assert len(http.requests_to("/mzj")) == 1
         assert "泰安市民政局" in http.requests_to("/mzj")[0].json["title"]
@@ -151,7 +153,7 @@ def test_digest_by_email_is_plain_text_utf8_with_chinese_subject(
         ctx = make_context(sqlite_url, notify=notify)
         setup(ctx, BUSY_DAY)
         chase(ctx, BUSY_DAY)
-        dispatch(ctx, BUSY_DAY)
+        dispatch(ctx, BUSY_DAY, notifier_for(ctx, BUSY_DAY))
         mail = smtp.wait_for(1)[0].message
     assert mail.get_content_type() == "text/plain"
     assert mail.get_content_charset() == "utf-8"

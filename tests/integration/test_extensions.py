@@ -8,10 +8,16 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import select
 
-from duban.clock import at_local, local_day
-from duban.extensions import ExtensionError, decide, extensions_by_department, request_extension
-from duban.models import AuditEntry, Department, Occurrence, OutboxMessage
+from duban.calendar.clock import at_local, local_day
+from duban.ledger.models import AuditEntry, Department, Occurrence, OutboxMessage
+from duban.reports.extensions import (
+    ExtensionError,
+    decide,
+    extensions_by_department,
+    request_extension,
+)
 from duban.service import chase, dispatch, setup
+from notifications import notifier_for
 from tests.integration.test_chase_walk import write_config
 
 
@@ -41,7 +47,7 @@ def test_extension_across_national_day_moves_the_ladder(walk_ctx) -> None:
     day = date(2023, 9, 25)
     while day <= date(2023, 10, 19):
         chase(walk_ctx, at_local(day, 9))
-        dispatch(walk_ctx, at_local(day, 9))
+        dispatch(walk_ctx, at_local(day, 9), notifier_for(walk_ctx, at_local(day, 9)))
         day += timedelta(days=1)
     with walk_ctx.db.session() as s:
         occ, _ = _city_item(s)
@@ -89,8 +95,8 @@ def test_rejected_extension_keeps_the_deadline_and_bad_requests_are_named(walk_c
 def test_extension_cli_request_list_approve(walk_ctx, monkeypatch) -> None:
     from typer.testing import CliRunner
 
-    from duban import tokens
-    from duban.cli import app
+    from cli import app
+    from duban.reports import tokens
 
     monkeypatch.setenv("DUBAN_DATABASE_URL", walk_ctx.settings.database_url)
     monkeypatch.setenv("DUBAN_CONFIG_DIR", str(walk_ctx.settings.config_dir))

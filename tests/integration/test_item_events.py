@@ -1,4 +1,5 @@
-"""The item-event outbox (duban.events): written by the core with each change, once per item,
+"""The item-event outbox (duban.ledger.item_events): written by the core with each change, once
+per item,
 kind and deadline, on SQLite and PostgreSQL; and the documents handed to Prefect."""
 
 from __future__ import annotations
@@ -9,17 +10,17 @@ from uuid import UUID
 
 from sqlalchemy import func, select
 
-from duban.clock import at_local
-from duban.events import (
+from duban.calendar.clock import at_local
+from duban.ledger.item_events import (
     count_pending,
     mark_emitted,
     occurred_at,
     pending_events,
     prefect_event,
 )
-from duban.extensions import decide, request_extension
-from duban.models import Department, Duty, ItemEvent, Occurrence, Reminder, Target
-from duban.office import enter_on_behalf
+from duban.ledger.models import Department, Duty, ItemEvent, Occurrence, Reminder, Target
+from duban.office_entry import enter_on_behalf
+from duban.reports.extensions import decide, request_extension
 from duban.service import chase
 
 

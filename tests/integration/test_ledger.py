@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, text
 
-from duban.clock import shanghai
-from duban.db import Database, record_audit
-from duban.models import AuditEntry, Department, Duty, Occurrence, Plan, Target
+from duban.calendar.clock import shanghai
+from duban.ledger.database import Database, record_audit
+from duban.ledger.models import AuditEntry, Department, Duty, Occurrence, Plan, Target
 from duban.service import materialise_all, setup
 from tests.conftest import LOADED_AT, REPO
 

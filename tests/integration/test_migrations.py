@@ -5,9 +5,9 @@ from __future__ import annotations
 from alembic import command
 from sqlalchemy import func, select
 
-from duban.db import Database
-from duban.migrate import alembic_config, downgrade, upgrade
-from duban.models import AuditEntry, Occurrence
+from duban.ledger.database import Database
+from duban.ledger.migrate import alembic_config, downgrade, upgrade
+from duban.ledger.models import AuditEntry, Occurrence
 from duban.service import setup
 from tests.conftest import LOADED_AT
 
@@ -38,6 +38,6 @@ def test_upgrade_downgrade_upgrade_on_a_populated_ledger(make_context, db_url) -
 def _revisions() -> int:
     from alembic.script import ScriptDirectory
 
-    from duban.db import MIGRATIONS_DIR
+    from duban.ledger.migrate import MIGRATIONS_DIR
 
     return len(list(ScriptDirectory(str(MIGRATIONS_DIR)).walk_revisions()))

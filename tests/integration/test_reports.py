@@ -1,4 +1,5 @@
-"""The report core (duban.reports) on real SQLite and PostgreSQL: what a report does to its item,
+"""The report core (duban.reports.submission) on real SQLite and PostgreSQL: what a report does
+to its item,
 idempotency, corrections, refusals with nothing half-recorded, and the audit trail.
 
 The June 2023 monthly reports are due on the 5th working day of July (2023-07-07); the clock
@@ -16,11 +17,19 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, text, update
 
-from duban import tokens
-from duban.clock import at_local
-from duban.ledger import status_rows
-from duban.models import AccessToken, AuditEntry, Department, Duty, Occurrence, Reminder, Report
-from duban.reports import (
+from duban.calendar.clock import at_local
+from duban.chase.occurrences import status_rows
+from duban.ledger.models import (
+    AccessToken,
+    AuditEntry,
+    Department,
+    Duty,
+    Occurrence,
+    Reminder,
+    Report,
+)
+from duban.reports import tokens
+from duban.reports.submission import (
     EVIDENCE_LIMIT,
     EvidenceFile,
     ReportInputError,
@@ -406,7 +415,7 @@ def test_the_audit_and_reports_cannot_be_rewritten(loaded) -> None:
     for statement in ("UPDATE audit SET actor = 'someone'", "DELETE FROM audit"):
         with pytest.raises(Exception, match="append-only"), loaded.db.session() as s:
             s.execute(text(statement))
-    import duban.reports as core
+    import duban.reports.submission as core
 
     public = [name for name in dir(core) if not name.startswith("_")]
     assert not [n for n in public if n.startswith(("delete", "update", "edit", "remove"))]

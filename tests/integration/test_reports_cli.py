@@ -12,12 +12,12 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-import duban.cli.report_cmd as report_cmd
-from duban import tokens
-from duban.cli import app
-from duban.models import AccessToken, AuditEntry, Occurrence, Report
-from duban.office import enter_on_behalf
-from duban.reports import ReportInputError, ReportRefused
+import cli.report_cmd as report_cmd
+from cli import app
+from duban.ledger.models import AccessToken, AuditEntry, Occurrence, Report
+from duban.office_entry import enter_on_behalf
+from duban.reports import tokens
+from duban.reports.submission import ReportInputError, ReportRefused
 from duban.service import Context
 from tests.integration.test_reports import (
     HOMES,

@@ -17,13 +17,13 @@ from typing import Any
 import httpx
 from sqlalchemy import func, select
 
-from duban import tokens
-from duban.models import AccessToken, Occurrence, Report
-from duban.portal import create_app
-from duban.portal.pages import failure_page
-from duban.portal.server import LiveServer
-from duban.reports import ReportRefused
+from duban.ledger.models import AccessToken, Occurrence, Report
+from duban.reports import tokens
+from duban.reports.submission import ReportRefused
+from portal import create_app
+from portal.pages import failure_page
 from tests.integration.test_reports import HOMES, NOW, file_report, occ_id
+from tests.support.live_server import LiveServer
 
 CLIENTS = 50
 

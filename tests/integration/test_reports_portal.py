@@ -21,8 +21,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from duban import tokens
-from duban.models import (
+from duban.ledger.models import (
     AccessToken,
     AuditEntry,
     Department,
@@ -30,12 +29,13 @@ from duban.models import (
     Occurrence,
     Report,
 )
-from duban.portal import create_app
-from duban.portal.pages import failure_page
-from duban.portal.security import csrf_token, load_secret
-from duban.reports import EVIDENCE_LIMIT
+from duban.reports import tokens
+from duban.reports.submission import EVIDENCE_LIMIT
 from duban.service import Context, setup
 from duban.settings import DEFAULT_CONFIG_DIR, Settings
+from portal import create_app
+from portal.pages import failure_page
+from portal.security import csrf_token, load_secret
 from tests.conftest import REPO
 from tests.integration.test_reports import (
     HOMES,
@@ -412,7 +412,7 @@ def test_python_m_duban_portal_creates_the_schema_and_logs_no_token(tmp_path) ->
     port = _free_port()
     env = {**os.environ, "DUBAN_HOME": str(tmp_path), "DUBAN_DATABASE_URL": url}
     server = subprocess.Popen(
-        [sys.executable, "-m", "duban.portal", "--host", "127.0.0.1", "--port", str(port)],
+        [sys.executable, "-m", "portal", "--host", "127.0.0.1", "--port", str(port)],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
@@ -450,4 +450,4 @@ def _wait_until_up(base: str, server: subprocess.Popen) -> None:
                 return
         except httpx.HTTPError:
             time.sleep(0.1)
-    raise AssertionError("python -m duban.portal did not answer /healthz")
+    raise AssertionError("python -m portal did not answer /healthz")

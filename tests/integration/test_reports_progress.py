@@ -1,4 +1,4 @@
-"""Verdicts (pure) and the city figure (duban.progress) built from departments' reports."""
+"""Verdicts (pure) and the city figure (duban.plan.progress) built from departments' reports."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from duban.progress import Goal, action_progress, elapsed_share, judge, rollup
+from duban.plan.progress import Goal, action_progress, elapsed_share, judge, rollup
 from tests.integration.test_reports import HOMES, VISITS, file_report, occ_id
 
 HOUSEHOLDS = Goal("at_least", 2200, None, "户", "sum")
@@ -110,8 +110,8 @@ def test_a_minimum_is_not_met_until_every_department_has_reported(loaded_sqlite)
 def test_a_county_with_an_allocated_share_is_judged_against_its_share(loaded_sqlite) -> None:
     from sqlalchemy import select
 
-    from duban.allocations import set_allocation
-    from duban.models import Target
+    from duban.ledger.models import Target
+    from duban.plan.allocations import set_allocation
     from tests.integration.test_reports import NOW
 
     ctx = loaded_sqlite

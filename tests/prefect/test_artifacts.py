@@ -1,5 +1,5 @@
 """What supervisors see: the artifacts the flows publish, read back through the Prefect API and
-checked against the ledger (`duban status --json`, duban.board) for the same as-of."""
+checked against the ledger (`duban status --json`, duban.supervise.board) for the same as-of."""
 
 from __future__ import annotations
 
@@ -15,11 +15,11 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 import flows  # noqa: F401  Prefect sets up logging on first use: not inside CliRunner's streams
-from duban.board import build_board
-from duban.cli import app
-from duban.clock import parse_as_of
-from duban.models import Department, Duty, Occurrence, Target
+from cli import app
+from duban.calendar.clock import parse_as_of
+from duban.ledger.models import Department, Duty, Occurrence, Target
 from duban.service import materialise_all
+from duban.supervise.board import build_board
 from flows import dispatch_flow, office_entry
 from flows.actions import action_02, action_04
 from tests.prefect.conftest import latest_artifacts, task_run_count

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from duban.cli.up_cmd import READY
+from cli.up_cmd import READY
 from tests.conftest import REPO
 from tests.prefect.test_prefect_up import READY_TIMEOUT, Up, api, eventually, free_port
 

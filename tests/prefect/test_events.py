@@ -16,9 +16,9 @@ from prefect.events.filters import (
 from prefect.states import State
 from sqlalchemy import func, select
 
-from duban.clock import at_local
-from duban.extensions import request_extension
-from duban.models import ItemEvent, Occurrence, Reminder
+from duban.calendar.clock import at_local
+from duban.ledger.models import ItemEvent, Occurrence, Reminder
+from duban.reports.extensions import request_extension
 from flows import dispatch_flow, extension_flow
 from flows.actions import action_02
 from tests.prefect.conftest import read_events, task_run_count

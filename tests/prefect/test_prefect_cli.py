@@ -8,8 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 import flows  # noqa: F401  Prefect sets up logging on first use: not inside CliRunner's streams
-from duban.cli import app
-from duban.models import OutboxMessage, Reminder
+from cli import app
+from duban.ledger.models import OutboxMessage, Reminder
 from tests.prefect.conftest import count
 
 pytestmark = [pytest.mark.prefect, pytest.mark.usefixtures("harness")]

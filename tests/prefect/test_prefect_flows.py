@@ -8,7 +8,7 @@ import pytest
 import yaml
 from prefect.states import State
 
-from duban.models import OutboxMessage, Reminder
+from duban.ledger.models import OutboxMessage, Reminder
 from duban.settings import DEFAULT_CONFIG_DIR
 from flows import ACTION_FLOWS, dispatch_flow, remind_flow
 from flows.actions import action_02

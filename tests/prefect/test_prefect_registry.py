@@ -75,7 +75,7 @@ def test_importing_the_flows_does_no_work_and_the_core_never_imports_prefect(tmp
     """deploy and `duban up` import flows/ and tasks/; duban/ must stay Prefect-free."""
     code = (
         "import sys\n"
-        "import duban.cli, duban.service, duban.up\n"
+        "import cli, duban.service, cli.processes\n"
         "assert not any(m == 'prefect' or m.startswith('prefect.') for m in sys.modules)\n"
         "import flows, flows.serve, flows.run, tasks.chase, tasks.publish, tasks.events\n"
     )

@@ -16,8 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from duban.cli.up_cmd import READY
-from duban.up import port_free
+from cli.processes import port_free
+from cli.up_cmd import READY
 from flows.serve import INITIAL_TAG
 
 pytestmark = pytest.mark.prefect

@@ -8,7 +8,7 @@ import pytest
 from prefect.states import State
 from sqlalchemy import select
 
-from duban.models import Delivery, OutboxMessage
+from duban.ledger.models import Delivery, OutboxMessage
 from flows import dispatch_flow, office_entry
 from flows.actions import action_02
 from tests.prefect.conftest import count, flow_run_name

@@ -6,7 +6,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from duban.cli import calendar_cmd
+from cli import calendar_cmd
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from duban.planfile import ConfigError, load_config
+from duban.plan.config import ConfigError, load_config
 from tests.conftest import REPO
 
 PLAN = yaml.safe_load((REPO / "config" / "plans" / "2023.yaml").read_text(encoding="utf-8"))

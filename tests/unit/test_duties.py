@@ -6,8 +6,8 @@ from datetime import date
 
 import pytest
 
-from duban.duties import Period, due_date, duty_periods, periods
-from duban.workdays import WorkCalendar
+from duban.calendar.workdays import WorkCalendar
+from duban.plan.duties import Period, due_date, duty_periods, periods
 
 CAL = WorkCalendar()
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from duban.cli import app
+from cli import app
 from tests.conftest import REPO
 
 runner = CliRunner()

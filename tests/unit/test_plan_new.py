@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 from typer.testing import CliRunner
 
-from duban.cli import app
+from cli import app
 from tests.conftest import REPO
 
 runner = CliRunner()

@@ -1,4 +1,4 @@
-"""duban.present: what the Prefect artifacts say, rendered from a hand-made Board (no database)."""
+"""duban.supervise.markdown: what the artifacts say, from a hand-made Board (no database)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from datetime import date
 import pytest
 import yaml
 
-from duban import present
-from duban.allocations import ShareLine
-from duban.board import Board, ItemRow
-from duban.progress import TargetProgress, Verdict
+from duban.plan.allocations import ShareLine
+from duban.plan.progress import TargetProgress, Verdict
 from duban.settings import DEFAULT_CONFIG_DIR
+from duban.supervise import markdown as present
+from duban.supervise.board import Board, ItemRow
 
 AS_OF = date(2023, 10, 9)
 COUNTIES = [f"c{i}-mzj" for i in range(9)]

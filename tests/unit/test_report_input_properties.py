@@ -5,8 +5,14 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from duban.progress import Goal
-from duban.reports import ReportInputError, check_link, check_text, check_unit, parse_value
+from duban.plan.progress import Goal
+from duban.reports.submission import (
+    ReportInputError,
+    check_link,
+    check_text,
+    check_unit,
+    parse_value,
+)
 
 GOALS = st.sampled_from([
     None,

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from duban.workdays import DayInfo, WorkCalendar, local_date
+from duban.calendar.workdays import DayInfo, WorkCalendar, local_date
 
 ADJUSTED_WORKDAYS = {
     2023: ["01-28", "01-29", "04-23", "05-06", "06-25", "10-07", "10-08"],

@@ -1,0 +1,17 @@
+"""The `duban` console script: each module registers its commands on the shared Typer app."""
+
+import cli.chase_cmd  # noqa: F401  (registration; Prefect is imported lazily)
+import cli.report_cmd  # noqa: F401  (registration: token, confirm, reports)
+import cli.up_cmd  # noqa: F401  (registration; Prefect is imported lazily)
+from cli import (  # noqa: F401  (registration)
+    calendar_cmd,
+    db_cmd,
+    extension_cmd,
+    outbox_cmd,
+    plan_cmd,
+    report_export_cmd,
+    status_cmd,
+)
+from cli.main import app
+
+__all__ = ["app"]

@@ -1,0 +1,40 @@
+"""Printing helpers shared by the commands: CJK-aware tables, JSON, and clean errors."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+import typer
+
+from duban.supervise.export import text_width
+
+
+def pad(text: str, width: int) -> str:
+    return text + " " * max(0, width - text_width(text))
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
+    """Left-aligned columns sized to their widest cell."""
+    cells = [[str(c) for c in row] for row in rows]
+    widths = [
+        max([text_width(h)] + [text_width(r[i]) for r in cells]) for i, h in enumerate(headers)
+    ]
+    lines = ["  ".join(pad(h, w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    lines += ["  ".join(pad(c, w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
+    return lines
+
+
+def echo_lines(lines: Sequence[str]) -> None:
+    for line in lines:
+        typer.echo(line)
+
+
+def echo_json(payload: Any) -> None:
+    typer.echo(json.dumps(payload, ensure_ascii=False, indent=2, default=str))
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    typer.echo(f"Error: {message}", err=True)
+    raise typer.Exit(code=code)

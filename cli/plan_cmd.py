@@ -1,0 +1,226 @@
+"""`duban plan check|show|load`: the plan config, validated and shown as the system reads it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from sqlalchemy import select
+
+from cli.main import plan_app
+from cli.output import echo_json, echo_lines, fail, table
+from duban.calendar.clock import local_day, utcnow
+from duban.chase.occurrences import plan_matches
+from duban.ledger.models import Action, Plan, Target
+from duban.plan.allocations import allocation_problem, local_jurisdictions, set_allocation
+from duban.plan.config import ConfigError, PlanConfig, PlanFile, describe_problems, load_config
+from duban.plan.drafting import draft
+from duban.plan.duties import derive_duties, target_goal
+from duban.service import Context, setup
+
+ConfigDirArg = Annotated[
+    Path | None, typer.Argument(help="The config folder (default: config/ or DUBAN_CONFIG_DIR).")
+]
+PlanOpt = Annotated[str | None, typer.Option("--plan", help="Plan key or year (default: newest).")]
+
+
+def _load(config_dir: Path | None) -> PlanConfig:
+    ctx = Context.from_env()
+    try:
+        return load_config(config_dir or ctx.settings.config_dir)
+    except ConfigError as exc:
+        count = len(exc.problems)
+        typer.echo(f"配置有误，共 {count} 处 / {count} problem(s):", err=True)
+        typer.echo(describe_problems(exc.problems), err=True)
+        raise typer.Exit(code=1) from None
+
+
+@plan_app.command("check")
+def check(config_dir: ConfigDirArg = None) -> None:
+    """Validate the config; exit 0 when good, else list every problem (file, field, what is wrong).
+
+    Example: duban plan check config/
+    """
+    config = _load(config_dir)
+    for source, plan in config.plans:
+        duties = derive_duties(config, plan)
+        targets = sum(len(a.targets) for a in plan.actions)
+        typer.echo(
+            f"OK {source}: {plan.plan.doc_no} {len(plan.actions)} 项行动, {targets} 个量化指标, "
+            f"{len(duties)} 项职责"
+        )
+
+
+def plan_as_dict(config: PlanConfig, plan: PlanFile) -> dict[str, Any]:
+    """The JSON shape of `duban plan show --json`."""
+    registry = config.registry
+    names = _department_names(config)
+    duties = derive_duties(config, plan)
+    actions = []
+    for action in plan.actions:
+        codes = [registry.resolve(d) for d in action.departments]
+        actions.append({
+            "no": action.no,
+            "title": action.title,
+            "clause": action.clause,
+            "departments": [{"code": c, "name": names[c]} for c in codes],
+            "targets": [
+                {**t.model_dump(mode="json"), "goal": target_goal(t),
+                 "owner": registry.resolve(t.owner) if t.owner else codes[0]}
+                for t in action.targets
+            ],
+            "milestones": [m.model_dump(mode="json") for m in action.milestones],
+            "duties": [
+                {"key": d.key, "kind": d.kind, "title": d.title, "deliverable": d.deliverable,
+                 "frequency": d.frequency, "due_rule": d.due_rule, "warn_days": d.warn_days,
+                 "owners": list(d.owner_codes)}
+                for d in duties if d.action_no == action.no
+            ],
+        })
+    return {
+        "plan": plan.plan.model_dump(mode="json"),
+        "departments": _departments(config),
+        "actions": actions,
+    }
+
+
+def _departments(config: PlanConfig) -> list[dict[str, Any]]:
+    registry = config.registry
+    city = registry.city().code
+    out = []
+    for dep in registry.city_departments:
+        out.append({"code": dep.code, "name": dep.name, "short": dep.short,
+                    "aliases": list(dep.aliases), "jurisdiction": city, "city_counterpart": None})
+        for juris, code, name in registry.counterparts(dep.code):
+            out.append({"code": code, "name": name, "short": name, "aliases": [],
+                        "jurisdiction": juris.code, "city_counterpart": dep.code})
+    return out
+
+
+def _department_names(config: PlanConfig) -> dict[str, str]:
+    return {d["code"]: d["name"] for d in _departments(config)}
+
+
+@plan_app.command("show")
+def show(
+    config_dir: ConfigDirArg = None,
+    plan: PlanOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show the plan: actions, responsible departments (lead first), targets and duties.
+
+    Example: duban plan show --json
+    """
+    config = _load(config_dir)
+    try:
+        plan_file = config.plan(plan)
+    except KeyError as exc:
+        fail(str(exc.args[0]))
+    data = plan_as_dict(config, plan_file)
+    if as_json:
+        echo_json(data)
+        return
+    meta = data["plan"]
+    typer.echo(f"{meta['doc_no']} {meta['title']}（{meta['issuer']}，{meta['issued']}）")
+    rows = [
+        (a["no"], a["title"], "、".join(d["name"] for d in a["departments"]),
+         "；".join(f"{t['title']}{t['goal']}" for t in a["targets"]) or "—")
+        for a in data["actions"]
+    ]
+    echo_lines(table(["序号", "行动", "责任单位（牵头在前）", "量化指标"], rows))
+
+
+@plan_app.command("load")
+def load(config_dir: ConfigDirArg = None) -> None:
+    """Load (or reload) the config into the ledger; reloading an unchanged plan changes nothing.
+
+    Example: duban plan load
+    """
+    ctx = Context.from_env()
+    if config_dir:
+        ctx.config = _load(config_dir)
+    else:
+        ctx.config = _load(None)
+    result = setup(ctx, utcnow())
+    for name, load_result in result.loads.items():
+        typer.echo(
+            f"{name}: 新增 {load_result.created}，更新 {load_result.updated}，"
+            f"停用 {load_result.deactivated}"
+        )
+        for change in load_result.changes:
+            typer.echo(f"  - {change}")
+    typer.echo(f"新增待办 {result.new_occurrences} 条")
+
+
+@plan_app.command("new")
+def new(
+    year: Annotated[int, typer.Argument(help="The new plan's year, e.g. 2024.")],
+    source: Annotated[str, typer.Option("--from", help="A plan key, a year, or a plan file.")],
+    out: Annotated[Path | None, typer.Option("--out", help="Default: plans/YEAR.yaml.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Draft next year's plan: same structure, dates moved to YEAR, for the office to edit.
+
+    Example: duban plan new 2024 --from 2023
+    """
+    ctx = Context.from_env()
+    path = Path(source)
+    if not path.is_file():
+        config = _load(None)
+        try:
+            path = Path(next(f for f, p in config.plans
+                             if source in (p.plan.key, str(p.plan.year))))
+        except StopIteration:
+            fail(f"--from {source!r}: no plan file, plan key or year of that name")
+    target = out or ctx.settings.config_dir / "plans" / f"{year}.yaml"
+    if target.exists() and not force:
+        fail(f"{target} exists; choose --out or add --force")
+    try:
+        text = draft(path, year, local_day(utcnow()))
+    except (ValueError, KeyError, TypeError) as exc:
+        fail(f"{path}: cannot draft from this plan file ({exc})")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text, encoding="utf-8")
+    typer.echo(f"已生成 {target}：请审核文号、日期与指标后运行 duban plan check 和 duban plan load")
+
+
+@plan_app.command("allocate")
+def allocate(
+    target: Annotated[str, typer.Argument(help="The target's key, e.g. elderly-home-adaptation.")],
+    shares: Annotated[list[str], typer.Argument(help="COUNTY=VALUE ..., e.g. taishan=300.")],
+    plan: PlanOpt = None,
+) -> None:
+    """Split a city-wide target among counties and zones (任务分解); each county's progress is
+    then judged against its own share. Shares of a summed target must add up to it exactly.
+
+    Example: duban plan allocate elderly-home-adaptation taishan=300 daiyue=400 xintai=400
+    feicheng=400 ningyang=300 dongping=300 gaoxin=40 taishanjq=30 lvjing=30
+    """
+    parsed: dict[str, float] = {}
+    for item in shares:
+        code, _, raw = item.partition("=")
+        try:
+            parsed[code.strip()] = float(raw)
+        except ValueError:
+            fail(f"{item!r}: expected COUNTY=NUMBER, e.g. taishan=300", code=2)
+    ctx = Context.from_env()
+    ctx.db.create_schema()
+    with ctx.db.session() as session:
+        row = _target_row(session, target, plan)
+        fault = allocation_problem(row.value_high or row.value_low, row.rollup, row.unit, parsed,
+                                   local_jurisdictions(session))
+        if fault:
+            fail(f"{target}: {fault}")
+        set_allocation(session, row, parsed, "cli", utcnow(), "office")
+    typer.echo(f"已分解 {target}：" + "，".join(f"{k} {v:g}" for k, v in parsed.items()))
+
+
+def _target_row(session: Any, key: str, plan: str | None) -> Target:
+    query = select(Target).join(Action).join(Plan).where(Target.key == key, Plan.active.is_(True))
+    if plan:
+        query = query.where(plan_matches(plan))
+    rows = session.scalars(query.order_by(Plan.year.desc())).all()
+    if not rows:
+        fail(f"no target {key!r} in the loaded plans (run duban plan load first)")
+    return rows[0]

@@ -1,0 +1,146 @@
+"""The child processes of `duban up`: a local Prefect server and the report portal.
+
+Prefect-free on purpose: the server is the `prefect` command in a subprocess, and this module must
+run before Prefect is imported (Prefect reads PREFECT_* from the environment once, at import).
+The Prefect-aware part, serving the deployments, is flows/serve.py.
+
+Children start in their own session, so a Ctrl-C in the terminal reaches `duban up` only, which
+then stops them in order (portal, then server) and waits for them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+HOST = "127.0.0.1"
+STOP_TIMEOUT = 15.0
+
+
+class StartupError(RuntimeError):
+    """A child did not come up; the message says which and ends with its last log lines."""
+
+
+class Shutdown(BaseException):  # noqa: N818 (a signal, like KeyboardInterrupt, not an error)
+    """SIGTERM arrived: unwind through the `finally` blocks that stop the children."""
+
+
+def raise_shutdown(signum: int, _frame: object) -> None:
+    raise Shutdown(signum)
+
+
+@dataclass
+class Child:
+    name: str
+    process: subprocess.Popen
+    log: Path
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def log_tail(self, lines: int = 15) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+def port_free(port: int, host: str = HOST) -> bool:
+    """Whether a server could listen there (SO_REUSEADDR, as uvicorn: TIME_WAIT is no obstacle)."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def start_child(name: str, argv: list[str], env: Mapping[str, str], log: Path) -> Child:
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as out:
+        process = subprocess.Popen(argv, env=dict(env), stdout=out, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, start_new_session=True)
+    return Child(name, process, log)
+
+
+def stop_child(child: Child, timeout: float = STOP_TIMEOUT) -> int | None:
+    """SIGTERM the child's process group, then SIGKILL after `timeout`. Returns its exit code."""
+    if child.alive():
+        _signal_group(child, signal.SIGTERM)
+        try:
+            child.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            _signal_group(child, signal.SIGKILL)
+            child.process.wait(5)
+    return child.process.returncode
+
+
+def _signal_group(child: Child, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(child.process.pid, signum)
+
+
+def wait_http(url: str, child: Child, timeout: float) -> float:
+    """Poll `url` until it answers (any HTTP status); returns the seconds it took."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if not child.alive():
+            raise StartupError(f"{child.name} exited with code {child.process.returncode}:\n"
+                               f"{child.log_tail()}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return time.monotonic() - start
+        except urllib.error.HTTPError:
+            return time.monotonic() - start
+        except (OSError, ValueError):
+            time.sleep(0.3)
+    raise StartupError(f"{child.name} did not answer {url} within {timeout:.0f} s:\n"
+                       f"{child.log_tail()}")
+
+
+def prefect_env(home: Path, port: int) -> dict[str, str]:
+    """PREFECT_* for the server and for every process that talks to it.
+
+    `prefect server start --port P` alone leaves the UI calling port 4200: the server's API port
+    and the UI's API URL must be set too. Analytics off: nothing leaves the machine.
+    """
+    api = f"http://{HOST}:{port}/api"
+    return {
+        "PREFECT_HOME": str(home / "prefect"),
+        "PREFECT_API_URL": api,
+        "PREFECT_SERVER_API_HOST": HOST,
+        "PREFECT_SERVER_API_PORT": str(port),
+        "PREFECT_UI_API_URL": api,
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    }
+
+
+def start_prefect_server(home: Path, port: int, env: Mapping[str, str]) -> Child:
+    argv = [sys.executable, "-m", "prefect", "server", "start", "--host", HOST,
+            "--port", str(port)]
+    return start_child("Prefect server", argv, env, home / "logs" / "prefect-server.log")
+
+
+def portal_available() -> bool:
+    """Whether `python -m portal` exists in this installation."""
+    try:
+        return importlib.util.find_spec("portal.__main__") is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def start_portal(home: Path, port: int, env: Mapping[str, str]) -> Child:
+    argv = [sys.executable, "-m", "portal", "--host", HOST, "--port", str(port)]
+    return start_child("report portal", argv, env, home / "logs" / "portal.log")

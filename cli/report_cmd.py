@@ -1,0 +1,238 @@
+"""`duban token issue`, `duban confirm`, `duban reports`: department reports from the terminal.
+
+A thin layer over duban.reports.submission (the same core the report page and office entry
+use). Tokens are
+shown once and stored hashed; every refusal is a clear message with exit code 1, no traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+
+from cli.main import app
+from cli.output import echo_json, echo_lines, fail, table
+from duban.calendar.clock import shanghai, utcnow
+from duban.ledger.models import Department, Occurrence
+from duban.plan.config import ConfigError
+from duban.plan.progress import num
+from duban.reports import tokens
+from duban.reports.submission import (
+    EVIDENCE_LIMIT,
+    Evidence,
+    EvidenceFile,
+    ReportError,
+    ReportOutcome,
+    ReportView,
+    derive_key,
+    evidence_fingerprint,
+    list_reports,
+    submit,
+)
+from duban.service import Context
+
+token_app = typer.Typer(no_args_is_help=True,
+                        help="Department tokens for the report page and `duban confirm`.")
+app.add_typer(token_app, name="token")
+
+T = TypeVar("T")
+PURPOSES = ("cli", "department")
+BAD_TOKEN = ("令牌无效、已使用或已过期，请联系督办办公室重新签发 / "
+             "the token is wrong, used or expired: ask the coordinating office for a new one")
+
+
+def _run(action: Callable[[], T]) -> T:
+    """Turn the core's refusals and database trouble into a message and exit code 1."""
+    try:
+        return action()
+    except ReportError as exc:
+        fail(f"{exc.field}: {exc.message}")
+    except ConfigError as exc:
+        fail(f"配置有误 / bad config: {exc}")
+    except SQLAlchemyError as exc:
+        fail(f"数据库错误 / database error: {type(exc).__name__}: {str(exc).splitlines()[0]}")
+
+
+@token_app.command("issue")
+def issue(
+    department: Annotated[str, typer.Argument(metavar="DEPT_CODE", help="e.g. taishan-mzj.")],
+    purpose: Annotated[str, typer.Option(
+        "--purpose", help="cli (for duban confirm) or department (the /d/ list page).")] = "cli",
+    days: Annotated[int | None, typer.Option(
+        "--days", min=1, max=3650, help="Lifetime in days (default: cli 365, department 90).")
+    ] = None,
+    by: Annotated[str, typer.Option("--by", help="Who issues it, for the audit trail.")] = "office",
+) -> None:
+    """Issue a department token; it is shown once (last line) and only its SHA-256 is kept.
+
+    A department token also prints the department's page link (/d/...) on the line before.
+
+    Example: duban token issue taishan-mzj --purpose department --days 90
+    """
+    if purpose not in PURPOSES:
+        fail(f"--purpose {purpose!r}: expected cli or department")
+    ctx = Context.from_env()
+    now = utcnow()
+
+    def run() -> tuple[str, str, Any]:
+        ctx.db.create_schema()
+        with ctx.db.session() as session:
+            dept = session.scalar(select(Department).where(Department.code == department))
+            if dept is None:
+                fail(f"没有代码为“{department}”的单位 / unknown department code {department!r}")
+            token = tokens.issue(session, dept, now, purpose, days=days,
+                                 actor=_office_actor(by))
+            expires = now + _lifetime(purpose, days)
+            return token, f"{dept.name}（{dept.code}）", expires
+
+    token, name, expires = _run(run)
+    typer.echo(f"已为{name}签发 {purpose} 令牌，有效期至 {shanghai(expires)}（北京时间）。")
+    typer.echo("令牌只显示这一次，系统仅保存其摘要；遗失请重新签发。")
+    if purpose == "department":
+        typer.echo(f"待办页面：{ctx.settings.portal_url}/d/{token}")
+    typer.echo(token)
+
+
+def _lifetime(purpose: str, days: int | None) -> timedelta:
+    default = tokens.DEPARTMENT_DAYS if purpose == "department" else tokens.CLI_DAYS
+    return timedelta(days=days or default)
+
+
+def _office_actor(by: str) -> str:
+    by = by.strip() or "office"
+    return by if by.startswith("office") else f"office:{by}"
+
+
+def read_evidence(text: str | None) -> Evidence:
+    """A URL stays a link; anything else is a file path, read up to the size limit + 1 byte."""
+    if not text:
+        return None
+    if text.startswith(("http://", "https://")):
+        return text
+    path = Path(text).expanduser()
+    if not path.is_file():
+        fail(f"evidence: 找不到佐证文件 {text} / no such file")
+    size = path.stat().st_size
+    with path.open("rb") as stream:
+        content = stream.read(EVIDENCE_LIMIT + 1)
+    return EvidenceFile(path.name, content, size)
+
+
+def _kind(ack: bool, progress: bool) -> str:
+    if ack and progress:
+        fail("--ack 与 --progress 只能选一个 / choose either --ack or --progress")
+    return "ack" if ack else "progress" if progress else "done"
+
+
+@app.command("confirm")
+def confirm(
+    occurrence_id: Annotated[int, typer.Argument(metavar="OCCURRENCE_ID",
+                                                 help="The item's number (编号 in duban status).")],
+    value: Annotated[str | None, typer.Option("--value", help="The indicator value.")] = None,
+    unit: Annotated[str | None, typer.Option("--unit", help="Must be the target's unit.")] = None,
+    note: Annotated[str, typer.Option("--note", help="说明, at most 2000 characters.")] = "",
+    evidence: Annotated[str | None, typer.Option(
+        "--evidence", help="An http(s) link, or a file (pdf jpg png docx xlsx doc xls zip txt, "
+        "at most 10 MB).")] = None,
+    ack: Annotated[bool, typer.Option("--ack", help="签收: received, working on it.")] = False,
+    progress: Annotated[bool, typer.Option("--progress", help="进展 instead of 办结.")] = False,
+    keep_open: Annotated[bool, typer.Option(
+        "--keep-open", help="A milestone's quarterly progress that does not close it.")] = False,
+    correct: Annotated[int | None, typer.Option(
+        "--correct", metavar="REPORT_ID", help="Supersede this earlier report.")] = None,
+    reason: Annotated[str, typer.Option("--reason", help="Why the correction.")] = "",
+    problems: Annotated[str, typer.Option("--problems", help="存在问题.")] = "",
+    support: Annotated[str, typer.Option("--support", help="需要支持.")] = "",
+    idempotency_key: Annotated[str | None, typer.Option(
+        "--idempotency-key", help="Default: derived from the token and what is sent.")] = None,
+    token: Annotated[str | None, typer.Option(
+        "--token", envvar="DUBAN_TOKEN", help="Your department's token (or DUBAN_TOKEN).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Report on one item as a department: done (default), --progress, or --ack (签收).
+
+    Sending the same thing twice records it once. A correction supersedes an earlier report
+    (--correct REPORT_ID --reason TEXT); both stay visible in `duban reports`.
+
+    Example: duban confirm 120 --value 260 --note "6月新增改造260户" --token "$DUBAN_TOKEN"
+    """
+    kind = _kind(ack, progress)
+    if not token:
+        fail("缺少令牌：请用 --token 或环境变量 DUBAN_TOKEN 提供 / no token given")
+    proof = read_evidence(evidence)
+    ctx = Context.from_env()
+    now = utcnow()
+    key = idempotency_key or derive_key(
+        "cli", tokens.hash_token(token), occurrence_id, kind, value, unit, note,
+        evidence_fingerprint(proof), problems, support, keep_open, correct, reason,
+    )
+
+    def run() -> ReportOutcome:
+        ctx.db.create_schema()
+        with ctx.db.session() as session:
+            grant = tokens.check(session, token, now)
+            if grant is None:
+                fail(BAD_TOKEN)
+            return submit(
+                session, occurrence_id=occurrence_id, department_id=grant.department_id,
+                kind=kind, value=value, unit=unit, note=note, evidence=proof, problems=problems,
+                support=support, keep_open=keep_open, correction_of=correct, reason=reason,
+                idempotency_key=key, now=now, calendar=ctx.calendar,
+                ladder=ctx.config.ladder.ladder, link=grant if grant.purpose == "link" else None,
+                evidence_dir=ctx.settings.home / "evidence",
+                slow_ratio=ctx.config.ladder.slow_progress_ratio, via="cli",
+            )
+
+    outcome = _run(run)
+    if as_json:
+        echo_json({**outcome.as_dict(), "replayed": outcome.replayed})
+        return
+    typer.echo(outcome.message)
+    if outcome.replayed:
+        typer.echo("（重复提交：此前已记录，未重复登记）")
+
+
+@app.command("reports")
+def reports(
+    occurrence_id: Annotated[int, typer.Argument(metavar="OCCURRENCE_ID")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List every report of one item, oldest first, corrected (superseded) ones included.
+
+    Example: duban reports 120 --json
+    """
+    ctx = Context.from_env()
+
+    def run() -> tuple[str, list[ReportView]]:
+        ctx.db.create_schema()
+        with ctx.db.session() as session:
+            occ = session.get(Occurrence, occurrence_id)
+            if occ is None:
+                fail(f"没有编号为 {occurrence_id} 的事项 / no occurrence {occurrence_id}")
+            header = (f"事项 {occ.id}：{occ.department.name} {occ.duty.title}（{occ.period}），"
+                      f"截止 {occ.due_on.isoformat()}，"
+                      + (f"已完成 {occ.closed_on.isoformat()}" if occ.closed_on else "待办"))
+            return header, list_reports(session, occurrence_id)
+
+    header, views = _run(run)
+    if as_json:
+        echo_json({"occurrence": occurrence_id, "reports": [v.as_dict() for v in views]})
+        return
+    typer.echo(header)
+    if not views:
+        typer.echo("暂无报送记录")
+        return
+    rows = [
+        (v.id, v.at, v.kind_zh, f"{num(v.value)}{v.unit or ''}" if v.value is not None else "—",
+         v.entered_by, f"已被{v.superseded_by}更正" if v.superseded_by else "有效",
+         v.reason or "", v.note[:30])
+        for v in views
+    ]
+    echo_lines(table(["编号", "时间", "类型", "数值", "录入", "状态", "更正原因", "说明"], rows))

@@ -1,0 +1,46 @@
+"""`duban report --xlsx FILE | --csv DIR`: the 台账 (ledger) for supervisors, outside the UI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cli.main import app
+from cli.output import fail
+from cli.status_cmd import AsOfOpt
+from duban.calendar.clock import local_day, parse_as_of
+from duban.service import Context
+from duban.supervise.board import build_board
+from duban.supervise.export import write_csv, write_xlsx
+
+
+@app.command("report")
+def report(
+    as_of: AsOfOpt = None,
+    xlsx: Annotated[Path | None, typer.Option("--xlsx", help="Write an Excel workbook.")] = None,
+    csv_dir: Annotated[Path | None, typer.Option("--csv", help="Write CSV files here.")] = None,
+    plan: Annotated[str | None, typer.Option("--plan", help="Plan key or year.")] = None,
+) -> None:
+    """Write the 台账: a summary sheet (actions, departments ranked by overdue items, targets)
+    and one sheet per action with red/yellow/green fills; or the same tables as CSV.
+
+    Example: duban report --as-of 2023-10-16 --xlsx 台账.xlsx --csv 台账/
+    """
+    if xlsx is None and csv_dir is None:
+        fail("give --xlsx FILE and/or --csv DIR", code=2)
+    try:
+        now = parse_as_of(as_of)
+    except ValueError as exc:
+        fail(str(exc), code=2)
+    ctx = Context.from_env()
+    ctx.db.create_schema()
+    with ctx.db.read() as session:
+        board = build_board(session, local_day(now), ctx.calendar,
+                            ctx.config.ladder.slow_progress_ratio, plan)
+    if xlsx is not None:
+        typer.echo(f"已写出 {write_xlsx(board, xlsx)}")
+    if csv_dir is not None:
+        for path in write_csv(board, csv_dir):
+            typer.echo(f"已写出 {path}")

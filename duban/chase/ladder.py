@@ -1,0 +1,209 @@
+"""The chase: for one day, classify an action's occurrences and record the reminders owed.
+
+Deciding is separate from sending: this module only writes `reminder` rows, each under a dedup
+key, so deciding twice (a rerun, two processes) records nothing new.
+`duban.chase.dispatch` sends them.
+
+The ladder, counted in working days (config/ladder.yaml):
+  advance  N days before the deadline          -> the owing department
+  due      on the due day                      -> the owing department
+  urge     K1 days overdue                     -> the owing department, copying its lead
+  escalate K2 days overdue                     -> the coordinating office and the supervisors
+  repeat   every R days after escalation (cap) -> the owing department, copying its lead
+Nothing is decided on a non-working day; an acknowledgement (签收) pauses urging, not the deadline.
+The first reminder of level due / urge / escalate for an occurrence and deadline is also an item
+state change (到期 / 逾期 / 督办升级): it is written to the event outbox
+(duban.ledger.item_events) in the
+same transaction, once, whatever the number of recipients.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from duban.calendar.workdays import WorkCalendar
+from duban.chase.occurrences import classify
+from duban.ledger.batching import chunked
+from duban.ledger.database import insert_ignoring_duplicates
+from duban.ledger.item_events import Change, record_changes
+from duban.ledger.models import Action, Department, Duty, Occurrence, Plan, Reminder
+from duban.plan.config import LadderSpec
+
+OFFICE = "office"
+SUPERVISOR = "supervisor"
+EVENT_OF_LEVEL = {"due": "due", "urge": "overdue", "escalate": "escalated"}
+
+
+@dataclass(frozen=True)
+class OpenItem:
+    """What the ladder needs to know about one open occurrence."""
+
+    occurrence_id: int
+    owner: str  # department code
+    lead: str | None  # who is copied on urging: the action's lead, or a county's city counterpart
+    due_on: date
+    acknowledged_until: date | None = None
+
+
+@dataclass(frozen=True)
+class Owed:
+    dedup_key: str
+    occurrence_id: int | None  # None for a system notice (e.g. missing holiday data)
+    recipient: str
+    level: str
+    note: str = ""
+
+
+def ladder_steps(
+    item: OpenItem, today: date, ladder: LadderSpec, calendar: WorkCalendar
+) -> Iterator[Owed]:
+    """The reminders owed for one open occurrence on one working day (pure)."""
+    occ = item.occurrence_id
+    ladder_key = f"{occ}@{item.due_on.isoformat()}"  # an extension restarts the ladder
+    if today < item.due_on:
+        if ladder.advance_notice and calendar.workdays_between(today, item.due_on) <= (
+            ladder.advance_notice
+        ):
+            yield Owed(f"{ladder_key}:advance", occ, item.owner, "advance")
+        return
+    if today == item.due_on:
+        if ladder.due_day:
+            yield Owed(f"{ladder_key}:due", occ, item.owner, "due")
+        return
+    late = calendar.workdays_between(item.due_on, today)
+    paused = item.acknowledged_until is not None and today <= item.acknowledged_until
+    if late >= ladder.escalate_after:
+        yield Owed(f"{ladder_key}:escalate:{OFFICE}", occ, OFFICE, "escalate")
+        yield Owed(f"{ladder_key}:escalate:{SUPERVISOR}", occ, SUPERVISOR, "escalate")
+    if paused:
+        return
+    repeat = 0
+    if late >= ladder.escalate_after:
+        repeat = min((late - ladder.escalate_after) // ladder.repeat_every, ladder.max_repeats)
+    if repeat:
+        yield from _to_owner_and_lead(item, f"{ladder_key}:repeat{repeat}", "repeat")
+    elif late >= ladder.urge_after:
+        yield from _to_owner_and_lead(item, f"{ladder_key}:urge", "urge")
+
+
+def _to_owner_and_lead(item: OpenItem, key: str, level: str) -> Iterator[Owed]:
+    yield Owed(f"{key}:{item.owner}", item.occurrence_id, item.owner, level)
+    if item.lead and item.lead != item.owner:
+        yield Owed(f"{key}:{item.lead}", item.occurrence_id, item.lead, level)
+
+
+@dataclass
+class ChaseResult:
+    """One action's chase on one day; what `duban chase` prints and the flow returns."""
+
+    action: int
+    title: str
+    day: str
+    workday: bool
+    states: Counter[str] = field(default_factory=Counter)
+    owed: int = 0
+    recorded: int = 0
+    skipped: int = 0
+    by_level: Counter[str] = field(default_factory=Counter)
+
+    def as_dict(self) -> dict:
+        return {
+            "action": self.action, "title": self.title, "day": self.day, "workday": self.workday,
+            "states": dict(self.states), "owed": self.owed, "recorded": self.recorded,
+            "skipped": self.skipped, "by_level": dict(self.by_level),
+        }
+
+
+def occurrence_rows(session: Session, plan_id: int, action_no: int) -> Iterator[tuple]:
+    """Plain column tuples (not ORM objects): the chase walks up to a million of them."""
+    query = (
+        select(
+            Occurrence.id, Occurrence.status, Occurrence.due_on, Occurrence.closed_on,
+            Occurrence.acknowledged_until, Duty.warn_days, Department.code,
+            Department.city_counterpart_id,
+        )
+        .join(Duty, Occurrence.duty_id == Duty.id)
+        .join(Department, Occurrence.department_id == Department.id)
+        .join(Action, Duty.action_id == Action.id)
+        .where(Duty.plan_id == plan_id, Action.no == action_no, Duty.active.is_(True))
+    )
+    yield from session.execute(query.execution_options(yield_per=5000)).tuples()
+
+
+def chase_action(
+    session: Session,
+    plan: Plan,
+    action_no: int,
+    today: date,
+    now: datetime,
+    ladder: LadderSpec,
+    calendar: WorkCalendar,
+    dry_run: bool = False,
+) -> ChaseResult:
+    """Classify the action's occurrences and record what the ladder owes today."""
+    action = session.scalar(select(Action).where(Action.plan_id == plan.id, Action.no == action_no))
+    if action is None:
+        raise LookupError(f"plan {plan.key} has no action {action_no}")
+    result = ChaseResult(action_no, action.title, today.isoformat(), calendar.is_workday(today))
+    parents = dict(session.execute(select(Department.id, Department.code)).tuples().all())
+    action_lead = action.department_codes[0]
+    owed: list[Owed] = []
+    rows = occurrence_rows(session, plan.id, action_no)
+    for occ_id, status, due_on, closed_on, ack_until, warn_days, code, parent_id in rows:
+        result.states[classify(due_on, closed_on, today, warn_days, calendar)] += 1
+        if status != "open" or not result.workday:
+            continue
+        lead = parents[parent_id] if parent_id else action_lead
+        item = OpenItem(occ_id, code, lead, due_on, ack_until)
+        owed.extend(ladder_steps(item, today, ladder, calendar))
+    result.owed = len(owed)
+    result.by_level.update(o.level for o in owed)
+    if not dry_run:
+        fresh = _record_fresh(session, owed, today, now)
+        record_changes(session, ladder_changes(fresh), now, calendar)
+        result.recorded = len(fresh)
+        result.skipped = result.owed - result.recorded
+    return result
+
+
+def ladder_changes(fresh: Iterable[Owed]) -> list[Change]:
+    """The item state changes among newly recorded reminders: a level due / urge / escalate
+    reminder means 到期 / 逾期 / 督办升级, once per occurrence, level and deadline."""
+    changes = []
+    for owed in fresh:
+        kind = EVENT_OF_LEVEL.get(owed.level)
+        if kind is None or owed.occurrence_id is None:
+            continue
+        ladder_key = owed.dedup_key.split(":", 1)[0]  # "{occurrence}@{deadline}"
+        changes.append(Change(f"{ladder_key}:{kind}", owed.occurrence_id, kind,
+                              {"level": owed.level}))
+    return changes
+
+
+def record_owed(session: Session, owed: Iterable[Owed], today: date, now: datetime) -> int:
+    """Insert reminders, ignoring dedup keys already recorded. Returns how many are new."""
+    return len(_record_fresh(session, owed, today, now))
+
+
+def _record_fresh(session: Session, owed: Iterable[Owed], today: date, now: datetime) -> list[Owed]:
+    """Insert reminders, ignoring dedup keys already recorded. Returns the new ones."""
+    recorded: list[Owed] = []
+    for chunk in chunked(owed, 5000):
+        known = set(session.scalars(
+            select(Reminder.dedup_key).where(Reminder.dedup_key.in_([o.dedup_key for o in chunk]))
+        ))
+        fresh = [o for o in chunk if o.dedup_key not in known]
+        insert_ignoring_duplicates(session, Reminder, [
+            {"dedup_key": o.dedup_key, "occurrence_id": o.occurrence_id,
+             "recipient": o.recipient, "level": o.level, "send_on": today, "note": o.note,
+             "state": "pending", "created_at": now, "digest_id": None}
+            for o in fresh
+        ])
+        recorded.extend(fresh)  # exact unless a concurrent chase raced us to some key
+    return recorded

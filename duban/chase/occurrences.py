@@ -1,0 +1,154 @@
+"""Occurrences: materialise them (idempotently) and say where each one stands on a given day."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import date, datetime
+
+from sqlalchemy import ColumnElement, Select, select
+from sqlalchemy.orm import Session
+
+from duban.calendar.workdays import WorkCalendar
+from duban.ledger.database import insert_ignoring_duplicates
+from duban.ledger.models import Action, Department, Duty, Occurrence, Plan
+from duban.plan.duties import due_date, duty_periods
+
+STATES = ("upcoming", "due_soon", "overdue", "done", "done_late")
+STATE_ZH = {
+    "upcoming": "未到期",
+    "due_soon": "临期",
+    "overdue": "逾期",
+    "done": "按期完成",
+    "done_late": "逾期完成",
+}
+COLOUR = {"upcoming": "绿", "due_soon": "黄", "overdue": "红", "done": "绿", "done_late": "绿"}
+
+
+def classify(
+    due_on: date, closed_on: date | None, today: date, warn_days: int, calendar: WorkCalendar
+) -> str:
+    """upcoming -> due_soon (within warn_days working days) -> overdue; done / done_late."""
+    if closed_on is not None:
+        return "done" if closed_on <= due_on else "done_late"
+    if today > due_on:
+        return "overdue"
+    if calendar.workdays_between(today, due_on) <= warn_days:
+        return "due_soon"
+    return "upcoming"
+
+
+def materialise(
+    session: Session,
+    plan: Plan,
+    through: date,
+    calendar: WorkCalendar,
+    now: datetime,
+    action_nos: Iterable[int] | None = None,
+) -> int:
+    """Create the occurrences of every period that has started by `through`. Safe to repeat and to
+    run concurrently (insert ... on conflict do nothing). Returns how many rows were new."""
+    query = select(Duty).where(Duty.plan_id == plan.id, Duty.active.is_(True))
+    if action_nos is not None:
+        query = query.join(Action).where(Action.no.in_(list(action_nos)))
+    duties = session.scalars(query).all()
+    dept_ids = dict(session.execute(select(Department.code, Department.id)).tuples().all())
+    rows = []
+    for duty in duties:
+        for period in duty_periods(duty.kind, duty.frequency, plan.starts, plan.ends):
+            if period.start > through:
+                continue
+            due = due_date(duty.due_rule, period, calendar)
+            provisional = calendar.is_provisional(due) or calendar.is_provisional(period.end)
+            for code in duty.owner_codes:
+                rows.append({
+                    "duty_id": duty.id, "department_id": dept_ids[code], "period": period.key,
+                    "period_start": period.start, "period_end": period.end, "due_on": due,
+                    "original_due_on": due, "provisional": provisional, "status": "open",
+                    "created_at": now,
+                })
+    return _insert_missing(session, rows)
+
+
+def _insert_missing(session: Session, rows: list[dict]) -> int:
+    if not rows:
+        return 0
+    existing = set(
+        session.execute(
+            select(Occurrence.duty_id, Occurrence.department_id, Occurrence.period).where(
+                Occurrence.duty_id.in_({r["duty_id"] for r in rows})
+            )
+        ).tuples()
+    )
+    fresh = [r for r in rows if (r["duty_id"], r["department_id"], r["period"]) not in existing]
+    insert_ignoring_duplicates(session, Occurrence, fresh)
+    return len(fresh)
+
+
+@dataclass(frozen=True)
+class StatusRow:
+    id: int
+    plan: str
+    action: int
+    action_title: str
+    duty: str
+    duty_kind: str
+    department: str
+    department_name: str
+    period: str
+    due: str
+    state: str
+    provisional: bool
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def status_query(
+    plan_key: str | None = None,
+    department: str | None = None,
+    action_nos: Sequence[int] | None = None,
+) -> Select:
+    query = (
+        select(Occurrence, Duty, Department, Action, Plan)
+        .join(Duty, Occurrence.duty_id == Duty.id)
+        .join(Department, Occurrence.department_id == Department.id)
+        .join(Action, Duty.action_id == Action.id)
+        .join(Plan, Duty.plan_id == Plan.id)
+        .where(Duty.active.is_(True), Plan.active.is_(True))
+        .order_by(Action.no, Occurrence.due_on, Duty.key, Department.code)
+    )
+    if plan_key:
+        query = query.where(plan_matches(plan_key))
+    if department:
+        query = query.where(Department.code == department)
+    if action_nos:
+        query = query.where(Action.no.in_(list(action_nos)))
+    return query
+
+
+def plan_matches(plan_key: str) -> ColumnElement[bool]:
+    """A plan named by its key (taimin-2023-12) or its year (2023)."""
+    year = int(plan_key) if plan_key.isdigit() else None
+    return (Plan.key == plan_key) | (Plan.year == year)
+
+
+def status_rows(
+    session: Session,
+    today: date,
+    calendar: WorkCalendar,
+    plan_key: str | None = None,
+    department: str | None = None,
+    action_nos: Sequence[int] | None = None,
+) -> list[StatusRow]:
+    rows = []
+    query = status_query(plan_key, department, action_nos)
+    for occ, duty, dept, action, plan in session.execute(query).tuples():
+        state = classify(occ.due_on, occ.closed_on, today, duty.warn_days, calendar)
+        rows.append(StatusRow(
+            id=occ.id, plan=plan.key, action=action.no, action_title=action.title,
+            duty=duty.title, duty_kind=duty.kind, department=dept.code,
+            department_name=dept.name, period=occ.period, due=occ.due_on.isoformat(),
+            state=state, provisional=occ.provisional,
+        ))
+    return rows

@@ -1,0 +1,238 @@
+"""Item events: every state change of an item, for Prefect's event feed and automations.
+
+The core writes one `item_event` row in the same transaction as the change (a transactional
+outbox); the Prefect side (tasks/events.py) emits the rows not yet emitted and then marks them.
+A crash between the two emits a row again, under the same event id, which Prefect's server stores
+once: delivery is at-least-once, storage effectively once.
+
+Kinds (Prefect event name duban.item.<kind>):
+  due           到期      the first due-day reminder of an occurrence and deadline
+  overdue       逾期      the first urging (the ladder's `urge` level)
+  escalated     督办升级   the first escalation to the office and the supervisors
+  acknowledged  签收
+  reported      报送      a done (办结) or progress (进展) report
+  corrected     更正      a report superseding an earlier one
+  extended      延期      an approved extension: the deadline moved
+One event per occurrence, kind and deadline, whatever the number of recipients; an approved
+extension restarts the ladder, so the new deadline gets its own due / overdue / escalated.
+
+Each event's resource is the occurrence (duban.occurrence.<id>); its related resources are the
+owing department (role department), its county or the city (role county) and the action (role
+action), so the feed shows a department's or a county's timeline and automations can match on
+them. Payloads carry names, dates, figures and verdicts; never tokens, links or free text.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from duban.calendar.clock import local_day
+from duban.calendar.workdays import WorkCalendar
+from duban.ledger.batching import chunked
+from duban.ledger.database import insert_ignoring_duplicates
+from duban.ledger.models import (
+    Action,
+    Department,
+    Duty,
+    ItemEvent,
+    Jurisdiction,
+    Occurrence,
+)
+
+EVENT_PREFIX = "duban.item."
+KIND_ZH = {
+    "due": "到期",
+    "overdue": "逾期",
+    "escalated": "督办升级",
+    "acknowledged": "签收",
+    "reported": "报送",
+    "corrected": "更正",
+    "extended": "延期",
+}
+REPORT_KIND_ZH = {"done": "办结", "progress": "进展", "ack": "签收"}
+# An event is stamped with when the ledger recorded the change, unless that is older than this
+# (a backfill, a run with a past --as-of): Prefect's feed and triggers work in real time and its
+# retention trims old events, so those are stamped with the emission time instead.
+OCCURRED_WINDOW = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class Change:
+    """One state change to record; `dedup_key` makes recording it twice harmless."""
+
+    dedup_key: str
+    occurrence_id: int
+    kind: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Facts:
+    period: str
+    due_on: date
+    duty: str
+    action_no: int
+    action_title: str
+    department: str
+    department_name: str
+    county: str
+    county_name: str
+
+
+def _facts(session: Session, occurrence_ids: Iterable[int]) -> dict[int, _Facts]:
+    query = (
+        select(Occurrence.id, Occurrence.period, Occurrence.due_on, Duty.title, Action.no,
+               Action.title, Department.code, Department.name, Jurisdiction.code,
+               Jurisdiction.name)
+        .join(Duty, Occurrence.duty_id == Duty.id)
+        .join(Action, Duty.action_id == Action.id)
+        .join(Department, Occurrence.department_id == Department.id)
+        .join(Jurisdiction, Department.jurisdiction_id == Jurisdiction.id)
+    )
+    out: dict[int, _Facts] = {}
+    for chunk in chunked(sorted(set(occurrence_ids)), 1000):
+        for occ_id, *rest in session.execute(query.where(Occurrence.id.in_(chunk))).tuples():
+            out[occ_id] = _Facts(*rest)
+    return out
+
+
+def record_changes(
+    session: Session,
+    changes: Iterable[Change],
+    now: datetime,
+    calendar: WorkCalendar | None = None,
+) -> int:
+    """Write the outbox rows of `changes` in the caller's transaction, ignoring dedup keys already
+    written. With a calendar, payloads say how many working days late the item is. Returns how
+    many rows are new."""
+    unique: dict[str, Change] = {}
+    for change in changes:
+        unique.setdefault(change.dedup_key, change)
+    if not unique:
+        return 0
+    known: set[str] = set()
+    for chunk in chunked(list(unique), 1000):
+        known.update(session.scalars(select(ItemEvent.dedup_key)
+                                     .where(ItemEvent.dedup_key.in_(chunk))))
+    fresh = [c for key, c in unique.items() if key not in known]
+    facts = _facts(session, (c.occurrence_id for c in fresh))
+    today = local_day(now)
+    rows = []
+    for change in fresh:
+        fact = facts.get(change.occurrence_id)
+        if fact is None:
+            continue
+        payload: dict[str, Any] = {
+            "kind": change.kind, "kind_zh": KIND_ZH[change.kind],
+            "action": fact.action_no, "action_title": fact.action_title, "duty": fact.duty,
+            "period": fact.period, "due_on": fact.due_on.isoformat(),
+            "department": fact.department, "department_name": fact.department_name,
+            "county": fact.county, "county_name": fact.county_name,
+            "day": today.isoformat(), "at": now.isoformat(),
+        }
+        if calendar is not None:
+            late = today > fact.due_on
+            payload["overdue_days"] = calendar.workdays_between(fact.due_on, today) if late else 0
+        payload.update(change.detail)
+        rows.append({
+            "uid": str(uuid.uuid4()), "dedup_key": change.dedup_key, "kind": change.kind,
+            "occurrence_id": change.occurrence_id, "department_code": fact.department,
+            "county_code": fact.county, "action_no": fact.action_no, "payload": payload,
+            "at": now, "emitted_at": None,
+        })
+    insert_ignoring_duplicates(session, ItemEvent, rows)
+    return len(rows)
+
+
+# -- emitting (the Prefect side calls these; nothing here imports Prefect) -------------------
+
+
+@dataclass(frozen=True)
+class PendingEvent:
+    id: int
+    uid: str
+    kind: str
+    occurrence_id: int
+    department_code: str
+    county_code: str
+    action_no: int
+    payload: dict[str, Any]
+    at: datetime
+
+
+def pending_events(
+    session: Session, action_nos: Sequence[int] | None = None, limit: int = 2000
+) -> list[PendingEvent]:
+    """Rows not yet emitted, oldest first (only these actions', when given)."""
+    query = (
+        select(ItemEvent.id, ItemEvent.uid, ItemEvent.kind, ItemEvent.occurrence_id,
+               ItemEvent.department_code, ItemEvent.county_code, ItemEvent.action_no,
+               ItemEvent.payload, ItemEvent.at)
+        .where(ItemEvent.emitted_at.is_(None)).order_by(ItemEvent.id).limit(limit)
+    )
+    if action_nos:
+        query = query.where(ItemEvent.action_no.in_(list(action_nos)))
+    return [PendingEvent(*row) for row in session.execute(query).tuples()]
+
+
+def count_pending(session: Session, action_nos: Sequence[int] | None = None) -> int:
+    query = select(func.count()).select_from(ItemEvent).where(ItemEvent.emitted_at.is_(None))
+    if action_nos:
+        query = query.where(ItemEvent.action_no.in_(list(action_nos)))
+    return session.scalar(query) or 0
+
+
+def mark_emitted(session: Session, ids: Sequence[int], at: datetime) -> int:
+    """Mark rows emitted (only those still unmarked). Returns how many were marked here."""
+    marked = 0
+    for chunk in chunked(list(ids), 1000):
+        result = session.execute(update(ItemEvent)
+                                 .where(ItemEvent.id.in_(chunk), ItemEvent.emitted_at.is_(None))
+                                 .values(emitted_at=at))
+        marked += result.rowcount
+    return marked
+
+
+def occurred_at(recorded: datetime, emitting: datetime) -> datetime:
+    """When the event happened as Prefect should see it (see OCCURRED_WINDOW)."""
+    if recorded <= emitting and emitting - recorded <= OCCURRED_WINDOW:
+        return recorded
+    return emitting
+
+
+def prefect_event(row: PendingEvent, emitting: datetime) -> dict[str, Any]:
+    """The keyword arguments of prefect.events.emit_event for one row (plain data)."""
+    p = row.payload
+    name = f"{p.get('department_name', row.department_code)}：{p.get('duty', '')}"
+    if p.get("period"):
+        name += f"（{p['period']}）"
+    return {
+        "id": uuid.UUID(row.uid),
+        "event": EVENT_PREFIX + row.kind,
+        "occurred": occurred_at(row.at, emitting),
+        "resource": {
+            "prefect.resource.id": f"duban.occurrence.{row.occurrence_id}",
+            "prefect.resource.name": name,
+            "duban.action": str(row.action_no),
+            "duban.kind": KIND_ZH.get(row.kind, row.kind),
+        },
+        "related": [
+            {"prefect.resource.id": f"duban.department.{row.department_code}",
+             "prefect.resource.role": "department",
+             "prefect.resource.name": str(p.get("department_name", row.department_code))},
+            {"prefect.resource.id": f"duban.county.{row.county_code}",
+             "prefect.resource.role": "county",
+             "prefect.resource.name": str(p.get("county_name", row.county_code))},
+            {"prefect.resource.id": f"duban.action.{row.action_no}",
+             "prefect.resource.role": "action",
+             "prefect.resource.name": f"行动{row.action_no} {p.get('action_title', '')}".strip()},
+        ],
+        "payload": {**p, "occurrence_id": row.occurrence_id},
+    }

@@ -1,0 +1,384 @@
+"""Read and validate the plan config (config/): every problem names its file, field path and fault.
+
+Shapes are checked by pydantic models (field paths for free); cross-references (departments named by
+alias, unique keys) are checked here. `load_config` returns a `PlanConfig` or raises `ConfigError`
+carrying every problem found, never a traceback for the user.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+CODE_RE = r"^[a-z][a-z0-9]*$"
+KEY_RE = r"^[a-z0-9][a-z0-9-]*$"
+Number = int | float
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}: {self.path}" if self.path else self.file
+        return f"{where}: {self.message}"
+
+
+class ConfigError(ValueError):
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class JurisdictionSpec(_Strict):
+    code: str = Field(pattern=CODE_RE)
+    name: str = Field(min_length=1)
+    kind: Literal["city", "county", "zone"]
+
+
+class DepartmentSpec(_Strict):
+    code: str = Field(pattern=CODE_RE)
+    name: str = Field(min_length=1)
+    short: str = Field(min_length=1)
+    aliases: list[str] = []
+    county: str | None = None
+
+
+class DepartmentsFile(_Strict):
+    jurisdictions: list[JurisdictionSpec] = Field(min_length=1)
+    departments: list[DepartmentSpec] = Field(min_length=1)
+
+
+class PlanSpec(_Strict):
+    key: str = Field(pattern=KEY_RE)
+    title: str
+    doc_no: str
+    issuer: str
+    issued: date
+    year: int = Field(ge=2000, le=2100)
+    timezone: Literal["Asia/Shanghai"] = "Asia/Shanghai"
+    starts: date
+    ends: date
+
+
+class TargetSpec(_Strict):
+    key: str = Field(pattern=KEY_RE)
+    title: str
+    measure: str
+    op: Literal["at_least", "more_than", "exactly", "range", "full_coverage"]
+    value: Number | list[Number]
+    unit: str = Field(min_length=1)
+    deadline: Literal["year_end", "within_year", "monthly", "through_year"]
+    rollup: Literal["sum", "average", "min", "all_covered"]
+    cumulative: bool = False
+    period: Literal["monthly", "quarterly"] = "monthly"
+    local: bool = True
+    owner: str | None = None
+    source: str = ""
+    allocations: dict[str, Number] = {}  # jurisdiction code -> its share (任务分解)
+
+    @field_validator("value")
+    @classmethod
+    def _range_pair(cls, value: Number | list[Number]) -> Number | list[Number]:
+        if isinstance(value, list) and (len(value) != 2 or value[0] > value[1]):
+            raise ValueError("a range is written [low, high] with low <= high")
+        return value
+
+    @property
+    def low(self) -> float:
+        return float(self.value[0] if isinstance(self.value, list) else self.value)
+
+    @property
+    def high(self) -> float | None:
+        return float(self.value[1]) if isinstance(self.value, list) else None
+
+
+class MilestoneSpec(_Strict):
+    key: str = Field(pattern=KEY_RE)
+    title: str
+    deliverable: str = Field(min_length=1)
+    owner: str | None = None
+    due: Literal["year_end"] | date = "year_end"
+
+
+class ActionSpec(_Strict):
+    no: int = Field(ge=1)
+    title: str = Field(min_length=1)
+    clause: str = Field(min_length=1)
+    departments: list[str] = Field(min_length=1)
+    targets: list[TargetSpec] = []
+    milestones: list[MilestoneSpec] = []
+
+
+class PlanFile(_Strict):
+    plan: PlanSpec
+    actions: list[ActionSpec] = Field(min_length=1)
+
+
+class DeadlineRule(_Strict):
+    rule: Literal["nth_workday_of_next_month", "last_workday_of_period", "nth_workday_after"]
+    n: int = Field(default=1, ge=1, le=23)
+
+
+class LadderSpec(_Strict):
+    advance_notice: int = Field(default=3, ge=0, le=20)
+    due_day: bool = True
+    urge_after: int = Field(default=1, ge=1, le=20)
+    escalate_after: int = Field(default=3, ge=1, le=60)
+    repeat_every: int = Field(default=2, ge=1, le=60)
+    max_repeats: int = Field(default=5, ge=0, le=100)
+    ack_pause: int = Field(default=5, ge=0, le=60)
+
+
+class LadderFile(_Strict):
+    deadlines: dict[
+        Literal["monthly_report", "quarterly_report", "final_check", "milestone"], DeadlineRule
+    ] = {}
+    warning_days: int = Field(default=3, ge=0, le=30)
+    slow_progress_ratio: float = Field(default=0.7, gt=0, le=1)
+    ladder: LadderSpec = LadderSpec()
+    send_hour: int = Field(default=9, ge=0, le=23)
+
+
+DEFAULT_DEADLINES = {
+    "monthly_report": DeadlineRule(rule="nth_workday_of_next_month", n=5),
+    "quarterly_report": DeadlineRule(rule="nth_workday_of_next_month", n=10),
+    "final_check": DeadlineRule(rule="nth_workday_of_next_month", n=10),
+    "milestone": DeadlineRule(rule="last_workday_of_period"),
+}
+
+
+@dataclass(frozen=True)
+class Registry:
+    """Jurisdictions and departments (city ones listed, county counterparts generated)."""
+
+    jurisdictions: list[JurisdictionSpec]
+    city_departments: list[DepartmentSpec]
+    aliases: dict[str, str]  # every written form -> department code
+
+    def resolve(self, written: str) -> str | None:
+        return self.aliases.get(written.strip())
+
+    def counterparts(self, code: str) -> list[tuple[JurisdictionSpec, str, str]]:
+        """(jurisdiction, county department code, name) for each county/zone counterpart."""
+        spec = next(d for d in self.city_departments if d.code == code)
+        if not spec.county:
+            return []
+        return [
+            (j, f"{j.code}-{code}", f"{j.name}{spec.county}")
+            for j in self.jurisdictions
+            if j.kind != "city"
+        ]
+
+    def city(self) -> JurisdictionSpec:
+        return next(j for j in self.jurisdictions if j.kind == "city")
+
+
+@dataclass(frozen=True)
+class PlanConfig:
+    registry: Registry
+    plans: list[tuple[str, PlanFile]]  # (file name, plan)
+    ladder: LadderFile
+    deadlines: dict[str, DeadlineRule] = field(default_factory=dict)
+
+    def plan(self, key: str | None = None) -> PlanFile:
+        if key is None:
+            return self.plans[-1][1]
+        for _, plan in self.plans:
+            if plan.plan.key == key or str(plan.plan.year) == key:
+                return plan
+        raise KeyError(f"no plan {key!r}; known: {[p.plan.key for _, p in self.plans]}")
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a mapping key written twice (PyYAML silently keeps the last)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                line = key_node.start_mark.line + 1
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (line {line})", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_yaml(path: Path, problems: list[Problem]) -> Any:
+    try:
+        with path.open(encoding="utf-8") as stream:
+            return yaml.load(stream, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader
+    except FileNotFoundError:
+        problems.append(Problem(str(path), "", "file not found"))
+    except UnicodeDecodeError as exc:
+        problems.append(Problem(str(path), "", f"not UTF-8 text ({exc.reason})"))
+    except yaml.YAMLError as exc:
+        problems.append(Problem(str(path), "", f"bad YAML: {_yaml_message(exc)}"))
+    return None
+
+
+def _yaml_message(exc: yaml.YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    return f"{problem} at line {mark.line + 1}, column {mark.column + 1}" if mark else problem
+
+
+def _validate(model: type[BaseModel], data: Any, file: str, problems: list[Problem]) -> Any:
+    if data is None:
+        problems.append(Problem(file, "", "the file is empty"))
+        return None
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        for error in exc.errors():
+            path = _dotted(error["loc"])
+            value = error.get("input")
+            shown = f" (got {value!r})" if not isinstance(value, dict | list) else ""
+            problems.append(Problem(file, path, f"{error['msg']}{shown}"))
+        return None
+
+
+def _dotted(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def load_config(config_dir: str | Path) -> PlanConfig:
+    """Read departments.yaml, ladder.yaml, plans/*.yaml; raise ConfigError listing all problems."""
+    root = Path(config_dir)
+    problems: list[Problem] = []
+    if not root.is_dir():
+        raise ConfigError([Problem(str(root), "", "not a directory")])
+    dep_file = root / "departments.yaml"
+    departments = _validate(
+        DepartmentsFile, read_yaml(dep_file, problems), str(dep_file), problems
+    )
+    ladder_path = root / "ladder.yaml"
+    ladder = LadderFile()
+    if ladder_path.exists():
+        ladder = _validate(LadderFile, read_yaml(ladder_path, problems), str(ladder_path), problems)
+    registry = _registry(departments, str(dep_file), problems) if departments else None
+    plans = _read_plans(root, registry, problems)
+    if problems:
+        raise ConfigError(problems)
+    assert registry is not None and ladder is not None
+    return PlanConfig(registry, plans, ladder, {**DEFAULT_DEADLINES, **ladder.deadlines})
+
+
+def _read_plans(root: Path, registry: Registry | None, problems: list[Problem]) -> list[Any]:
+    files = sorted((root / "plans").glob("*.yaml"))
+    if not files:
+        problems.append(Problem(str(root / "plans"), "", "no plan file (plans/*.yaml)"))
+    plans: list[tuple[str, PlanFile]] = []
+    seen_keys: dict[str, str] = {}
+    for path in files:
+        plan = _validate(PlanFile, read_yaml(path, problems), str(path), problems)
+        if plan is None:
+            continue
+        if plan.plan.key in seen_keys:
+            problems.append(
+                Problem(str(path), "plan.key", f"duplicate plan key {plan.plan.key!r}, "
+                        f"also in {seen_keys[plan.plan.key]}")
+            )
+        seen_keys[plan.plan.key] = str(path)
+        if registry is not None:
+            _check_plan(plan, registry, str(path), problems)
+        plans.append((str(path), plan))
+    return plans
+
+
+def _registry(spec: DepartmentsFile, file: str, problems: list[Problem]) -> Registry:
+    aliases: dict[str, str] = {}
+    _unique([j.code for j in spec.jurisdictions], "jurisdictions", "code", file, problems)
+    _unique([d.code for d in spec.departments], "departments", "code", file, problems)
+    if sum(j.kind == "city" for j in spec.jurisdictions) != 1:
+        problems.append(Problem(file, "jurisdictions", "exactly one jurisdiction of kind city"))
+    for i, dep in enumerate(spec.departments):
+        for form in {dep.name, dep.short, dep.code, *dep.aliases}:
+            other = aliases.get(form)
+            if other and other != dep.code:
+                problems.append(
+                    Problem(file, f"departments[{i}].aliases",
+                            f"{form!r} already names department {other!r}")
+                )
+            aliases[form] = dep.code
+    return Registry(list(spec.jurisdictions), list(spec.departments), aliases)
+
+
+def _unique(values: list[Any], where: str, name: str, file: str, problems: list[Problem]) -> None:
+    seen: set[Any] = set()
+    for i, value in enumerate(values):
+        if value in seen:
+            problems.append(Problem(file, f"{where}[{i}].{name}", f"duplicate {name} {value!r}"))
+        seen.add(value)
+
+
+def _check_plan(plan: PlanFile, registry: Registry, file: str, problems: list[Problem]) -> None:
+    if plan.plan.ends < plan.plan.starts:
+        problems.append(Problem(file, "plan.ends", "ends before the plan starts"))
+    _unique([a.no for a in plan.actions], "actions", "no", file, problems)
+    keys: set[str] = set()
+    for i, action in enumerate(plan.actions):
+        where = f"actions[{i}]"
+        for j, written in enumerate(action.departments):
+            if registry.resolve(written) is None:
+                problems.append(
+                    Problem(file, f"{where}.departments[{j}]", f"unknown department {written!r}")
+                )
+        items = [("targets", t.key, t.owner) for t in action.targets]
+        items += [("milestones", m.key, m.owner) for m in action.milestones]
+        counters = {"targets": 0, "milestones": 0}
+        for kind, key, owner in items:
+            path = f"{where}.{kind}[{counters[kind]}]"
+            counters[kind] += 1
+            if key in keys:
+                problems.append(Problem(file, f"{path}.key", f"duplicate key {key!r}"))
+            keys.add(key)
+            if owner is not None and registry.resolve(owner) is None:
+                problems.append(Problem(file, f"{path}.owner", f"unknown department {owner!r}"))
+        _check_targets(action, where, file, problems, registry)
+
+
+def _check_targets(
+    action: ActionSpec, where: str, file: str, problems: list[Problem], registry: Registry
+) -> None:
+    from duban.plan.allocations import allocation_problem
+
+    local = {j.code: j.name for j in registry.jurisdictions if j.kind != "city"}
+    for k, target in enumerate(action.targets):
+        path = f"{where}.targets[{k}]"
+        if (target.op == "range") != isinstance(target.value, list):
+            problems.append(
+                Problem(file, f"{path}.value", "op range needs [low, high]; other ops one number")
+            )
+        if target.unit == "%" and not 0 <= target.low <= 100:
+            problems.append(Problem(file, f"{path}.value", f"{target.low} is not a percentage"))
+        if target.allocations:
+            fault = allocation_problem(target.high or target.low, target.rollup, target.unit,
+                                       target.allocations, local)
+            if fault:
+                problems.append(Problem(file, f"{path}.allocations", fault))
+
+
+def describe_problems(problems: list[Problem]) -> str:
+    return "\n".join(f"  - {p}" for p in problems)
+
+
+def is_code(text: str) -> bool:
+    return re.fullmatch(CODE_RE, text) is not None

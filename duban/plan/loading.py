@@ -1,0 +1,167 @@
+"""Load the config into the ledger idempotently: loading twice changes nothing; a changed plan
+updates rows in place with an audit entry per change and never duplicates them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from duban.ledger.database import record_audit
+from duban.ledger.models import Action, Department, Duty, Jurisdiction, Plan, Target
+from duban.plan.allocations import set_allocation
+from duban.plan.config import PlanConfig, PlanFile
+from duban.plan.duties import derive_duties
+
+
+@dataclass
+class LoadResult:
+    created: int = 0
+    updated: int = 0
+    deactivated: int = 0
+    changes: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.created or self.updated or self.deactivated)
+
+
+class _Syncer:
+    """Creates or updates one row by natural key, auditing every change."""
+
+    def __init__(self, session: Session, now: datetime, actor: str) -> None:
+        self.session, self.now, self.actor = session, now, actor
+        self.result = LoadResult()
+
+    def sync(self, existing: Any, model: type, key: str, values: dict[str, Any]) -> Any:
+        entity = model.__tablename__
+        if existing is None:
+            row = model(**values)
+            self.session.add(row)
+            self.session.flush()
+            self.result.created += 1
+            record_audit(self.session, self.actor, "created", entity, key, self.now)
+            return row
+        diff = {
+            name: [_plain(getattr(existing, name)), _plain(value)]
+            for name, value in values.items()
+            if getattr(existing, name) != value
+        }
+        if diff:
+            for name, value in values.items():
+                setattr(existing, name, value)
+            self.result.updated += 1
+            self.result.changes.append(f"{entity} {key}: {', '.join(diff)}")
+            record_audit(self.session, self.actor, "updated", entity, key, self.now, changes=diff)
+        return existing
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, date) else value
+
+
+def load_registry(session: Session, config: PlanConfig, now: datetime, actor: str) -> LoadResult:
+    """Jurisdictions, city departments, and their generated county/zone counterparts."""
+    syncer = _Syncer(session, now, actor)
+    registry = config.registry
+    jurisdictions = {j.code: j for j in session.scalars(select(Jurisdiction))}
+    for spec in registry.jurisdictions:
+        values = {"code": spec.code, "name": spec.name, "kind": spec.kind}
+        jurisdictions[spec.code] = syncer.sync(
+            jurisdictions.get(spec.code), Jurisdiction, spec.code, values
+        )
+    departments = {d.code: d for d in session.scalars(select(Department))}
+    city = jurisdictions[registry.city().code]
+    for spec in registry.city_departments:
+        values = {
+            "code": spec.code, "name": spec.name, "short": spec.short,
+            "aliases": list(spec.aliases), "jurisdiction_id": city.id, "city_counterpart_id": None,
+        }
+        parent = syncer.sync(departments.get(spec.code), Department, spec.code, values)
+        departments[spec.code] = parent
+        for juris, code, name in registry.counterparts(spec.code):
+            values = {
+                "code": code, "name": name, "short": name, "aliases": [],
+                "jurisdiction_id": jurisdictions[juris.code].id, "city_counterpart_id": parent.id,
+            }
+            departments[code] = syncer.sync(departments.get(code), Department, code, values)
+    return syncer.result
+
+
+def load_plan(
+    session: Session, config: PlanConfig, plan_file: PlanFile, source: str, now: datetime,
+    actor: str = "office",
+) -> tuple[Plan, LoadResult]:
+    """The plan, its actions, targets and derived duties. Departments must be loaded first."""
+    syncer = _Syncer(session, now, actor)
+    spec = plan_file.plan
+    plan = syncer.sync(
+        session.scalar(select(Plan).where(Plan.key == spec.key)), Plan, spec.key,
+        {**spec.model_dump(), "source_file": source, "active": True},
+    )
+    resolve = config.registry.resolve
+    actions: dict[int, Action] = {a.no: a for a in session.scalars(
+        select(Action).where(Action.plan_id == plan.id))}
+    for action_spec in plan_file.actions:
+        codes = [resolve(d) for d in action_spec.departments]
+        lead = codes[0]
+        action = syncer.sync(
+            actions.get(action_spec.no), Action, f"{spec.key}#{action_spec.no}",
+            {"plan_id": plan.id, "no": action_spec.no, "title": action_spec.title,
+             "clause": action_spec.clause, "department_codes": codes},
+        )
+        actions[action_spec.no] = action
+        existing = {t.key: t for t in session.scalars(
+            select(Target).where(Target.action_id == action.id))}
+        for t in action_spec.targets:
+            row = syncer.sync(existing.get(t.key), Target, f"{spec.key}/{t.key}", {
+                "action_id": action.id, "key": t.key, "title": t.title, "measure": t.measure,
+                "op": t.op, "value_low": t.low, "value_high": t.high, "unit": t.unit,
+                "deadline": t.deadline, "rollup": t.rollup, "cumulative": t.cumulative,
+                "local": t.local, "owner_code": (resolve(t.owner) if t.owner else None) or lead,
+                "source": t.source,
+            })
+            if t.allocations:  # config allocations win; without them, CLI-set ones stay
+                set_allocation(session, row, t.allocations, "config", now, actor)
+    session.flush()
+    _sync_duties(session, syncer, config, plan_file, plan, actions)
+    return plan, syncer.result
+
+
+def _sync_duties(
+    session: Session, syncer: _Syncer, config: PlanConfig, plan_file: PlanFile, plan: Plan,
+    actions: dict[int, Action],
+) -> None:
+    targets = {t.key: t for t in session.scalars(
+        select(Target).join(Action).where(Action.plan_id == plan.id))}
+    existing = {d.key: d for d in session.scalars(select(Duty).where(Duty.plan_id == plan.id))}
+    wanted = derive_duties(config, plan_file)
+    for spec in wanted:
+        target = targets.get(spec.target_key) if spec.target_key else None
+        syncer.sync(existing.get(spec.key), Duty, f"{plan.key}/{spec.key}", {
+            "plan_id": plan.id, "action_id": actions[spec.action_no].id,
+            "target_id": target.id if target else None, "key": spec.key, "kind": spec.kind,
+            "title": spec.title, "deliverable": spec.deliverable, "frequency": spec.frequency,
+            "due_rule": spec.due_rule, "warn_days": spec.warn_days,
+            "owner_codes": list(spec.owner_codes), "active": True,
+        })
+    wanted_keys = {d.key for d in wanted}
+    for key, duty in existing.items():
+        if key not in wanted_keys and duty.active:
+            duty.active = False
+            syncer.result.deactivated += 1
+            record_audit(session, syncer.actor, "deactivated", "duty", f"{plan.key}/{key}",
+                         syncer.now)
+
+
+def load_all(session: Session, config: PlanConfig, now: datetime, actor: str = "office") -> (
+    dict[str, LoadResult]
+):
+    results = {"departments": load_registry(session, config, now, actor)}
+    session.flush()
+    for source, plan_file in config.plans:
+        _, results[plan_file.plan.key] = load_plan(session, config, plan_file, source, now, actor)
+    return results

@@ -1,0 +1,193 @@
+"""The 台账 (ledger) as Excel or CSV: a summary sheet and one sheet per action, Chinese headers.
+
+Excel: red/yellow/green fills, frozen header rows, widths that fit CJK text, and a bar chart per
+quantified target (openpyxl's own charts: no image library needed, and Excel can restyle them).
+CSV: the same tables, UTF-8 with BOM so Excel opens the Chinese correctly.
+"""
+
+from __future__ import annotations
+
+import csv
+import unicodedata
+from pathlib import Path
+from typing import Any
+
+from duban.chase.occurrences import STATE_ZH, STATES
+from duban.plan.progress import num
+from duban.supervise.board import Board, ItemRow, risk_text
+
+FILLS = {"红": "F8CBAD", "黄": "FFE699", "绿": "C6EFCE"}
+ITEM_HEADERS = ["编号", "职责", "责任单位", "所属区县", "周期", "截止日期", "状态", "颜色",
+                "逾期工作日", "催办次数", "最近送达", "截止日期暂定"]
+ACTION_HEADERS = ["序号", "行动", *(STATE_ZH[s] for s in STATES), "红", "黄", "绿"]
+DEPT_HEADERS = ["排名", "单位", "所属区县", *(STATE_ZH[s] for s in STATES), "延期申请",
+                "延期批准"]
+TARGET_HEADERS = ["行动", "指标", "目标", "全市数值", "已报送单位", "应报送单位", "研判"]
+SHARE_HEADERS = ["指标", "区县（功能区）", "分解任务", "已报送数值", "研判"]
+DELIVERY_ZH = {"sent": "已送达", "failed": "失败", "unknown": "结果未知",
+               "unroutable": "无送达渠道", "pending": "待发送", "queued": "发送中", "": "—"}
+
+
+def text_width(text: str) -> int:
+    """Terminal or spreadsheet columns: CJK characters take two."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def item_line(item: ItemRow) -> list[Any]:
+    return [item.occurrence_id, item.duty, item.department_name, item.county, item.period,
+            item.due.isoformat(), STATE_ZH[item.state], item.colour, item.overdue_days,
+            item.chased, DELIVERY_ZH.get(item.last_delivery, item.last_delivery),
+            "是" if item.provisional else ""]
+
+
+def action_lines(board: Board) -> list[list[Any]]:
+    out = []
+    for no in sorted(board.titles):
+        states, colours = board.states(no), board.colours(no)
+        out.append([no, board.titles[no], *(states[s] for s in STATES),
+                    colours["红"], colours["黄"], colours["绿"]])
+    return out
+
+
+def department_lines(board: Board) -> list[list[Any]]:
+    none = {"requested": 0, "approved": 0}
+    return [[rank, d.name, d.county, *(d.states[s] for s in STATES),
+             board.extensions.get(d.code, none)["requested"],
+             board.extensions.get(d.code, none)["approved"]]
+            for rank, d in enumerate(board.departments(), 1)]
+
+
+def target_lines(board: Board) -> list[list[Any]]:
+    return [[f"{no} {board.titles.get(no, '')}", t.title, t.goal,
+             "" if t.city_value is None else num(t.city_value), t.reported,
+             len(t.expected_departments), risk_text(t)]
+            for no in sorted(board.targets) for t in board.targets[no]]
+
+
+def share_rows(board: Board) -> list[list[Any]]:
+    titles = {t.target_id: t.title for t in board.targets_of()}
+    return [[titles.get(target_id, ""), line.county, num(line.share),
+             "" if line.value is None else num(line.value), line.text]
+            for target_id, lines in board.shares.items() for line in lines]
+
+
+def sheet_title(no: int, title: str) -> str:
+    return f"{no:02d} {title}"[:31]
+
+
+def write_csv(board: Board, folder: Path) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    tables = {
+        "总览-行动.csv": (ACTION_HEADERS, action_lines(board)),
+        "总览-单位排名.csv": (DEPT_HEADERS, department_lines(board)),
+        "总览-指标.csv": (TARGET_HEADERS, target_lines(board)),
+    }
+    for no, title in sorted(board.titles.items()):
+        rows = [item_line(i) for i in board.items if i.action == no]
+        tables[f"{sheet_title(no, title)}.csv"] = (ITEM_HEADERS, rows)
+    written = []
+    for name, (headers, rows) in tables.items():
+        path = folder / name
+        with path.open("w", encoding="utf-8-sig", newline="") as stream:
+            writer = csv.writer(stream)
+            writer.writerow(headers)
+            writer.writerows(rows)
+        written.append(path)
+    return written
+
+
+def write_xlsx(board: Board, path: Path) -> Path:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    summary = book.active
+    summary.title = "总览"
+    _summary(summary, board)
+    for no, title in sorted(board.titles.items()):
+        sheet = book.create_sheet(sheet_title(no, title))
+        items = [i for i in board.items if i.action == no]
+        _table(sheet, 1, ITEM_HEADERS, [item_line(i) for i in items],
+               colours=[i.colour for i in items], colour_col=8)
+        sheet.freeze_panes = "A2"
+        _fit(sheet)
+    _charts(book.create_sheet("指标进度图"), board)
+    if board.shares:
+        sheet = book.create_sheet("任务分解")
+        _table(sheet, 1, SHARE_HEADERS, share_rows(board))
+        sheet.freeze_panes = "A2"
+        _fit(sheet)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    book.save(path)
+    return path
+
+
+def _summary(sheet: Any, board: Board) -> None:
+    from openpyxl.styles import Font
+
+    sheet["A1"] = f"督办台账（截至 {board.as_of.isoformat()}，日期为北京时间）"
+    sheet["A1"].font = Font(bold=True, size=14)
+    colours = board.colours()
+    sheet["A2"] = f"红 {colours['红']}  黄 {colours['黄']}  绿 {colours['绿']}"
+    row = _table(sheet, 4, ACTION_HEADERS, action_lines(board))
+    sheet.freeze_panes = "A5"
+    row = _table(sheet, row + 2, DEPT_HEADERS, department_lines(board))
+    _table(sheet, row + 2, TARGET_HEADERS, target_lines(board))
+    _fit(sheet, skip_rows=2)
+
+
+def _table(sheet: Any, top: int, headers: list[str], rows: list[list[Any]],
+           colours: list[str] | None = None, colour_col: int | None = None) -> int:
+    """Write a header row and rows from row `top`; returns the last row written."""
+    from openpyxl.styles import Font, PatternFill
+
+    for col, header in enumerate(headers, 1):
+        cell = sheet.cell(row=top, column=col, value=header)
+        cell.font = Font(bold=True)
+        cell.fill = PatternFill("solid", fgColor="D9E1F2")
+    for offset, values in enumerate(rows, 1):
+        for col, value in enumerate(values, 1):
+            sheet.cell(row=top + offset, column=col, value=value)
+        if colours and colour_col:
+            fill = PatternFill("solid", fgColor=FILLS[colours[offset - 1]])
+            for col in (colour_col - 1, colour_col):
+                sheet.cell(row=top + offset, column=col).fill = fill
+    return top + len(rows)
+
+
+def _fit(sheet: Any, skip_rows: int = 0) -> None:
+    """Column widths that fit their text (CJK characters take two columns); title rows that
+    span the sheet (`skip_rows`) do not widen the first column."""
+    from openpyxl.utils import get_column_letter
+
+    widths: dict[int, int] = {}
+    for row in sheet.iter_rows(min_row=skip_rows + 1):
+        for cell in row:
+            if cell.value is not None:
+                widths[cell.column] = max(widths.get(cell.column, 0), text_width(str(cell.value)))
+    for col, width in widths.items():
+        sheet.column_dimensions[get_column_letter(col)].width = min(max(width + 2, 8), 60)
+
+
+def _charts(sheet: Any, board: Board) -> None:
+    """One bar chart per target: the city figure against the target."""
+    from openpyxl.chart import BarChart, Reference
+
+    sheet.append(["指标", "全市数值", "目标值"])
+    anchor_row = 1
+    for index, target in enumerate(board.targets_of()):
+        row = index + 2
+        sheet.append([target.title, target.city_value or 0, board.goal_values[target.target_id]])
+        chart = BarChart()
+        chart.type = "bar"
+        chart.title = f"{target.title}（{target.goal}）"[:60]
+        chart.y_axis.title = target.unit
+        data = Reference(sheet, min_col=2, max_col=3, min_row=1, max_row=1)
+        chart.add_data(Reference(sheet, min_col=2, max_col=3, min_row=row, max_row=row),
+                       from_rows=True, titles_from_data=False)
+        chart.set_categories(data)
+        chart.legend = None
+        chart.height, chart.width = 5, 14
+        sheet.add_chart(chart, f"E{anchor_row}")
+        anchor_row += 11
+    _fit(sheet)
+

@@ -1,0 +1,1 @@
+"""Operational tools outside the installed product: the failure drill, the year simulation."""
