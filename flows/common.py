@@ -19,8 +19,8 @@ from tasks.publish import publish_action
 NON_WORKDAY = "非工作日"
 OVERDUE = "有逾期"
 NORMAL = "正常"
-DELIVERY_ZH = {"sent": "已发送", "failed": "未送达", "unknown": "结果未知", "unroutable": "无送达渠道",
-               "retrying": "待重试", "in_flight": "发送中"}
+DELIVERY_ZH = {"sent": "已发送", "failed": "未送达", "unknown": "结果未知",
+               "unroutable": "无送达渠道", "retrying": "待重试", "in_flight": "发送中"}
 
 ACTION_DESCRIPTION = (
     "泰民〔2023〕12号：按督办阶梯判定本行动今日应催办的事项并记入台账；"

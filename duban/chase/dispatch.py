@@ -59,6 +59,7 @@ __all__ = ["LEASE", "DispatchResult", "assemble", "dispatch", "lease", "portal_l
 MAX_ITEMS = 10  # named in a digest, most urgent first; the department link lists every one
 LINK_MARGIN_DAYS = 14  # a department link outlives its latest listed deadline by this much
 OWED = ("open", "returned")  # occurrence states still owed at send time
+EARLIER_MESSAGE = ("sent", "unknown", "unroutable")  # an earlier digest went out (or is on record)
 CARRIED = ("pending", "sending", "retrying", "failed")  # an earlier day's digest nobody got
 NO_CHANNEL = "没有配置面向人员的送达渠道（发件箱只是记录）"
 URGENCY = ("failed", "unknown", "retrying", "in_flight", "pending", "unroutable")
@@ -296,7 +297,7 @@ def _already_reached(session: Session, digest: Digest, rows: list[tuple]) -> set
     seen: set[int] = set()
     for batch in chunked(occurrences, 1000):
         seen.update(session.scalars(select(Reminder.occurrence_id).where(
-            Reminder.recipient == digest.recipient, Reminder.state == "sent",
+            Reminder.recipient == digest.recipient, Reminder.state.in_(EARLIER_MESSAGE),
             Reminder.digest_id != digest.id, Reminder.occurrence_id.in_(batch))))
     return seen
 

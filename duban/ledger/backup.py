@@ -11,6 +11,8 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+from duban.ledger.database import private_dir, private_file
+
 
 class BackupError(RuntimeError):
     """A backup or restore that cannot be done, with the reason."""
@@ -36,7 +38,8 @@ def backup(database_url: str, target: Path) -> Path:
         raise BackupError(f"{source_path}: no ledger database to back up")
     if target.exists():
         raise BackupError(f"{target} exists: choose a new file name")
-    target.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(target.parent)
+    private_file(target)  # a backup holds the whole ledger: 0600 from its first byte
     source = sqlite3.connect(source_path, timeout=30)
     dest = sqlite3.connect(target)
     try:

@@ -41,7 +41,7 @@ from sqlalchemy.orm import Session
 
 from duban.calendar.clock import local_day, shanghai
 from duban.calendar.workdays import WorkCalendar
-from duban.ledger.database import record_audit
+from duban.ledger.database import private_dir, private_file, record_audit
 from duban.ledger.item_events import REPORT_KIND_ZH, Change, record_changes
 from duban.ledger.models import AuditEntry, Department, Occurrence, Report
 from duban.plan.allocations import current_shares
@@ -297,10 +297,10 @@ def _entry(kind: str, note: str, problems: str, support: str, reason: str,
 
 def store_evidence(upload: EvidenceFile, evidence_dir: Path, sha: str, ext: str) -> Path:
     """Write the file once under its hash (atomic rename); an identical file is kept once."""
-    evidence_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(evidence_dir)
     target = evidence_dir / f"{sha}{ext}"
     if not target.exists():
-        partial = evidence_dir / f".{sha}.{uuid.uuid4().hex}.part"
+        partial = private_file(evidence_dir / f".{sha}.{uuid.uuid4().hex}.part")
         partial.write_bytes(upload.content)
         os.replace(partial, target)
     return target
