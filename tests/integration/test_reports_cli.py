@@ -262,4 +262,4 @@ def test_the_office_entry_flow_runs_under_prefect(cli_sqlite) -> None:
         state = asyncio.run(office_entry("taishan-mzj", occ, "progress", 9, None, "电话", "",
                                          "张三", "2023-07-05", return_state=True))
     assert state.name == "已登记"
-    assert occurrence(cli, occ).status == "closed"
+    assert occurrence(cli, occ).status == "reported"  # awaiting the office's review
