@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 
 from duban.plan.config import ConfigError
+from duban.settings import SettingsError
 
 DEBUG_FLAG = "--debug"
 
@@ -65,6 +66,9 @@ def run_cli(main: Callable[[], object], argv: list[str] | None = None) -> None:
         main()
     except (SystemExit, KeyboardInterrupt):
         raise
+    except SettingsError as exc:  # a DUBAN_* variable duban cannot use: a usage error
+        print(f"Error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     except Exception as exc:
         if debug:
             raise
