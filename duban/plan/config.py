@@ -7,7 +7,6 @@ carrying every problem found, never a traceback for the user.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -15,6 +14,8 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from duban.calendar.clock import TIMEZONE
 
 CODE_RE = r"^[a-z][a-z0-9]*$"
 KEY_RE = r"^[a-z0-9][a-z0-9-]*$"
@@ -68,11 +69,18 @@ class PlanSpec(_Strict):
     issuer: str
     issued: date
     year: int = Field(ge=2000, le=2100)
-    timezone: Literal["Asia/Shanghai"] = "Asia/Shanghai"
+    timezone: str = TIMEZONE
     starts: date
     ends: date
     # 审核销号: a department's closing report waits for the office to accept (销号) or return it
     review_required: bool = True
+
+    @field_validator("timezone")
+    @classmethod
+    def _china_time(cls, value: str) -> str:
+        if value != TIMEZONE:
+            raise ValueError(f"deadlines are China's working days: only {TIMEZONE} is supported")
+        return value
 
 
 class TargetSpec(_Strict):
@@ -385,7 +393,3 @@ def _check_targets(
 
 def describe_problems(problems: list[Problem]) -> str:
     return "\n".join(f"  - {p}" for p in problems)
-
-
-def is_code(text: str) -> bool:
-    return re.fullmatch(CODE_RE, text) is not None

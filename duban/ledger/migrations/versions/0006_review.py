@@ -2,7 +2,7 @@
 review_required setting, an occurrence's latest return, and the 督办通报 numbering
 
 Revision ID: 0006_review
-Revises: 0003
+Revises: 0010_never_reused_ids
 """
 import sqlalchemy as sa
 from alembic import op
@@ -10,7 +10,7 @@ from alembic import op
 import duban.ledger.models
 
 revision = "0006_review"
-down_revision = "0003"
+down_revision = "0010_never_reused_ids"
 branch_labels = None
 depends_on = None
 
