@@ -8,9 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select
-from typer.testing import CliRunner
 
-from cli import app
 from duban.ledger.backup import BackupError, backup, restore
 from duban.ledger.database import Database, record_audit
 from duban.ledger.models import AuditEntry
