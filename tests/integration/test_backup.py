@@ -61,7 +61,7 @@ def test_backup_and_restore_while_writing(sqlite_url, tmp_path) -> None:
     saved = _rows(Database(f"sqlite:///{snapshot}"))
     assert 0 < saved < _rows(db)  # a consistent snapshot taken mid-stream
     with Writers(db) as writers:
-        restore(sqlite_url, snapshot)
+        restore(sqlite_url, snapshot, tmp_path / "safety", datetime.now(UTC), db.create_schema)
         time.sleep(0.2)
     assert writers.errors == []
     with db.session() as s:
@@ -73,7 +73,7 @@ def test_bad_backups_are_refused(sqlite_url, tmp_path) -> None:
     junk = tmp_path / "junk.db"
     junk.write_bytes(b"not a database at all" * 100)
     with pytest.raises(BackupError, match="junk.db: not a duban ledger backup"):
-        restore(sqlite_url, junk)
+        restore(sqlite_url, junk, tmp_path, datetime.now(UTC), lambda: None)
 
 
 def test_postgres_is_pointed_to_pg_dump(monkeypatch, tmp_path) -> None:
