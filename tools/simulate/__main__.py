@@ -89,7 +89,7 @@ def _simulate(world, quick: bool, seed: int, days: int | None):
 def _plan_start():
     """The earliest start among the configured plans (read before the ledger exists)."""
     from duban.plan.config import load_config
-    from duban.settings import DEFAULT_CONFIG_DIR
+    from tools.simulate.world import DEFAULT_CONFIG_DIR
 
     config = load_config(DEFAULT_CONFIG_DIR)
     return min(plan.plan.starts for _, plan in config.plans)

@@ -22,11 +22,12 @@ from sqlalchemy import select
 from cli import processes as up
 from duban.ledger.models import Department
 from duban.service import Context, setup
-from duban.settings import DEFAULT_CONFIG_DIR, PROJECT_ROOT
 from tools.simulate.clock import SimClock
 from tools.simulate.receivers import Inbox, MailReceiver, RobotReceiver, free_port
 
 OFFICE_TAGS = ("office", "supervisor")
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_CONFIG_DIR = PROJECT_ROOT / "config"
 
 
 @dataclass
