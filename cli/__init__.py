@@ -1,7 +1,5 @@
 """The `duban` console script: each module registers its commands on the shared Typer app."""
 
-import sys
-
 import cli.chase_cmd  # noqa: F401  (registration; Prefect is imported lazily)
 import cli.report_cmd  # noqa: F401  (registration: token, confirm, reports)
 import cli.up_cmd  # noqa: F401  (registration; Prefect is imported lazily)
@@ -14,16 +12,12 @@ from cli import (  # noqa: F401  (registration)
     report_export_cmd,
     status_cmd,
 )
+from cli.errors import run_cli
 from cli.main import app
-from duban.settings import SettingsError
 
 __all__ = ["app", "main"]
 
 
 def main() -> None:
-    """The console script: a DUBAN_* variable duban cannot use is one clear message, exit 2."""
-    try:
-        app()
-    except SettingsError as exc:
-        sys.stderr.write(f"Error: {exc}\n")
-        sys.exit(2)
+    """The `duban` console script: the Typer app, with one-line errors instead of tracebacks."""
+    run_cli(app)

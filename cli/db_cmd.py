@@ -11,7 +11,15 @@ import typer
 from cli.main import app, db_app
 from cli.output import fail
 from duban.calendar.clock import utcnow
-from duban.ledger.backup import BackupError, backup, inspect_ledger, live_summary, restore
+from duban.ledger.backup import (
+    BackupError,
+    backup,
+    inspect_ledger,
+    is_postgres,
+    live_summary,
+    restore,
+)
+from duban.ledger.backup_postgres import backup_postgres, inspect_dump, restore_postgres
 from duban.service import Context
 
 
@@ -30,13 +38,15 @@ def upgrade() -> None:
 def backup_command(
     file: Annotated[Path, typer.Argument(help="The backup file to write (must not exist).")],
 ) -> None:
-    """Back up the ledger while it runs (SQLite online backup; for PostgreSQL use pg_dump).
+    """备份台账 / Back up the ledger while it runs (SQLite online backup, or pg_dump).
 
     Example: duban backup .duban/backup-2023-10-16.db
     """
     ctx = Context.from_env()
+    url = ctx.settings.database_url
     try:
-        path = backup(ctx.settings.database_url, file)
+        path = (backup_postgres(url, ctx.db.engine, file) if is_postgres(url)
+                else backup(url, file))
     except BackupError as exc:
         fail(str(exc))
     typer.echo(f"已备份到 {path}")
@@ -57,9 +67,11 @@ def restore_command(
     Example: duban restore .duban/backup-2023-10-16.db
     """
     ctx = Context.from_env()
+    url = ctx.settings.database_url
+    postgres = is_postgres(url)
     try:
-        incoming = inspect_ledger(file)
-        current = live_summary(ctx.settings.database_url)
+        incoming = inspect_dump(file) if postgres else inspect_ledger(file)
+        current = None if postgres else live_summary(url)
     except BackupError as exc:
         fail(str(exc))
     typer.echo("备份内容 / the backup holds:")
@@ -73,8 +85,10 @@ def restore_command(
                  "confirm with --yes")
         typer.confirm("确认用该备份替换当前台账？/ Replace the live ledger?", abort=True)
     try:
-        result = restore(ctx.settings.database_url, file, ctx.settings.home / "backups",
-                         utcnow(), ctx.db.create_schema)
+        restore_ledger = restore_postgres if postgres else restore
+        args = (url, ctx.db.engine) if postgres else (url,)
+        result = restore_ledger(*args, file, ctx.settings.home / "backups", utcnow(),
+                                ctx.db.create_schema)
     except BackupError as exc:
         fail(str(exc))
     typer.echo(f"已从 {file} 恢复到 {result.target}")

@@ -62,14 +62,14 @@ class RestoreResult:
     restored: LedgerSummary
 
 
+def is_postgres(database_url: str) -> bool:
+    return make_url(database_url).get_backend_name() == "postgresql"
+
+
 def sqlite_path(database_url: str) -> Path:
     url = make_url(database_url)
     if url.get_backend_name() != "sqlite":
-        raise BackupError(
-            "the ledger is on PostgreSQL: back it up with "
-            "`pg_dump --format=custom --file=duban.dump DBNAME` and restore with "
-            "`pg_restore --clean --dbname=DBNAME duban.dump` (README, Backups)"
-        )
+        raise BackupError(f"not a SQLite ledger: {url.render_as_string(hide_password=True)}")
     if not url.database or url.database == ":memory:":
         raise BackupError("an in-memory database cannot be backed up")
     return Path(url.database)

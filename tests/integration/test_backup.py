@@ -8,9 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select
-from typer.testing import CliRunner
 
-from cli import app
 from duban.ledger.backup import BackupError, backup, restore
 from duban.ledger.database import Database, record_audit
 from duban.ledger.models import AuditEntry
@@ -74,9 +72,3 @@ def test_bad_backups_are_refused(sqlite_url, tmp_path) -> None:
     junk.write_bytes(b"not a database at all" * 100)
     with pytest.raises(BackupError, match="junk.db: not a duban ledger backup"):
         restore(sqlite_url, junk, tmp_path, datetime.now(UTC), lambda: None)
-
-
-def test_postgres_is_pointed_to_pg_dump(monkeypatch, tmp_path) -> None:
-    monkeypatch.setenv("DUBAN_DATABASE_URL", "postgresql://127.0.0.1/test")
-    result = CliRunner().invoke(app, ["backup", str(tmp_path / "x.db")])
-    assert result.exit_code == 1 and "pg_dump" in result.output
