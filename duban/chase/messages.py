@@ -23,9 +23,9 @@ from duban.chase.faults import checkpoint
 from duban.chase.ladder import OFFICE, Owed, record_owed
 from duban.ledger.database import Database
 from duban.ledger.models import Delivery, DeliveryMessage, Digest, Reminder
-from duban.settings import SettingsError
+from duban.settings import Settings, SettingsError
 
-LEASE = timedelta(minutes=10)  # the default; DUBAN_DISPATCH_LEASE_SECONDS overrides it
+LEASE = timedelta(seconds=Settings.model_fields["dispatch_lease_seconds"].default)  # default
 MAX_ATTEMPTS = 5  # DUBAN_DELIVERY_MAX_ATTEMPTS
 RETRY_AFTER = timedelta(minutes=10)  # DUBAN_DELIVERY_RETRY_SECONDS, doubled per attempt
 MAX_RETRY_AFTER = timedelta(hours=2)
@@ -47,10 +47,9 @@ def _env_int(name: str, default: int) -> int:
 
 
 def lease() -> timedelta:
-    """How long a claimed message stays its claimer's: DUBAN_DISPATCH_LEASE_SECONDS (whole
-    seconds, at least 1) or LEASE. Read at each claim, never at import."""
-    seconds = _env_int("DUBAN_DISPATCH_LEASE_SECONDS", int(LEASE.total_seconds()))
-    return timedelta(seconds=seconds)
+    """How long a claimed message stays its claimer's (Settings.dispatch_lease_seconds). Read
+    at each claim, never at import; a bad value is a SettingsError naming the variable."""
+    return timedelta(seconds=Settings.from_env().dispatch_lease_seconds)
 
 
 @dataclass(frozen=True)

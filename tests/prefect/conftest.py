@@ -16,8 +16,8 @@ import pytest
 from sqlalchemy import func, select
 
 from duban.service import Context, setup
-from duban.settings import DEFAULT_CONFIG_DIR
 from tests.conftest import LOADED_AT
+from tests.support.paths import CONFIG_DIR
 
 try:  # engineer "house" moves the receivers to tests/support
     from tests.support.receivers import HttpReceiver
@@ -46,7 +46,7 @@ def duban_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, people_hook: Http
     hook (a person-facing channel) and the outbox (the record)."""
     monkeypatch.setenv("DUBAN_HOME", str(tmp_path))
     monkeypatch.setenv("DUBAN_DATABASE_URL", f"sqlite:///{tmp_path / 'duban.db'}")
-    monkeypatch.setenv("DUBAN_CONFIG_DIR", str(DEFAULT_CONFIG_DIR))
+    monkeypatch.setenv("DUBAN_CONFIG_DIR", str(CONFIG_DIR))
     notify = tmp_path / "notify.yaml"
     notify.write_text("version: 1\nurls:\n  - outbox://:\n      tag: always\n"
                       f"  - json://127.0.0.1:{people_hook.port}/people:\n      tag: always\n",

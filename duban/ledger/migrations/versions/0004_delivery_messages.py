@@ -2,7 +2,7 @@
 and each delivery attempt linked to its message (issue 13)
 
 Revision ID: 0004_delivery_messages
-Revises: 0003
+Revises: 0006_review
 Create Date: 2026-11-29 23:16:50.105211
 """
 import sqlalchemy as sa
@@ -11,7 +11,7 @@ from alembic import op
 import duban.ledger.models
 
 revision = '0004_delivery_messages'
-down_revision = '0003'
+down_revision = '0006_review'
 branch_labels = None
 depends_on = None
 
