@@ -21,12 +21,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from itertools import groupby
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import exists, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
-from duban.calendar.clock import local_day
+from duban.calendar.clock import SHANGHAI, local_day
 from duban.calendar.workdays import WorkCalendar
 from duban.chase import messages
 from duban.chase.delivery import OutgoingMessage, Sender, TargetResult
@@ -52,7 +51,6 @@ from duban.ledger.models import (
     Reminder,
 )
 from duban.reports.tokens import LINK_DAYS, issue_for
-from duban.settings import TIMEZONE
 
 __all__ = ["LEASE", "DispatchResult", "assemble", "dispatch", "lease", "portal_link_maker"]
 
@@ -107,9 +105,6 @@ class DispatchResult:
             "messages": dict(self.messages), "office_notices": self.office_notices,
             "void": self.void, "summary": self.summary,
         }
-
-
-_TZ = ZoneInfo(TIMEZONE)
 
 
 def worker_name() -> str:
@@ -408,7 +403,7 @@ class _Run:
                 result.undelivered.append({
                     "recipient": recipient, "name": names.get(recipient, recipient),
                     "state": state, "reason": reasons.get(digest_id, NO_CHANNEL),
-                    "retry_at": when.astimezone(_TZ).strftime("%H:%M") if when else "",
+                    "retry_at": when.astimezone(SHANGHAI).strftime("%H:%M") if when else "",
                 })
         result.undelivered.sort(key=lambda u: URGENCY.index(u["state"])
                                 if u["state"] in URGENCY else len(URGENCY))
