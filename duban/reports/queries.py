@@ -75,5 +75,16 @@ def list_reports(session: Session, occurrence_id: int) -> list[ReportView]:
     ]
 
 
+def standing_report_id(session: Session, occurrence_id: int) -> int | None:
+    """The newest report of an occurrence (done or progress) that no later one superseded: the
+    one the office reviews."""
+    reports = session.execute(
+        select(Report.id, Report.supersedes_id).where(Report.occurrence_id == occurrence_id,
+                                                      Report.kind != "ack")
+        .order_by(Report.created_at.desc(), Report.id.desc())).tuples().all()
+    superseded = {old for _, old in reports if old}
+    return next((rid for rid, _ in reports if rid not in superseded), None)
+
+
 def find_report(session: Session, idempotency_key: str) -> Report | None:
     return session.scalar(select(Report).where(Report.idempotency_key == idempotency_key))

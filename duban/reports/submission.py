@@ -11,7 +11,8 @@ Idempotency: each submission carries a key (the page's form nonce, a digest of t
 payload, an office entry's payload); the same key again returns the first answer (replayed from
 its audit entry) and records nothing; the same key with different content is refused.
 
-When a report closes its occurrence (status closed, closed_on = the Shanghai date):
+When a report closes its occurrence (closed_on = the Shanghai date; status closed, or reported =
+已报送·待审核 when the plan requires the office's review, see duban.reports.review):
 - done always closes;
 - progress on a monthly/quarterly target report (target_progress) closes: that figure IS the
   period's report;
@@ -20,12 +21,14 @@ When a report closes its occurrence (status closed, closed_on = the Shanghai dat
 - progress on a milestone itself or a year-end check (target_final) never closes: an interim
   figure is not the deliverable.
 An acknowledgement pauses urging until add_workdays(today, ladder.ack_pause); the deadline stays.
+Until the office reviews, a new report on a reported item supersedes the standing one (a
+correction, no reason needed); once signed off (销号) a reviewed item takes no more reports.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
 
@@ -50,6 +53,7 @@ from duban.reports.inputs import (
     check_unit,
     parse_value,
 )
+from duban.reports.queries import standing_report_id
 from duban.reports.tokens import Grant, spend
 from duban.reports.verdicts import ReportOutcome, outcome_of, verdict_for
 
@@ -108,6 +112,7 @@ class _Entry:
     evidence_sha256: str | None
     upload: EvidenceFile | None
     ext: str = ""
+    resubmitted: bool = False  # a new report on an item awaiting review: no reason needed
 
 
 def _entry(sub: Submission) -> _Entry:
@@ -153,7 +158,11 @@ def submit(
     if existing is not None:
         return _replay(session, existing, occ, entry, figure, unit, sub.correction_of)
     today = local_day(now)
-    old = _check_state(session, occ, entry, sub.correction_of)
+    correction_of = sub.correction_of
+    if occ.status == "reported" and correction_of is None and sub.kind != "ack":
+        correction_of = standing_report_id(session, occ.id)  # a new report supersedes
+        entry = replace(entry, resubmitted=True)
+    old = _check_state(session, occ, entry, correction_of)
     if by.link is not None and sub.kind != "ack" and not spend(session, by.link, now):
         raise ReportRefused("token", "此报送链接已被使用", "this link has already been used")
     if entry.upload is not None:
@@ -221,6 +230,9 @@ def _check_state(
     report, when this is a correction."""
     if correction_of is not None:
         return _corrected(session, occ, entry, correction_of)
+    if occ.status == "reported" and entry.kind == "ack":
+        raise ReportRefused("occurrence_id", "该事项已报送，正在等待督办办公室审核，无需签收",
+                            f"occurrence {occ.id} is reported and awaits review")
     if occ.status == "closed":
         day = occ.closed_on.isoformat() if occ.closed_on else ""
         if entry.kind == "ack":
@@ -239,7 +251,11 @@ def _corrected(session: Session, occ: Occurrence, entry: _Entry, report_id: int)
     if entry.kind == "ack":
         raise ReportInputError("kind", "签收不能作为更正",
                                "an acknowledgement cannot be a correction")
-    if not entry.reason:
+    if occ.status == "closed" and occ.duty.action.plan.review_required:
+        raise ReportRefused("correction_of",
+                            "该事项已审核销号，不能再更正；如有问题请联系督办办公室",
+                            f"occurrence {occ.id} was reviewed and closed: no more corrections")
+    if not entry.reason and not entry.resubmitted:
         raise ReportInputError("reason", "更正须说明原因", "a correction needs a reason")
     old = session.get(Report, report_id)
     if old is None or old.occurrence_id != occ.id or old.kind == "ack":
@@ -272,9 +288,12 @@ def _apply(
         until = rules.calendar.add_workdays(today, rules.ladder.ack_pause)
         occ.acknowledged_until = max(until, occ.acknowledged_until or until)
     elif closes(occ.duty.kind, report.kind, keep_open):
-        if occ.status != "closed":  # a correction keeps the original closing date
-            occ.status, occ.closed_on, occ.closed_at = "closed", today, now
-    elif old is not None and occ.status == "closed" and not _other_done(session, occ, report):
+        if occ.status == "open":  # a correction keeps the original closing date
+            review = occ.duty.action.plan.review_required
+            occ.status = "reported" if review else "closed"
+            occ.closed_on, occ.closed_at = today, now
+    elif (old is not None and occ.status in ("closed", "reported")
+          and not _other_done(session, occ, report)):
         occ.status, occ.closed_on, occ.closed_at = "open", None, None
 
 
@@ -309,7 +328,8 @@ def _replay(
         report.occurrence_id == occ.id and report.kind == entry.kind and report.value == value
         and report.unit == unit and report.note == entry.note
         and report.evidence == entry.evidence and report.problems == entry.problems
-        and report.support_needed == entry.support and report.supersedes_id == correction_of
+        and report.support_needed == entry.support
+        and (report.supersedes_id == correction_of or correction_of is None)
         and report.correction_reason == entry.reason
     )
     if not same:
@@ -326,6 +346,7 @@ def _replay(
         closed_on=_day(detail.get("closed_on")),
         acknowledged_until=_day(detail.get("acknowledged_until")),
         supersedes_id=report.supersedes_id, message=detail.get("message", ""), replayed=True,
+        awaiting_review=detail.get("awaiting_review", False),
     )
 
 
@@ -352,6 +373,7 @@ def record_report_event(
         "acknowledged_until": (outcome.acknowledged_until.isoformat()
                                if outcome.acknowledged_until else None),
         "supersedes": outcome.supersedes_id, "verdict": outcome.verdict,
+        "awaiting_review": outcome.awaiting_review,
         "verdict_text": outcome.verdict_text,
     }
     change = Change(f"report:{outcome.report_id}", outcome.occurrence_id, kind, detail)

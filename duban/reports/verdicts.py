@@ -27,12 +27,13 @@ class ReportOutcome:
     unit: str | None
     verdict: str | None
     verdict_text: str
-    closed: bool
+    closed: bool  # the department's part is done (closed, or reported awaiting review)
     closed_on: date | None
     acknowledged_until: date | None
     supersedes_id: int | None
     message: str
     replayed: bool = field(default=False, compare=False)
+    awaiting_review: bool = False  # 已报送·待审核: the office has yet to accept or return it
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -42,6 +43,7 @@ class ReportOutcome:
             "closed": self.closed, "closed_on": _iso(self.closed_on),
             "acknowledged_until": _iso(self.acknowledged_until),
             "supersedes_id": self.supersedes_id, "message": self.message,
+            "awaiting_review": self.awaiting_review,
         }
 
 
@@ -84,9 +86,9 @@ def outcome_of(occ: Occurrence, report: Report, verdict: Verdict | None) -> Repo
         report_id=report.id, occurrence_id=occ.id, department=occ.department.code,
         kind=report.kind, value=report.value, unit=report.unit,
         verdict=verdict.code if verdict else None, verdict_text=verdict.text if verdict else "",
-        closed=occ.status == "closed", closed_on=occ.closed_on,
+        closed=occ.status in ("closed", "reported"), closed_on=occ.closed_on,
         acknowledged_until=occ.acknowledged_until, supersedes_id=report.supersedes_id,
-        message=_message(occ, report, verdict),
+        message=_message(occ, report, verdict), awaiting_review=occ.status == "reported",
     )
 
 
@@ -99,7 +101,9 @@ def _message(occ: Occurrence, report: Report, verdict: Verdict | None) -> str:
     parts = [f"已记录{what}报送（报告编号 {report.id}）。"]
     if verdict:
         parts.append(verdict.text + "。")
-    if occ.status == "closed":
+    if occ.status == "reported":
+        parts.append("已报送，等待督办办公室审核销号；审核前如需修改，可重新报送。")
+    elif occ.status == "closed":
         day = occ.closed_on.isoformat() if occ.closed_on else ""
         parts.append(f"该事项已完成报送（{day}），不再提醒。")
     else:

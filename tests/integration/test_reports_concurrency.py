@@ -21,11 +21,11 @@ from duban.ledger.models import AccessToken, Occurrence, Report
 from duban.plan.config import load_config
 from duban.reports import tokens
 from duban.reports.errors import ReportRefused
-from duban.settings import DEFAULT_CONFIG_DIR
 from portal import create_app
 from portal.pages import failure_page
 from tests.integration.test_reports import HOMES, NOW, file_report, occ_id
 from tests.support.live_server import LiveServer
+from tests.support.paths import CONFIG_DIR
 
 CLIENTS = 50
 
@@ -113,7 +113,7 @@ def test_fifty_concurrent_posts_to_a_real_server_record_one_report(loaded, caplo
     assert report_rows(loaded, occ) == 1
     won = [r for r in races if r.status_code == 200]
     assert len(won) == 1 and "报送成功" in won[0].text
-    failure = failure_page(load_config(DEFAULT_CONFIG_DIR).office)
+    failure = failure_page(load_config(CONFIG_DIR).office)
     assert all(r.status_code == 404 and r.text == failure for r in races if r not in won)
     assert report_rows(loaded, other) == 1
     with loaded.db.session() as s:
