@@ -39,9 +39,11 @@ def free_port() -> int:
 
 def expected_deployments() -> int:
     sys.path.insert(0, str(ROOT))
-    from flows import deployables
+    from duban.service import Context
+    from flows.deployments import FIXED
 
-    return len(deployables())
+    config = Context.from_env().config
+    return 1 + sum(len(plan.actions) for _, plan in config.plans) + len(FIXED)
 
 
 def _answers(url: str, body: dict | None = None) -> httpx.Response | None:
