@@ -13,6 +13,12 @@ from cli import (  # noqa: F401  (registration)
     report_export_cmd,
     status_cmd,
 )
+from cli.errors import run_cli
 from cli.main import app
 
-__all__ = ["app"]
+__all__ = ["app", "main"]
+
+
+def main() -> None:
+    """The `duban` console script: the Typer app, with one-line errors instead of tracebacks."""
+    run_cli(app)

@@ -16,7 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from cli.connect import NOT_RUNNING_HINT, NotRunning, connect
 from cli.main import app
-from cli.output import echo_json, echo_lines, fail, table
+from cli.output import echo_json, echo_lines, fail, require_ledger, table
 from duban.calendar.clock import local_day, parse_as_of
 from duban.calendar.workdays import WorkCalendar
 from duban.chase.occurrences import STATE_ZH, STATES
@@ -33,7 +33,9 @@ LOCAL_HELP = ("Run in this process with a temporary Prefect server instead of th
 
 def _connect(local: bool, as_json: bool) -> None:
     """Point Prefect at the server `duban up` published (before Prefect is first imported: it
-    reads PREFECT_* once, at import); without one, say so and stop unless --local."""
+    reads PREFECT_* once, at import); without one, say so and stop unless --local. The ledger
+    is reached first: one clear line and exit 1 before any flow runs (issue 14.7)."""
+    require_ledger()
     home = Settings.from_env().home
     try:
         line = connect(home, local)

@@ -38,3 +38,14 @@ def echo_json(payload: Any) -> None:
 def fail(message: str, code: int = 1) -> NoReturn:
     typer.echo(f"Error: {message}", err=True)
     raise typer.Exit(code=code)
+
+
+def require_ledger() -> None:
+    """Reach the ledger database now, so a command that would start flows (chase, remind) stops
+    at the first connection error with one message (cli.errors) instead of one per flow."""
+    from sqlalchemy import text
+
+    from duban.service import Context
+
+    with Context.from_env().db.engine.connect() as connection:
+        connection.execute(text("SELECT 1"))

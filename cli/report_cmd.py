@@ -16,6 +16,7 @@ import typer
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
+from cli.errors import describe
 from cli.main import app
 from cli.output import echo_json, echo_lines, fail, table
 from duban.calendar.clock import shanghai, utcnow
@@ -56,7 +57,7 @@ def _run(action: Callable[[], T]) -> T:
     except ConfigError as exc:
         fail(f"配置有误 / bad config: {exc}")
     except SQLAlchemyError as exc:
-        fail(f"数据库错误 / database error: {type(exc).__name__}: {str(exc).splitlines()[0]}")
+        fail(describe(exc))
 
 
 @token_app.command("issue")

@@ -24,7 +24,6 @@ from flows.extension import extension_flow
 from flows.office_entry import office_entry
 from flows.remind import remind_flow
 
-TIMEZONE = "Asia/Shanghai"
 # Every day, not only weekdays: each action skips non-working days itself, adjusted working
 # Saturdays and Sundays (调休) must be covered, and the board is refreshed on days off too.
 DAILY_CRON = "30 8 * * *"

@@ -51,8 +51,9 @@ from prefect.runner import Runner
 from prefect.schedules import Cron
 from prefect.types._datetime import now as prefect_now
 
+from duban.calendar.clock import TIMEZONE
 from duban.service import Context
-from flows.deployments import DAILY, TIMEZONE, Spec, deployment_specs, flow_names
+from flows.deployments import DAILY, Spec, deployment_specs, flow_names
 from tasks.events import emit_pending
 
 RUNNER_NAME = "duban"

@@ -343,3 +343,12 @@ class ItemEvent(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     at: Mapped[datetime]
     emitted_at: Mapped[datetime | None]
+
+
+#: Ids that people see (item numbers, report receipts, digests, extension requests) are never
+#: handed out twice, even after restoring an older backup: SQLite AUTOINCREMENT keeps the
+#: high-water mark in sqlite_sequence (duban.ledger.backup lifts it); PostgreSQL sequences never
+#: go back by themselves.
+NEVER_REUSED_IDS = ("occurrence", "report", "digest", "extension_request")
+for _name in NEVER_REUSED_IDS:
+    Base.metadata.tables[_name].dialect_kwargs["sqlite_autoincrement"] = True

@@ -32,7 +32,7 @@ from duban.ledger.models import (
 from duban.reports import tokens
 from duban.reports.submission import EVIDENCE_LIMIT
 from duban.service import Context, setup
-from duban.settings import DEFAULT_CONFIG_DIR, Settings
+from duban.settings import Settings
 from portal import create_app
 from portal.pages import failure_page
 from portal.security import csrf_token, load_secret
@@ -47,6 +47,7 @@ from tests.integration.test_reports import (
     file_report,
     occ_id,
 )
+from tests.support.paths import CONFIG_DIR
 
 FAILURE = failure_page()
 
@@ -418,8 +419,8 @@ def test_python_m_duban_portal_creates_the_schema_and_logs_no_token(tmp_path) ->
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_until_up(base, server)
-        ctx = Context(Settings(tmp_path, url, DEFAULT_CONFIG_DIR, DEFAULT_CONFIG_DIR / "x.yaml",
-                               base))
+        ctx = Context(Settings(home=tmp_path, database_url=url, config_dir=CONFIG_DIR,
+                               notify_config=CONFIG_DIR / "x.yaml", portal_url=base))
         setup(ctx, NOW)  # the schema is already there: the server made it
         occ = occ_id(ctx, HOMES, "taishan-mzj", "2023-06")
         with ctx.db.session() as s:

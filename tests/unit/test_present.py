@@ -10,9 +10,9 @@ import yaml
 
 from duban.plan.allocations import ShareLine
 from duban.plan.progress import TargetProgress, Verdict
-from duban.settings import DEFAULT_CONFIG_DIR
 from duban.supervise import markdown as present
 from duban.supervise.board import Board, ItemRow
+from tests.support.paths import CONFIG_DIR
 
 AS_OF = date(2023, 10, 9)
 COUNTIES = [f"c{i}-mzj" for i in range(9)]
@@ -60,7 +60,7 @@ def test_keys_are_valid_prefect_artifact_keys_and_never_collide() -> None:
         "action-02-elderly-home-adaptation"
     assert present.overdue_key(2) == "action-02-overdue" and present.summary_key(17) == \
         "action-17-summary"
-    plan = yaml.safe_load((DEFAULT_CONFIG_DIR / "plans" / "2023.yaml").read_text("utf-8"))
+    plan = yaml.safe_load((CONFIG_DIR / "plans" / "2023.yaml").read_text("utf-8"))
     keys = [present.BOARD_KEY]
     for action in plan["actions"]:
         no = int(action["no"])
