@@ -30,6 +30,9 @@ LOCAL_DEFAULTS = {
 }
 
 
+LEDGER_PREPARED = "DUBAN_LEDGER_PREPARED"
+
+
 class NotRunning(RuntimeError):
     """No `duban up` answers for this DUBAN_HOME; the message says what to do, in Chinese."""
 
@@ -105,6 +108,7 @@ def connect(home: Path, local: bool) -> str:
         return "本地运行：启动 Prefect 临时服务（约 5-10 秒），运行记录不进入 duban up 的界面"
     info = running_service(home)
     os.environ["PREFECT_API_URL"] = info["api_url"]
+    os.environ[LEDGER_PREPARED] = "1"  # the service set the ledger up (tasks/chase.py)
     auth = home / AUTH_FILE
     if auth.exists():
         os.environ["PREFECT_API_AUTH_STRING"] = auth.read_text(encoding="utf-8").strip()

@@ -179,10 +179,12 @@ def _serve(ctx: Context, limit: int, initial_runs: bool, started: float, ui: str
         if removed:
             typer.echo("已移除不再在办的部署：" + "、".join(removed))
         typer.echo("督办总览：Prefect 界面 Artifacts 页面的 duban-board")
-        connect.publish(home, {
+        published = connect.publish(home, {
             "api_url": os.environ["PREFECT_API_URL"], "ui_url": ui, "portal_url": portal_url,
             "pid": os.getpid(), "started": datetime.now(UTC).isoformat(timespec="seconds"),
         })
+        typer.echo(f"另开终端运行的 duban chase / remind / deploy 自动使用本服务（{published}）；"
+                   "Prefect 自带的命令需设置 PREFECT_API_URL 与 PREFECT_API_AUTH_STRING。")
         typer.echo(f"{READY}，用时 {time.monotonic() - started:.1f} 秒。按 Ctrl-C 停止。")
 
     serve_forever(ctx, limit, initial_runs, ready)

@@ -9,6 +9,7 @@ the batch's summary as plain dicts (`ChaseResult.as_dict()`, `DispatchResult.as_
 
 from __future__ import annotations
 
+import os
 import threading
 from datetime import date
 
@@ -41,8 +42,17 @@ def task_context() -> Context:
         return _CONTEXTS.setdefault(settings, Context(settings))
 
 
+PREPARED_ENV = "DUBAN_LEDGER_PREPARED"  # set by cli/connect.py when `duban up` runs
+
+
 def ensure_ready(ctx: Context, as_of: str) -> None:
-    """Create or upgrade the schema and load the plan (idempotent), at most once per day here."""
+    """Create or upgrade the schema and load the plan (idempotent), at most once per day here.
+
+    Skipped in a command run beside `duban up` (PREPARED_ENV): the service prepared the ledger at
+    its start and its daily run does so every day; the chase itself still materialises the day's
+    periods. That is most of what `duban remind` would otherwise spend."""
+    if os.environ.get(PREPARED_ENV) == "1":
+        return
     now = parse_as_of(as_of)
     key = (ctx.settings.database_url, str(ctx.settings.config_dir), local_day(now))
     with _READY_LOCK:

@@ -110,7 +110,7 @@ def eventually(check, timeout: float = 30.0):
 
 def test_up_serves_stops_cleanly_and_restarts_without_duplicates(tmp_path: Path) -> None:
     prefect_port, portal_port = free_port(), free_port()
-    first = Up(tmp_path, prefect_port, portal_port)
+    first = Up(tmp_path, prefect_port, portal_port, "--startup-timeout", "300")
     try:
         ready = first.wait_for(READY, READY_TIMEOUT)
         print(f"duban up ready in {ready:.1f} s")
@@ -145,7 +145,8 @@ def test_up_serves_stops_cleanly_and_restarts_without_duplicates(tmp_path: Path)
     finally:
         first.kill()
 
-    second = Up(tmp_path, prefect_port, portal_port, "--no-initial-runs")
+    second = Up(tmp_path, prefect_port, portal_port, "--no-initial-runs",
+                "--startup-timeout", "300")
     try:
         second.wait_for(READY, READY_TIMEOUT)
         deployments = api(prefect_port, "/deployments/filter", {"limit": 200}, auth)
