@@ -142,12 +142,12 @@ def audit_form(ctx: Context, form: str, entity: str, key: str, params: dict,
     """Record an office action taken through a Prefect form (登记报送, 审批延期, …) in the audit
     trail with the flow run that did it: whoever holds the API credential acts as the office, so
     the run id is what ties an entry to a click in the UI (and to the run's logs)."""
-    from prefect.runtime import flow_run
+    from prefect.runtime import deployment, flow_run
 
     with ctx.db.session() as session:
         record_audit(session, f"prefect:{flow_run.id or '-'}", form, entity, key, utcnow(),
                      flow_run_id=str(flow_run.id or ""), flow_run_name=flow_run.name or "",
-                     deployment=flow_run.deployment_id or "", params=params,
+                     deployment=str(deployment.name or ""), params=params,
                      outcome={k: v for k, v in outcome.items() if k in AUDITED_OUTCOME})
 
 

@@ -74,7 +74,7 @@ def wait(check, timeout: float, step: float = 0.5):
 def test_one_running_service(tmp_path: Path) -> None:
     home, prefect_port, portal_port = tmp_path / "home", free_port(), free_port()
     started = time.monotonic()
-    service = Up(home, prefect_port, portal_port, "--startup-timeout", "300")
+    service = Up(home, prefect_port, portal_port, "--startup-timeout", "500")
     try:
         ready = service.wait_for(READY, READY_TIMEOUT)
         print(f"duban up ready in {ready:.1f} s")
@@ -147,7 +147,7 @@ def test_one_running_service(tmp_path: Path) -> None:
     finally:
         service.kill()
 
-    again = Up(home, prefect_port, portal_port, "--no-initial-runs", "--startup-timeout", "300")
+    again = Up(home, prefect_port, portal_port, "--no-initial-runs", "--startup-timeout", "500")
     try:
         again.wait_for(READY, READY_TIMEOUT)
         assert any("遗留进程" in line for line in again.output), "".join(again.output)
