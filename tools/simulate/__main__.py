@@ -28,6 +28,9 @@ def main(
     seed: Annotated[int, typer.Option("--seed", help="Seed of the departments' behaviour.")] = 7,
     report: Annotated[Path | None, typer.Option(
         "--report", help="Write report.md, chart.png and figures.json here.")] = None,
+    start: Annotated[str | None, typer.Option(
+        "--start", help="Begin on this day (YYYY-MM-DD) instead of the plan's start; the "
+        "ledger is still set up at the plan's start.")] = None,
     days: Annotated[int | None, typer.Option(
         "--days", help="Stop after this many days (a shorter run than --quick).")] = None,
     keep_logs: Annotated[Path | None, typer.Option(
@@ -43,7 +46,7 @@ def main(
     signal.signal(signal.SIGTERM, _interrupt)
     started = time.monotonic()
     try:
-        outcome, checker, window = _simulate(world, quick, seed, days)
+        outcome, checker, window = _simulate(world, quick, seed, days, start)
     except KeyboardInterrupt:
         _log("模拟被中断 / interrupted")
         raise typer.Exit(2) from None
@@ -59,8 +62,8 @@ def main(
     raise typer.Exit(1 if checker.violations else 0)
 
 
-def _simulate(world, quick: bool, seed: int, days: int | None):
-    from datetime import timedelta
+def _simulate(world, quick: bool, seed: int, days: int | None, begin: str | None):
+    from datetime import date, timedelta
 
     from duban.calendar.clock import at_local
     from duban.settings import Settings
@@ -69,6 +72,9 @@ def _simulate(world, quick: bool, seed: int, days: int | None):
     first = _plan_start()
     ctx = world.start(at_local(first, 8), _log)
     start, last = plan_window(world, quick)
+    if begin is not None:
+        start = date.fromisoformat(begin)
+        last = max(last, start)
     if days is not None:
         last = min(last, start + timedelta(days=days - 1))
     _log(f"模拟 {start} … {last}（{(last - start).days + 1} 天）; home {Settings.from_env().home}")

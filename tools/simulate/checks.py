@@ -33,10 +33,23 @@ from duban.supervise.export import ITEM_HEADERS, write_xlsx
 from tools.simulate.receivers import Message
 
 DONE_ZH = {STATE_ZH["done"], STATE_ZH["done_late"]}
+AWAITING_ZH = STATE_ZH.get("reported")  # 已报送·待审核, where the office reviews reports
 TOKEN_IN_LINK = re.compile(r"/[rd]/([A-Za-z0-9_-]{20,})")
 TOKEN_LIKE = re.compile(r"[A-Za-z0-9_-]{20,}")
 RECORD_CHANNELS = ("outbox",)  # channels that keep a copy but reach nobody
 RETRY_GRACE = 3  # working days after a failure within which a retry must have happened
+
+
+def split(by_state_zh: Counter) -> tuple[int, int, int]:
+    """(open, awaiting review, closed) from counts by the Chinese state shown in a view."""
+    closed = sum(by_state_zh[s] for s in DONE_ZH)
+    awaiting = by_state_zh[AWAITING_ZH] if AWAITING_ZH else 0
+    return sum(by_state_zh.values()) - closed - awaiting, awaiting, closed
+
+
+def ledger_split(truth: Counter) -> tuple[int, int, int]:
+    """(open, awaiting review, closed) from occurrence.status counts."""
+    return truth["open"], truth["reported"], sum(truth.values()) - truth["open"] - truth["reported"]
 
 
 @dataclass(frozen=True)
@@ -151,12 +164,10 @@ class Checker:
             truth = self.truth(s, day)
             board = build_board(s, day, self.calendar, self.ctx.config.ladder.slow_progress_ratio)
         states = board.states()
-        shown_done = states["done"] + states["done_late"]
-        shown_open = sum(states.values()) - shown_done
-        if (shown_open, shown_done) != (truth["open"], sum(truth.values()) - truth["open"]):
+        shown = split(Counter({STATE_ZH[k]: v for k, v in states.items()}))
+        if shown != ledger_split(truth):
             self.flag(day, "board-counts", "board",
-                      f"open/closed {shown_open}/{shown_done}, ledger {truth['open']}/"
-                      f"{sum(truth.values()) - truth['open']}")
+                      f"open/awaiting review/closed {shown}, ledger {ledger_split(truth)}")
         if excel is not None:
             self._excel(day, board, excel, truth)
         return states
@@ -165,20 +176,18 @@ class Checker:
         write_xlsx(board, path)
         book = load_workbook(path, read_only=True)
         column = ITEM_HEADERS.index("状态")
-        rows = done = 0
+        shown: Counter = Counter()
         for sheet in book.worksheets:
             header = next(sheet.iter_rows(min_row=1, max_row=1, values_only=True), ())
             if list(header[:len(ITEM_HEADERS)]) != ITEM_HEADERS:
                 continue
             for row in sheet.iter_rows(min_row=2, values_only=True):
                 if row and row[0] is not None:
-                    rows += 1
-                    done += row[column] in DONE_ZH
+                    shown[row[column]] += 1
         book.close()
-        closed = sum(truth.values()) - truth["open"]
-        if (rows - done, done) != (truth["open"], closed):
+        if split(shown) != ledger_split(truth):
             self.flag(day, "excel-counts", path.name,
-                      f"open/closed {rows - done}/{done}, ledger {truth['open']}/{closed}")
+                      f"open/awaiting review/closed {split(shown)}, ledger {ledger_split(truth)}")
 
     # -- logs ------------------------------------------------------------------------------
 
