@@ -11,6 +11,7 @@ from cli import (  # noqa: F401  (registration)
     outbox_cmd,
     plan_cmd,
     report_export_cmd,
+    review_cmd,
     status_cmd,
 )
 from cli.errors import run_cli
