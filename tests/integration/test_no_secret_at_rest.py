@@ -15,7 +15,8 @@ from duban.calendar.clock import at_local
 from duban.ledger.backup import backup
 from duban.ledger.models import Base, Department, Occurrence
 from duban.reports import tokens
-from duban.reports.submission import EvidenceFile, derive_key, submit
+from duban.reports.evidence import EvidenceFile
+from duban.reports.submission import Submission, Submitter, derive_key, submit
 from duban.service import chase, dispatch, setup
 from notifications import notifier_for
 
@@ -92,11 +93,10 @@ def _report_with_fresh_tokens(ctx, tmp_path: Path) -> set[str]:
     with ctx.db.session() as s:
         grant = tokens.check(s, link, DAY)
         assert grant is not None
-        submit(s, occurrence_id=occ, department_id=grant.department_id, kind="progress",
-               note=f"见附件（令牌不应出现：{link[:6]}）",
-               evidence=EvidenceFile("proof.pdf", b"%PDF-1.4\n%%EOF\n"),
-               idempotency_key=derive_key("test", tokens.hash_token(link), occ),
-               now=DAY, calendar=ctx.calendar, ladder=ctx.config.ladder.ladder, link=grant,
-               evidence_dir=ctx.settings.home / "evidence", keep_open=True,
-               slow_ratio=ctx.config.ladder.slow_progress_ratio, via="portal")
+        sub = Submission(occurrence_id=occ, kind="progress",
+                         idempotency_key=derive_key("test", tokens.hash_token(link), occ),
+                         note=f"见附件（令牌不应出现：{link[:6]}）", keep_open=True,
+                         evidence=EvidenceFile("proof.pdf", b"%PDF-1.4\n%%EOF\n"))
+        submit(s, sub, Submitter(grant.department_id, link=grant, via="web"),
+               ctx.report_rules, DAY)
     return {cli, link}
