@@ -19,6 +19,7 @@ same runs. The report is a Markdown table.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -80,7 +81,8 @@ class Receiver:
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
-                self.wfile.write(data)
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    self.wfile.write(data)  # a client that gave up (hang) is gone
 
             def log_message(self, *args) -> None:
                 """Quiet."""
