@@ -34,6 +34,7 @@ from flows.dispatch import dispatch_flow
 from flows.extension import extension_flow
 from flows.office_entry import office_entry
 from flows.remind import remind_flow
+from flows.review import review_flow
 
 ACTION_FLOWS: list[Flow] = [
     action_01, action_02, action_03, action_04, action_05, action_06, action_07, action_08,
@@ -68,5 +69,6 @@ def deployables() -> list[Deployable]:
         Deployable(remind_flow, None),
         Deployable(office_entry, None),
         Deployable(extension_flow, None),
+        Deployable(review_flow, None),
     ]
 
