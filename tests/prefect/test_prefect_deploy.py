@@ -45,7 +45,7 @@ def test_deploy_all_creates_every_deployment_with_its_schedule(tmp_path: Path) -
 
     found = asyncio.run(deployments_in_pool("duban"))
     expected = {f"{d.flow.name}/{DEPLOYMENT_NAME}": d.cron for d in deployables()}
-    assert set(found) == set(expected) and len(found) == 21
+    assert set(found) == set(expected) and len(found) == 22
     for name, cron in expected.items():
         schedules = [(s.schedule.cron, s.schedule.timezone) for s in found[name]]
         assert schedules == ([(cron, "Asia/Shanghai")] if cron else []), name

@@ -43,8 +43,9 @@ def test_one_explicit_flow_per_action_named_by_its_title(titles) -> None:
 
 def test_deployables_are_the_actions_the_digest_and_the_on_demand_flows() -> None:
     items = deployables()
-    assert [d.flow.name for d in items[17:]] == ["发送督办汇总", "手动催办", "登记报送", "审批延期"]
-    assert [d.cron for d in items] == [ACTION_CRON] * 17 + [DISPATCH_CRON, None, None, None]
+    assert [d.flow.name for d in items[17:]] == ["发送督办汇总", "手动催办", "登记报送", "审批延期",
+                                                 "审核销号"]
+    assert [d.cron for d in items] == [ACTION_CRON] * 17 + [DISPATCH_CRON, None, None, None, None]
     assert ACTION_CRON == "30 8 * * *" and DISPATCH_CRON == "0 9 * * *"  # every day, 调休 too
     assert items[1].entrypoint == "flows/actions.py:action_02"
 
@@ -52,7 +53,7 @@ def test_deployables_are_the_actions_the_digest_and_the_on_demand_flows() -> Non
 def test_prefect_yaml_deploys_exactly_the_registry(prefect_yaml) -> None:
     deployments = prefect_yaml["deployments"]
     expected = deployables()
-    assert len(deployments) == len(expected) == 21
+    assert len(deployments) == len(expected) == 22
     assert {d["name"] for d in deployments} == {"daily"}
     for spec, item in zip(deployments, expected, strict=True):
         assert spec["entrypoint"] == item.entrypoint

@@ -117,7 +117,7 @@ def test_up_serves_stops_cleanly_and_restarts_without_duplicates(tmp_path: Path)
         ui = httpx.get(f"http://127.0.0.1:{prefect_port}/ui-settings", timeout=10).json()
         assert f":{prefect_port}/api" in ui["api_url"]  # the UI calls this server, not 4200
         deployments = api(prefect_port, "/deployments/filter")
-        assert len(deployments) == 21 and {d["name"] for d in deployments} == {"daily"}
+        assert len(deployments) == 22 and {d["name"] for d in deployments} == {"daily"}
         flows = {f["id"]: f["name"] for f in api(prefect_port, "/flows/filter")}
         assert {"社区养老服务行动", "发送督办汇总", "手动催办", "登记报送",
                 "审批延期"} <= set(flows.values())
