@@ -7,6 +7,7 @@ from cli import (  # noqa: F401  (registration)
     bulletin_cmd,
     calendar_cmd,
     db_cmd,
+    deploy_cmd,
     extension_cmd,
     outbox_cmd,
     plan_cmd,
