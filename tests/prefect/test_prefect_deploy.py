@@ -30,19 +30,6 @@ async def deployments_in_pool(pool: str) -> dict[str, object]:
 def test_deploy_applies_the_plans_deployments_to_a_pool(ledger, monkeypatch) -> None:
     from prefect.settings import PREFECT_API_URL
 
-<<<<<<< HEAD
-    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(),
-           "PREFECT_HOME": str(tmp_path / "prefect")}
-    prefect_cli(["work-pool", "create", "duban", "--type", "process", "--overwrite"], env)
-    prefect_cli(["--no-prompt", "deploy", "--all"], env)
-
-    found = asyncio.run(deployments_in_pool("duban"))
-    expected = {f"{d.flow.name}/{DEPLOYMENT_NAME}": d.cron for d in deployables()}
-    assert set(found) == set(expected) and len(found) == 22
-    for name, cron in expected.items():
-        schedules = [(s.schedule.cron, s.schedule.timezone) for s in found[name]]
-        assert schedules == ([(cron, "Asia/Shanghai")] if cron else []), name
-=======
     monkeypatch.setenv("PREFECT_API_URL", PREFECT_API_URL.value())
     result = CliRunner().invoke(app, ["deploy", "--pool", "duban-test"])
     assert result.exit_code == 0, result.output
@@ -57,4 +44,3 @@ def test_deploy_applies_the_plans_deployments_to_a_pool(ledger, monkeypatch) -> 
     assert found["每日督办/每天巡查并发送汇总"].global_concurrency_limit.limit == 1
     assert "02 社区养老服务行动" in " ".join(found)
     assert f"共 {len(expected)} 个部署" in result.output
->>>>>>> main

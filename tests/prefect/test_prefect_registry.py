@@ -48,37 +48,6 @@ def test_forty_actions_sort_by_number_and_two_plans_never_share_a_name() -> None
     assert names == ["01 养老行动（2023年）", "01 养老行动（2026年）", "02 新行动"]
 
 
-<<<<<<< HEAD
-def test_deployables_are_the_actions_the_digest_and_the_on_demand_flows() -> None:
-    items = deployables()
-    assert [d.flow.name for d in items[17:]] == ["发送督办汇总", "手动催办", "登记报送", "审批延期",
-                                                 "审核销号"]
-    assert [d.cron for d in items] == [ACTION_CRON] * 17 + [DISPATCH_CRON, None, None, None, None]
-    assert ACTION_CRON == "30 8 * * *" and DISPATCH_CRON == "0 9 * * *"  # every day, 调休 too
-    assert items[1].entrypoint == "flows/actions.py:action_02"
-
-
-def test_prefect_yaml_deploys_exactly_the_registry(prefect_yaml) -> None:
-    deployments = prefect_yaml["deployments"]
-    expected = deployables()
-    assert len(deployments) == len(expected) == 22
-    assert {d["name"] for d in deployments} == {"daily"}
-    for spec, item in zip(deployments, expected, strict=True):
-        assert spec["entrypoint"] == item.entrypoint
-        path, attr = spec["entrypoint"].split(":")
-        flow = getattr(importlib.import_module(path.removesuffix(".py").replace("/", ".")), attr)
-        assert isinstance(flow, Flow) and flow.name == item.flow.name
-        assert spec["work_pool"]["name"] == "duban"
-        crons = [(s["cron"], s["timezone"]) for s in spec["schedules"]]
-        assert crons == ([(item.cron, "Asia/Shanghai")] if item.cron else [])
-
-
-def test_prefect_yaml_shares_its_settings_through_definitions(prefect_yaml) -> None:
-    definitions = prefect_yaml["definitions"]
-    assert definitions["work_pools"]["duban"]["name"] == "duban"
-    assert all(s["timezone"] == "Asia/Shanghai"
-               for group in definitions["schedules"].values() for s in group)
-=======
 def test_the_shipped_plan_gives_its_actions_plus_the_day_and_the_forms(ledger) -> None:
     with ledger.db.read() as session:
         titles = [a.title for a in session.query(Action).order_by(Action.no)]
@@ -106,7 +75,6 @@ def test_no_code_names_a_plan_a_city_or_a_count_of_actions() -> None:
         for word in ("泰民", "泰安", "taimin"):
             assert word not in text, (path, word)
         assert not re.search(r"\b17\b", text), path
->>>>>>> main
 
 
 def test_importing_the_flows_does_no_work_and_the_core_never_imports_prefect(tmp_path) -> None:
