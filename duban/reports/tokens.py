@@ -120,7 +120,7 @@ def mint_link(session: Session, grant: Grant, occurrence_id: int, now: datetime)
     occ = session.get(Occurrence, occurrence_id)
     if grant.purpose != "department" or occ is None or occ.department_id != grant.department_id:
         return None
-    if occ.status != "open":
+    if occ.status not in ("open", "reported"):  # reported: correctable until reviewed
         return None
     link = issue_for(session, grant.department_id, now, "link", occ.id)
     record_audit(session, f"department:{grant.department_code}", "token_issued", "department",
