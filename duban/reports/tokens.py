@@ -3,7 +3,7 @@
 - a *link* token is scoped to one department and one occurrence and is spent by a report; a
   spent link still shows what was reported until it expires;
 - a *department* token opens the list of that department's open duties (the page's home);
-  a digest carries one (DIGEST_DEPARTMENT_DAYS), the office can issue longer ones;
+  a digest carries one, the office can issue more;
 - a *cli* token lets a department confirm from the command line (`duban confirm --token`).
 Every failure looks the same to the caller (`None`), so a guesser learns nothing.
 
@@ -28,10 +28,6 @@ from duban.reports.errors import ReportRefused
 TOKEN_BYTES = 32  # 256 random bits
 LINK_DAYS = 30
 DEPARTMENT_DAYS = 90  # issued by the office (`duban token issue --purpose department`)
-# A digest's department link must outlive the next digest: digests go out on working days, and
-# the longest run of days off in China's calendar (Spring Festival, National Day with their
-# adjusted weekends) is 9 days; 14 days leaves a margin of a working week.
-DIGEST_DEPARTMENT_DAYS = 14
 MINTED_LINK_DAYS = 2  # an item link opened from the department page is used at once
 CLI_DAYS = 365
 LIMITS = {"acks": 3, "extension_requests": 3, "links_minted": 100}  # per token
@@ -57,12 +53,6 @@ def issue_for(
         created_at=now,
     ))
     return token
-
-
-def issue_department_link(session: Session, department_id: int, now: datetime) -> str:
-    """The department link a digest carries: the department's page of open items, alive until
-    well after the next digest (DIGEST_DEPARTMENT_DAYS)."""
-    return issue_for(session, department_id, now, "department", days=DIGEST_DEPARTMENT_DAYS)
 
 
 def lifetime(purpose: str, days: int | None = None) -> int:

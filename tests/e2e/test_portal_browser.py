@@ -160,7 +160,7 @@ def test_a_department_link_on_a_phone_lists_reports_and_shows_a_spent_link(
     setup(ctx, LOADED_AT)
     with ctx.db.session() as s:
         taishan = s.scalar(select(Department.id).where(Department.code == "taishan-mzj"))
-        token = tokens.issue_department_link(s, taishan, MONDAY)  # what a digest carries
+        token = tokens.issue_for(s, taishan, MONDAY, "department")  # as a digest carries
     app = create_app(ctx, clock=lambda: MONDAY)
     SHOTS.mkdir(exist_ok=True)
     with LiveServer(app) as server, sync_playwright() as playwright:

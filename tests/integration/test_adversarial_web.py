@@ -136,16 +136,6 @@ def test_a_department_link_opens_a_bounded_number_of_item_links(
                for m in minted)
 
 
-def test_a_digest_department_link_outlives_the_longest_holiday(site: Site) -> None:
-    with site.ctx.db.session() as s:
-        dept = s.scalar(select(AccessToken.department_id).limit(1)) or 1
-        token = tokens.issue_department_link(s, dept, NOW)
-        row = s.scalar(select(AccessToken).where(
-            AccessToken.token_hash == tokens.hash_token(token)))
-        assert row.purpose == "department"
-        assert row.expires_at - NOW >= timedelta(days=9 + 3)  # 9 days off, then a margin
-
-
 # -- the failure limiter ---------------------------------------------------------------------------
 
 
