@@ -19,6 +19,8 @@ from duban.service import Context, setup
 from tests.conftest import LOADED_AT
 from tests.support.paths import CONFIG_DIR
 
+PLAN = "taimin-2023-12"  # the shipped plan's key: tests may name it, code may not
+
 
 @pytest.fixture(scope="session")
 def harness() -> Iterator[None]:
