@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from duban.ledger.database import private_dir, private_file
 from duban.reports.errors import ReportInputError
 from duban.reports.inputs import BIDI, CONTROL
 
@@ -80,10 +81,10 @@ def content_matches(ext: str, content: bytes) -> bool:
 
 def store_evidence(upload: EvidenceFile, evidence_dir: Path, sha: str, ext: str) -> Path:
     """Write the file once under its hash (atomic rename); an identical file is kept once."""
-    evidence_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(evidence_dir)  # evidence is readable by duban's account only (0700 / 0600)
     target = evidence_dir / f"{sha}{ext}"
     if not target.exists():
-        partial = evidence_dir / f".{sha}.{uuid.uuid4().hex}.part"
+        partial = private_file(evidence_dir / f".{sha}.{uuid.uuid4().hex}.part")
         partial.write_bytes(upload.content)
         os.replace(partial, target)
     return target
