@@ -4,7 +4,7 @@ Load the plan; on Monday 2023-07-10 (one working day after the June reports' dea
 chase action 2 and send the digests to a local HTTP receiver (Apprise json://); take 泰山区民政局's
 link for its 适老化改造 item from the received digest; let a mail "scanner" open it first; then
 open it in Chromium, fill in the figure and a note, submit, see the Chinese success page; then chase
-the next working days: nothing more is owed for that item and its status is reported (awaiting review).
+the next working days: nothing more is owed for that item, which awaits the office's review.
 """
 
 from __future__ import annotations

@@ -2,13 +2,13 @@
 item links a department link has opened (per-link limits of the report page)
 
 Revision ID: 0007_link_limits
-Revises: 0006_review
+Revises: 0004_delivery_messages
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0007_link_limits"
-down_revision = "0006_review"
+down_revision = "0004_delivery_messages"
 branch_labels = None
 depends_on = None
 
