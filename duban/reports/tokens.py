@@ -128,7 +128,7 @@ def mint_link(session: Session, grant: Grant, occurrence_id: int, now: datetime)
     occ = session.get(Occurrence, occurrence_id)
     if grant.purpose != "department" or occ is None or occ.department_id != grant.department_id:
         return None
-    if occ.status != "open":
+    if occ.status not in ("open", "reported"):  # reported: correctable until reviewed
         return None
     if not use(session, grant, "links_minted"):
         raise ReportRefused(
