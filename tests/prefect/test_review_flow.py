@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from duban.calendar.clock import at_local
 from duban.ledger.models import AuditEntry, Department, Duty, ItemEvent, Occurrence
-from duban.reports.submission import submit
+from duban.reports.submission import Submission, Submitter, submit
 from flows.review import review_flow
 
 pytestmark = pytest.mark.prefect
@@ -31,10 +31,8 @@ def _reported(ctx, code: str) -> int:
         occ = s.scalar(select(Occurrence).join(Duty).join(Department).where(
             Duty.key == "elderly-home-adaptation/progress", Department.code == code,
             Occurrence.period == "2023-06"))
-        submit(s, occurrence_id=occ.id, department_id=occ.department_id, kind="done",
-               value=12, idempotency_key=uuid.uuid4().hex, now=at_local(date(2023, 7, 5)),
-               calendar=ctx.calendar, ladder=ctx.config.ladder.ladder,
-               evidence_dir=ctx.settings.home / "evidence")
+        submit(s, Submission(occ.id, "done", uuid.uuid4().hex, value=12),
+               Submitter(occ.department_id), ctx.report_rules, at_local(date(2023, 7, 5)))
         return occ.id
 
 
