@@ -74,7 +74,7 @@ class Receiver:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 payload = json.loads(body or b"{}")
-                title = payload.get("title") or payload.get("text", {}).get("content", "")[:60]
+                title = payload.get("title") or _first_line(payload)
                 status, answer = receiver.answer(title)
                 data = json.dumps(answer).encode()
                 self.send_response(status)
@@ -111,6 +111,12 @@ class Receiver:
     def __exit__(self, *exc) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def _first_line(payload: dict) -> str:
+    """DingTalk's text message: the title is the content's first line."""
+    content = (payload.get("text") or {}).get("content", "")
+    return content.replace("\r", "").split("\n", 1)[0]
 
 
 # -- scenarios ---------------------------------------------------------------------------------
@@ -373,6 +379,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default="both")
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--shard", default="1/1", help="run the i-th of n slices (I/N)")
     parser.add_argument("--report", type=Path, default=REPO / "docs" / "faults.md")
     args = parser.parse_args(argv)
     if args.command == "child":
@@ -383,8 +390,11 @@ def main(argv: list[str] | None = None) -> int:
     outcomes = []
     with tempfile.TemporaryDirectory(prefix="duban-faults-") as work:
         for db in dbs:
-            for scenario in scenarios(db, rng, args.quick):
+            index, count = (int(x) for x in args.shard.split("/"))
+            for scenario in scenarios(db, rng, args.quick)[index - 1::count]:
                 outcome = run_scenario(scenario, Path(work))
+                with args.report.with_suffix(".rows").open("a", encoding="utf-8") as rows:
+                    rows.write(table([outcome]).splitlines()[-1] + "\n")
                 print(f"{db:8} {scenario.name:45} lost {outcome.lost} dup {outcome.duplicates}"
                       f" {'ok' if outcome.ok else 'FAIL'} {outcome.seconds}s", flush=True)
                 outcomes.append(outcome)
