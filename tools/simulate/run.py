@@ -75,6 +75,8 @@ def run_flows(as_of: str, workday: bool, actions: list[int]) -> tuple[int, list[
     raw = run_chase(as_of, chosen)
     problems = [f"action {r['action']}: {r['state']} {r['message']}" for r in raw.get("runs", [])
                 if not r.get("ok")]
+    if raw.get("error"):
+        problems.append(f"daily flow: {raw['error']}")
     dispatch = raw.get("dispatch") or {}
     if dispatch and not dispatch.get("ok"):
         problems.append(f"dispatch: {dispatch.get('state')} {dispatch.get('message')}")
