@@ -17,6 +17,7 @@ The office urges a department with overdue items by hand (`duban remind`) now an
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import random
@@ -260,7 +261,12 @@ class People:
 
         with self.world.clock.frozen():
             result = self.cli.invoke(app, list(args))
-        return result.exit_code, result.output
+        text = result.output
+        with contextlib.suppress(ValueError):  # click without a separate stderr
+            text += result.stderr
+        if result.exception is not None and not isinstance(result.exception, SystemExit):
+            text += f" {type(result.exception).__name__}: {result.exception}"
+        return result.exit_code, text
 
     def cli_token(self, code: str) -> str | None:
         if code not in self.cli_tokens:
@@ -311,7 +317,8 @@ class People:
         verb = "approve" if approve else "reject"
         status, out = self.duban("extension", verb, str(pending[0]["id"]), "--note",
                                  "模拟：办公室审批", "--by", "office:模拟")
-        self.counts[f"extension {verb}d (CLI)" if status == 0 else f"extension {verb} failed"] += 1
+        done = {"approve": "approved", "reject": "rejected"}[verb]
+        self.counts[f"extension {done} (CLI)" if status == 0 else f"extension {verb} failed"] += 1
         item.plan = "report"
         due = self.current_due(item)
         item.on = max(self.calendar.add_workdays(day, 1),

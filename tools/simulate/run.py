@@ -94,6 +94,7 @@ class Simulation:
         self.world, self.quick, self.seed, self.log = world, quick, seed, log
         self.people, self.events, self.faults = people, events, faults
         self.checker = Checker(world.ctx, world.ctx.calendar, log=log)
+        self.checker.tokens.add(world.auth.partition(":")[2])  # the API credential, too
         if people is not None:
             people.checker = self.checker
         self.outcome = Outcome()
