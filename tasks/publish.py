@@ -25,6 +25,7 @@ from duban.chase.holiday_notice import missing_data_notice
 from duban.service import Context
 from duban.supervise import markdown as present
 from duban.supervise.board import build_board
+from duban.supervise.score import load_scoring, score_departments, score_markdown
 from tasks.chase import ensure_ready, task_context
 from tasks.events import emit_pending
 
@@ -65,7 +66,11 @@ def publish_board(as_of: str) -> dict:
     events = emit_pending(ctx)
     board = _board(ctx, as_of)
     notice = missing_data_notice(ctx.calendar, board.as_of)
-    create_markdown_artifact(present.board_markdown(board, notice), key=present.BOARD_KEY,
+    with ctx.db.read() as session:  # 考评, appended to the board
+        scores = score_departments(session, board.as_of, ctx.calendar,
+                                   load_scoring(ctx.settings.config_dir))
+    text = present.board_markdown(board, notice) + "\n" + score_markdown(scores)
+    create_markdown_artifact(text, key=present.BOARD_KEY,
                              description=f"{present.BOARD_TITLE}（截至 {board.as_of}）")
     return {"artifacts": 1, "events": events, "states": dict(board.states()),
             "notice": notice is not None}
