@@ -6,6 +6,7 @@ from prefect import flow
 from prefect.states import Completed, State
 
 from flows.common import delivery_summary, non_workday_state, resolve_as_of, run_name
+from flows.states import error_state
 from tasks.chase import dispatch_digests
 from tasks.publish import publish_board
 
@@ -25,10 +26,13 @@ UNDELIVERED = "有未送达"
 async def dispatch_flow(as_of: str | None = None, force: bool = False) -> State:
     """Send the day's digests (not on a day off unless forced), then publish 督办总览: every
     day, since items fall overdue on days off too."""
-    now = resolve_as_of(as_of)
-    skipped = None if force else non_workday_state(now)
-    result = dispatch_digests(now, force) if skipped is None else None
-    publish_board(now)
+    try:
+        now = resolve_as_of(as_of)
+        skipped = None if force else non_workday_state(now)
+        result = dispatch_digests(now, force) if skipped is None else None
+        publish_board(now)
+    except Exception as exc:  # noqa: BLE001  运行出错, told apart from any delivery outcome
+        return error_state(exc)
     return skipped if skipped is not None else dispatch_state(result)
 
 

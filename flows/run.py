@@ -14,6 +14,7 @@ from prefect.settings import get_current_settings
 from prefect.states import State
 
 from flows import ACTION_FLOWS, dispatch_flow, remind_flow
+from flows.states import is_error
 
 
 def api_url() -> str | None:
@@ -22,9 +23,10 @@ def api_url() -> str | None:
 
 
 async def _outcome(state: State) -> dict[str, Any]:
-    """A finished run as data: its state name and message, and what the flow returned."""
+    """A finished run as data: its state name and message, and what the flow returned.
+    有逾期 is a red state but a run that did its work: ok; 运行出错 and refusals are not."""
     data = await state.aresult(raise_on_failure=False)
-    ok = state.is_completed()
+    ok = not is_error(state)
     return {
         "ok": ok,
         "state": state.name,

@@ -22,7 +22,11 @@ STATE_ZH = {
     "done": "按期完成",
     "done_late": "逾期完成",
 }
-COLOUR = {"upcoming": "绿", "due_soon": "黄", "overdue": "红", "done": "绿", "done_late": "绿"}
+# One meaning per colour wherever supervisors look (board, Excel, digests, report page): 红 open
+# and past its deadline, 黄 open and due within the warning window, 绿 on time (not yet due, or
+# done by the deadline). Done late has no colour: it is neither late now nor on time.
+COLOUR = {"upcoming": "绿", "due_soon": "黄", "overdue": "红", "done": "绿", "done_late": ""}
+COLOUR_MEANING = {"红": "逾期", "黄": "临期", "绿": "按期"}
 
 
 def classify(
