@@ -6,12 +6,20 @@ import cli.up_cmd  # noqa: F401  (registration; Prefect is imported lazily)
 from cli import (  # noqa: F401  (registration)
     calendar_cmd,
     db_cmd,
+    deploy_cmd,
     extension_cmd,
     outbox_cmd,
     plan_cmd,
     report_export_cmd,
+    review_cmd,
     status_cmd,
 )
+from cli.errors import run_cli
 from cli.main import app
 
-__all__ = ["app"]
+__all__ = ["app", "main"]
+
+
+def main() -> None:
+    """The `duban` console script: the Typer app, with one-line errors instead of tracebacks."""
+    run_cli(app)

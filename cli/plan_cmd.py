@@ -50,6 +50,22 @@ def check(config_dir: ConfigDirArg = None) -> None:
             f"OK {source}: {plan.plan.doc_no} {len(plan.actions)} 项行动, {targets} 个量化指标, "
             f"{len(duties)} 项职责"
         )
+    _check_notify(config_dir)
+
+
+def _check_notify(config_dir: Path | None) -> None:
+    """The routing file is part of the config: a malformed notify.yaml fails the check too."""
+    from notifications import Notifier, NotifyConfigError
+
+    settings = Context.from_env().settings
+    path = Path(config_dir) / "notify.yaml" if config_dir else settings.notify_config
+    if config_dir and not path.exists():
+        return
+    try:
+        Notifier(path)
+    except NotifyConfigError as exc:
+        fail(f"通知配置有误 / bad notify config: {exc}")
+    typer.echo(f"OK {path}: 通知路由 / notification routes")
 
 
 def plan_as_dict(config: PlanConfig, plan: PlanFile) -> dict[str, Any]:

@@ -16,6 +16,7 @@ import typer
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
+from cli.errors import describe
 from cli.main import app
 from cli.output import echo_json, echo_lines, fail, table
 from duban.calendar.clock import shanghai, utcnow
@@ -23,18 +24,11 @@ from duban.ledger.models import Department, Occurrence
 from duban.plan.config import ConfigError
 from duban.plan.progress import num
 from duban.reports import tokens
-from duban.reports.submission import (
-    EVIDENCE_LIMIT,
-    Evidence,
-    EvidenceFile,
-    ReportError,
-    ReportOutcome,
-    ReportView,
-    derive_key,
-    evidence_fingerprint,
-    list_reports,
-    submit,
-)
+from duban.reports.errors import ReportError
+from duban.reports.evidence import EVIDENCE_LIMIT, Evidence, EvidenceFile, evidence_fingerprint
+from duban.reports.queries import ReportView, list_reports
+from duban.reports.submission import Submission, Submitter, derive_key, submit
+from duban.reports.verdicts import ReportOutcome
 from duban.service import Context
 
 token_app = typer.Typer(no_args_is_help=True,
@@ -56,7 +50,7 @@ def _run(action: Callable[[], T]) -> T:
     except ConfigError as exc:
         fail(f"配置有误 / bad config: {exc}")
     except SQLAlchemyError as exc:
-        fail(f"数据库错误 / database error: {type(exc).__name__}: {str(exc).splitlines()[0]}")
+        fail(describe(exc))
 
 
 @token_app.command("issue")
@@ -180,15 +174,13 @@ def confirm(
             grant = tokens.check(session, token, now)
             if grant is None:
                 fail(BAD_TOKEN)
-            return submit(
-                session, occurrence_id=occurrence_id, department_id=grant.department_id,
-                kind=kind, value=value, unit=unit, note=note, evidence=proof, problems=problems,
-                support=support, keep_open=keep_open, correction_of=correct, reason=reason,
-                idempotency_key=key, now=now, calendar=ctx.calendar,
-                ladder=ctx.config.ladder.ladder, link=grant if grant.purpose == "link" else None,
-                evidence_dir=ctx.settings.home / "evidence",
-                slow_ratio=ctx.config.ladder.slow_progress_ratio, via="cli",
-            )
+            submission = Submission(
+                occurrence_id, kind, key, value=value, unit=unit, note=note, evidence=proof,
+                problems=problems, support=support, keep_open=keep_open, correction_of=correct,
+                reason=reason)
+            by = Submitter(grant.department_id, link=grant if grant.purpose == "link" else None,
+                           via="cli")
+            return submit(session, submission, by, ctx.report_rules, now)
 
     outcome = _run(run)
     if as_json:
@@ -218,7 +210,7 @@ def reports(
                 fail(f"没有编号为 {occurrence_id} 的事项 / no occurrence {occurrence_id}")
             header = (f"事项 {occ.id}：{occ.department.name} {occ.duty.title}（{occ.period}），"
                       f"截止 {occ.due_on.isoformat()}，"
-                      + (f"已完成 {occ.closed_on.isoformat()}" if occ.closed_on else "待办"))
+                      + _progress_word(occ))
             return header, list_reports(session, occurrence_id)
 
     header, views = _run(run)
@@ -236,3 +228,12 @@ def reports(
         for v in views
     ]
     echo_lines(table(["编号", "时间", "类型", "数值", "录入", "状态", "更正原因", "说明"], rows))
+
+
+def _progress_word(occ: Occurrence) -> str:
+    """已完成 D (and whether the office has signed it off), 已退回 D, or 待办."""
+    if occ.closed_on is None:
+        return f"已退回 {occ.returned_on.isoformat()}，待重报" if occ.returned_on else "待办"
+    done = f"已完成 {occ.closed_on.isoformat()}"
+    return done + ("，待审核" if occ.status == "reported" else "，已销号"
+                   if occ.duty.action.plan.review_required else "")

@@ -15,9 +15,8 @@ import functools
 import itertools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Literal
-from zoneinfo import ZoneInfo
 
 DayKind = Literal["workday", "weekend", "holiday", "adjusted_workday"]
 
@@ -232,6 +231,11 @@ class WorkCalendar:
             total += self._count_through(date(year, 12, 31))
         return total
 
+    def workdays_late(self, due: date, today: date) -> int:
+        """How many working days past its deadline an item is on `today` (0 when not late):
+        the one definition of "逾期 N 个工作日"."""
+        return max(self.workdays_between(due, today), 0) if today > due else 0
+
     def month(self, year: int, month: int) -> list[DayInfo]:
         length = calendar.monthrange(year, month)[1]
         return [self.day(date(year, month, day)) for day in range(1, length + 1)]
@@ -256,13 +260,3 @@ class WorkCalendar:
             return None
         next_year = today.year + 1
         return None if self.official(next_year) else next_year
-
-
-def local_date(instant: datetime, tz: str = "Asia/Shanghai") -> date:
-    """The calendar date of an aware instant in tz (naive datetimes are taken as UTC).
-
-    Deadlines are dates in China: 2023-10-06 17:00 UTC is already 2023-10-07 in Beijing.
-    """
-    if instant.tzinfo is None:
-        instant = instant.replace(tzinfo=UTC)
-    return instant.astimezone(ZoneInfo(tz)).date()

@@ -24,7 +24,7 @@ import unicodedata
 from collections import Counter
 from typing import Any
 
-from duban.chase.occurrences import STATE_ZH, STATES
+from duban.chase.occurrences import COLOUR, STATE_ZH, STATES
 from duban.plan.progress import VERDICT_ZH, TargetProgress, num
 from duban.supervise.board import (
     NO_DATA,
@@ -377,12 +377,16 @@ def _departments_section(board: Board) -> list[str]:
 
 
 def _counties_section(board: Board) -> list[str]:
-    rows = [[wrap(county, WRAP_NAME), c["overdue"], c["due_soon"], c["upcoming"] + c["done"],
-             c["done_late"],
+    rows = [[wrap(county, WRAP_NAME), *_colour_counts(c), c["done_late"],
              sum(c.values())] for county, c in board.counties()]
     return ["## 各区县汇总", "",
             *_table(["区县（功能区）", "红 逾期", "黄 临期", "绿 按期", "逾期完成", "合计"],
                     rows), ""]
+
+
+def _colour_counts(states: Counter[str]) -> list[int]:
+    """红, 黄, 绿 from counts by state (duban.chase.occurrences.COLOUR)."""
+    return [sum(n for s, n in states.items() if COLOUR.get(s) == c) for c in ("红", "黄", "绿")]
 
 
 def _longest_section(board: Board) -> list[str]:

@@ -29,15 +29,12 @@ from duban.ledger.models import (
     Report,
 )
 from duban.reports import tokens
-from duban.reports.submission import (
-    EVIDENCE_LIMIT,
-    EvidenceFile,
-    ReportInputError,
-    ReportOutcome,
-    ReportRefused,
-    list_reports,
-    submit,
-)
+from duban.reports.errors import ReportInputError, ReportRefused
+from duban.reports.evidence import EVIDENCE_LIMIT, EvidenceFile
+from duban.reports.queries import list_reports
+from duban.reports.review import accept
+from duban.reports.submission import Submission, Submitter, submit
+from duban.reports.verdicts import ReportOutcome
 from duban.service import Context, chase
 
 NOW = datetime(2023, 7, 5, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
@@ -84,13 +81,9 @@ def file_report(
 ) -> ReportOutcome:
     """Submit as the owning department (or `department`) in a transaction of its own."""
     submitter = dept_id(ctx, department) if department else owner_of(ctx, occurrence_id)
+    submission = Submission(occurrence_id, kind, key or uuid.uuid4().hex, **fields)
     with ctx.db.session() as s:
-        return submit(
-            s, occurrence_id=occurrence_id, department_id=submitter, kind=kind,
-            idempotency_key=key or uuid.uuid4().hex, now=now, calendar=ctx.calendar,
-            ladder=ctx.config.ladder.ladder, evidence_dir=ctx.settings.home / "evidence",
-            slow_ratio=ctx.config.ladder.slow_progress_ratio, **fields,
-        )
+        return submit(s, submission, Submitter(submitter), ctx.report_rules, now)
 
 
 def counts(ctx: Context) -> dict[str, Any]:
@@ -119,6 +112,12 @@ def state_of(ctx: Context, occurrence_id: int, day: date) -> str:
     return next(r.state for r in rows if r.id == occurrence_id)
 
 
+def sign_off(ctx: Context, occurrence_id: int, now: datetime = NOW) -> None:
+    """The office accepts the item's standing report (销号)."""
+    with ctx.db.session() as s:
+        accept(s, occurrence_id, "office:test", now)
+
+
 def reminders_for(ctx: Context, occurrence_id: int, day: date) -> list[tuple[str, str]]:
     """(level, recipient) of the reminders recorded for an item on a day."""
     with ctx.db.session() as s:
@@ -129,25 +128,31 @@ def reminders_for(ctx: Context, occurrence_id: int, day: date) -> list[tuple[str
 # -- what a report does to its item ------------------------------------------------------------
 
 
-def test_done_closes_the_item_and_the_next_chase_stops(loaded) -> None:
+def test_done_reports_the_item_for_review_and_the_next_chase_stops(loaded) -> None:
     occ = occ_id(loaded, HOMES, "taishan-mzj", "2023-06")
     outcome = file_report(loaded, occ, value="260", note="6月新增改造260户")
     assert outcome.closed and outcome.closed_on == date(2023, 7, 5)
+    assert outcome.awaiting_review and "等待督办办公室审核" in outcome.message
     assert outcome.value == 260 and outcome.unit == "户"
     row = occurrence(loaded, occ)
-    assert (row.status, row.closed_on, row.closed_at) == ("closed", date(2023, 7, 5), NOW)
+    assert (row.status, row.closed_on, row.closed_at) == ("reported", date(2023, 7, 5), NOW)
     due_day = at_local(date(2023, 7, 7))
     chase(loaded, due_day, [2])
     assert reminders_for(loaded, occ, date(2023, 7, 7)) == []
     other = occ_id(loaded, HOMES, "daiyue-mzj", "2023-06")
     assert reminders_for(loaded, other, date(2023, 7, 7)) == [("due", "daiyue-mzj")]
+    assert state_of(loaded, occ, date(2023, 7, 10)) == "reported"
+    sign_off(loaded, occ, at_local(date(2023, 7, 10), 10))
+    assert occurrence(loaded, occ).status == "closed"
     assert state_of(loaded, occ, date(2023, 7, 10)) == "done"
 
 
 def test_a_late_report_shows_done_late(loaded) -> None:
     occ = occ_id(loaded, HOMES, "taishan-mzj", "2023-06")
     file_report(loaded, occ, value=300, now=at_local(date(2023, 7, 11), 15))
-    assert state_of(loaded, occ, date(2023, 7, 12)) == "done_late"
+    assert state_of(loaded, occ, date(2023, 7, 12)) == "reported"
+    sign_off(loaded, occ, at_local(date(2023, 7, 13), 15))  # judged on the report's day
+    assert state_of(loaded, occ, date(2023, 7, 14)) == "done_late"
 
 
 @pytest.mark.parametrize(("duty", "owner", "keep_open", "closed"), [
@@ -166,7 +171,7 @@ def test_which_progress_reports_close_their_item(
     outcome = file_report(loaded, occ, "progress", value=50 if has_target else None,
                           keep_open=keep_open)
     assert outcome.closed is closed
-    assert occurrence(loaded, occ).status == ("closed" if closed else "open")
+    assert occurrence(loaded, occ).status == ("reported" if closed else "open")
 
 
 def test_acknowledgement_pauses_urging_but_not_the_deadline(loaded) -> None:
@@ -223,6 +228,7 @@ def test_a_key_reused_for_different_content_is_refused(loaded) -> None:
 def test_a_closed_item_refuses_reports_and_acknowledgements(loaded) -> None:
     occ = occ_id(loaded, HOMES, "taishan-mzj", "2023-06")
     file_report(loaded, occ, value=100)
+    sign_off(loaded, occ)
     before = counts(loaded)
     for kind, value in (("done", 120), ("progress", 120), ("ack", None)):
         with pytest.raises(ReportRefused, match="办结") as caught:
@@ -273,7 +279,7 @@ def test_a_correction_needs_a_reason_and_a_report_of_the_same_item(loaded) -> No
 def test_correcting_done_to_progress_reopens_a_milestone(loaded) -> None:
     occ = occ_id(loaded, "assistance-standards-raise", "mzj")
     done = file_report(loaded, occ, note="已印发")
-    assert occurrence(loaded, occ).status == "closed"
+    assert occurrence(loaded, occ).status == "reported"
     fixed = file_report(loaded, occ, "progress", correction_of=done.report_id,
                         reason="文件尚未印发，误报办结")
     assert not fixed.closed
@@ -300,13 +306,13 @@ def test_no_department_can_report_on_another_departments_item(loaded) -> None:
 
 def test_an_office_entry_is_the_departments_report_entered_by_a_named_person(loaded) -> None:
     occ = occ_id(loaded, HOMES, "taishan-mzj", "2023-06")
-    common = {"occurrence_id": occ, "department_id": None, "kind": "done", "value": 1,
-              "now": NOW, "calendar": loaded.calendar, "ladder": loaded.config.ladder.ladder}
-    with loaded.db.session() as s, pytest.raises(ReportRefused):
-        submit(s, idempotency_key="x", **common)  # no name: refused
+    rules = loaded.report_rules
+    with loaded.db.session() as s, pytest.raises(ReportRefused):  # no name: refused
+        submit(s, Submission(occ, "done", "x", value=1), Submitter(None), rules, NOW)
     owner = owner_of(loaded, occ)
     with loaded.db.session() as s:
-        outcome = submit(s, idempotency_key="y", entered_by="office:赵六", **common)
+        outcome = submit(s, Submission(occ, "done", "y", value=1),
+                         Submitter(None, entered_by="office:赵六"), rules, NOW)
         report = s.get(Report, outcome.report_id)
         assert (report.entered_by, report.department_id) == ("office:赵六", owner)
     assert outcome.department == "taishan-mzj" and outcome.closed
@@ -415,7 +421,10 @@ def test_the_audit_and_reports_cannot_be_rewritten(loaded) -> None:
     for statement in ("UPDATE audit SET actor = 'someone'", "DELETE FROM audit"):
         with pytest.raises(Exception, match="append-only"), loaded.db.session() as s:
             s.execute(text(statement))
-    import duban.reports.submission as core
+    import duban.reports.evidence
+    import duban.reports.queries
+    import duban.reports.submission
 
-    public = [name for name in dir(core) if not name.startswith("_")]
-    assert not [n for n in public if n.startswith(("delete", "update", "edit", "remove"))]
+    for core in (duban.reports.submission, duban.reports.queries, duban.reports.evidence):
+        public = [name for name in dir(core) if not name.startswith("_")]
+        assert not [n for n in public if n.startswith(("delete", "update", "edit", "remove"))]

@@ -21,13 +21,12 @@ from duban.ledger.models import Department, Duty, Occurrence, Target
 from duban.service import materialise_all
 from duban.supervise.board import build_board
 from flows import dispatch_flow, office_entry
-from flows.actions import action_02, action_04
-from tests.prefect.conftest import latest_artifacts, task_run_count
+from flows.actions import action_flow
+from tests.prefect.conftest import PLAN, latest_artifacts, task_run_count
 
 pytestmark = [pytest.mark.prefect, pytest.mark.usefixtures("harness")]
 
 DAY = "2023-10-09"
-PLAN = "taimin-2023-12"
 BOARD = "00-duban-board"
 SHARES = ["taishan=300", "daiyue=400", "xintai=400", "feicheng=400", "ningyang=300",
           "dongping=300", "gaoxin=40", "taishanjq=30", "lvjing=30"]  # = 2200
@@ -67,7 +66,7 @@ def occurrence(ledger, department: str, target: str, period: str) -> int:
 
 
 def test_an_action_run_publishes_its_overdue_table_and_summary(ledger) -> None:
-    state = run(action_02, as_of=DAY)
+    state = run(action_flow, plan=PLAN, action=2, as_of=DAY)
     assert state.name == "有逾期"
     keys = [f"{PLAN}-02-overdue", f"{PLAN}-02-summary"]
     found = latest_artifacts(keys)
@@ -111,7 +110,7 @@ def test_progress_rolls_up_county_reports_and_shares_sit_beside_results(ledger) 
         assert entered.name == "已登记", entered.message
         assert task_run_count(run_id(entered)) == 1
 
-    state = run(action_02, as_of=DAY)
+    state = run(action_flow, plan=PLAN, action=2, as_of=DAY)
     summary_artifact = latest_artifacts([f"{PLAN}-02-summary"])[f"{PLAN}-02-summary"]
     assert summary_artifact.flow_run_id == run_id(state)
     summary = summary_artifact.data
@@ -127,7 +126,7 @@ def test_progress_rolls_up_county_reports_and_shares_sit_beside_results(ledger) 
 
 
 def test_the_board_ranks_departments_and_rolls_up_counties_as_the_ledger(ledger) -> None:
-    chased = run(action_04, as_of=DAY)
+    chased = run(action_flow, plan=PLAN, action=4, as_of=DAY)
     state = run(dispatch_flow, as_of=DAY)
     assert state.name == "已发送", state.message
     board_artifact = latest_artifacts([BOARD])[BOARD]

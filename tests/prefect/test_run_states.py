@@ -10,9 +10,9 @@ from sqlalchemy import select
 
 from duban.ledger.models import Delivery, OutboxMessage
 from flows import dispatch_flow, office_entry
-from flows.actions import action_02
+from flows.actions import action_flow
 from flows.states import combined_state, day_state, is_error, overdue_count
-from tests.prefect.conftest import count, flow_run_name, read_events
+from tests.prefect.conftest import PLAN, count, flow_run_name, read_events
 
 pytestmark = [pytest.mark.prefect, pytest.mark.usefixtures("harness")]
 
@@ -30,7 +30,7 @@ def test_a_digest_with_no_route_names_who_was_not_reached(ledger, duban_env, mon
     notify.write_text("version: 1\nurls:\n  - outbox://:\n      tag: mzj, office\n",
                       encoding="utf-8")
     monkeypatch.setenv("DUBAN_NOTIFY_CONFIG", str(notify))
-    assert run(action_02, as_of="2023-10-09").name == "有逾期"
+    assert run(action_flow, plan=PLAN, action=2, as_of="2023-10-09").name == "有逾期"
     state = run(dispatch_flow, as_of="2023-10-09")
     assert state.is_completed() and state.name == "有未送达", state
     result = state.result()
@@ -57,9 +57,9 @@ def test_office_entry_runs_are_named_by_department_and_day(ledger) -> None:
 
 
 def test_a_day_with_overdue_items_ends_red_and_a_quiet_day_green(ledger) -> None:
-    quiet = run(action_02, as_of="2023-06-26")  # nothing of action 2 overdue yet
+    quiet = run(action_flow, plan=PLAN, action=2, as_of="2023-06-26")  # nothing overdue yet
     assert quiet.is_completed() and quiet.name == "正常", quiet
-    late = run(action_02, as_of="2023-10-09")
+    late = run(action_flow, plan=PLAN, action=2, as_of="2023-10-09")
     assert late.is_failed() and late.name == "有逾期"  # the Dashboard counts FAILED as red
     (result,) = late.result(raise_on_failure=False)
     assert late.message.startswith(f"逾期 {result['states']['overdue']} 项；")
@@ -68,7 +68,7 @@ def test_a_day_with_overdue_items_ends_red_and_a_quiet_day_green(ledger) -> None
 
 def test_a_broken_run_is_told_apart_from_overdue(ledger, duban_env, monkeypatch) -> None:
     monkeypatch.setenv("DUBAN_CONFIG_DIR", str(duban_env / "no-such-config"))
-    state = run(action_02, as_of="2023-10-09")
+    state = run(action_flow, plan=PLAN, action=2, as_of="2023-10-09")
     assert state.is_failed() and state.name == "运行出错" and is_error(state)
     assert state.message.startswith("运行出错：") and "no-such-config" in state.message
     # its own event, for an automation apart from 有逾期's

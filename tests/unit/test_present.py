@@ -10,9 +10,9 @@ import yaml
 
 from duban.plan.allocations import ShareLine
 from duban.plan.progress import TargetProgress, Verdict
-from duban.settings import DEFAULT_CONFIG_DIR
 from duban.supervise import markdown as present
 from duban.supervise.board import Board, ItemRow
+from tests.support.paths import CONFIG_DIR
 
 AS_OF = date(2023, 10, 9)
 COUNTIES = [f"c{i}-mzj" for i in range(9)]
@@ -60,7 +60,7 @@ def test_keys_carry_the_plan_are_valid_and_never_collide() -> None:
     assert present.overdue_key("taimin-2023-12", 2) == "taimin-2023-12-02-overdue"
     assert present.summary_key("x-2026", 17) == "x-2026-17-summary"
     assert present.BOARD_KEY == "00-duban-board"  # sorts first (A to Z); "duban" finds it
-    plan = yaml.safe_load((DEFAULT_CONFIG_DIR / "plans" / "2023.yaml").read_text("utf-8"))
+    plan = yaml.safe_load((CONFIG_DIR / "plans" / "2023.yaml").read_text("utf-8"))
     keys = [present.BOARD_KEY]
     for other in (plan["plan"]["key"], "another-2026"):
         for action in plan["actions"]:
@@ -136,7 +136,7 @@ def test_action_summary_has_colours_states_targets_and_shares(board) -> None:
     assert text.startswith("# 行动2 社区养老服务行动\n")
     # colours count items only: the behind target is not yellow, it is said in words
     assert "事项 6 项：红 逾期 **3** · 黄 临期 **1** · 绿 按期 **2**" in text
-    assert "未到期 1，临期 1，逾期 3，按期完成 1，逾期完成 0" in text
+    assert "未到期 1，临期 1，逾期 3，已退回 0，已报送·待审核 0，按期完成 1，逾期完成 0" in text
     assert "指标 1 项：进度滞后 1" in text
     assert "| 2. 特殊困难老年人家庭适老化改造 | 不少于2200户 | `▓▓▓▓▓▓▓▓░░ 85%` | 9/9 " \
            "| 进度滞后 |" in text
