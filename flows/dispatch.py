@@ -20,7 +20,7 @@ UNDELIVERED = "有未送达"
     flow_run_name=run_name,
     description=(
         "把各行动已记入台账的催办合并为每个单位每天一份汇总并发送；非工作日不发送（force 除外）。"
-        "随后发布督办总览（Artifacts：duban-board）。"
+        "随后发布督办总览（Artifacts：00-duban-board）。"
     ),
 )
 async def dispatch_flow(as_of: str | None = None, force: bool = False) -> State:
