@@ -20,7 +20,8 @@ from flows.states import day_state, error_state, non_workday
 from tasks.chase import chase_actions, task_context
 from tasks.publish import publish_action
 
-DELIVERY_ZH = {"sent": "已发送", "failed": "失败", "unknown": "未知", "unroutable": "无路由"}
+DELIVERY_ZH = {"sent": "已发送", "failed": "未送达", "unknown": "结果未知",
+               "unroutable": "无送达渠道", "retrying": "待重试", "in_flight": "发送中"}
 
 def resolve_as_of(as_of: str | None) -> str:
     """The run's instant as an aware ISO string, fixed once so every task sees the same now."""

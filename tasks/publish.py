@@ -26,6 +26,7 @@ from duban.chase.holiday_notice import board_notice
 from duban.service import Context
 from duban.supervise import markdown as present
 from duban.supervise.board import Board, plan_boards
+from duban.supervise.score import load_scoring, score_departments, score_markdown
 from tasks.chase import ensure_ready, task_context
 from tasks.events import emit_pending
 
@@ -74,7 +75,11 @@ def publish_board(as_of: str) -> dict:
     boards = _boards(ctx, as_of)
     today = local_day(parse_as_of(as_of))
     notice = board_notice(ctx.calendar, today)
-    create_markdown_artifact(present.board_markdown(boards, notice), key=present.BOARD_KEY,
+    with ctx.db.read() as session:  # 考评, appended to the board
+        scores = score_departments(session, today, ctx.calendar,
+                                   load_scoring(ctx.settings.config_dir))
+    text = present.board_markdown(boards, notice) + "\n" + score_markdown(scores)
+    create_markdown_artifact(text, key=present.BOARD_KEY,
                              description=present.board_description(boards))
     states = sum((b.states() for b in boards), Counter())
     return {"artifacts": 1, "events": events, "states": dict(states),

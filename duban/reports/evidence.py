@@ -12,8 +12,9 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from duban.ledger.database import private_dir, private_file
 from duban.reports.errors import ReportInputError
-from duban.reports.inputs import CONTROL
+from duban.reports.inputs import BIDI, CONTROL
 
 EVIDENCE_LIMIT = 10 * 1024 * 1024
 EVIDENCE_TYPES = (".pdf", ".jpg", ".jpeg", ".png", ".docx", ".xlsx", ".doc", ".xls", ".zip",
@@ -46,7 +47,8 @@ Evidence = str | EvidenceFile | None
 
 def check_file(upload: EvidenceFile) -> tuple[str, str, str]:
     """(extension, sha256, cleaned original name) of an acceptable upload."""
-    name = CONTROL.sub("", os.path.basename(upload.filename.replace("\\", "/")))[-100:]
+    name = BIDI.sub("", CONTROL.sub("", os.path.basename(upload.filename.replace("\\", "/"))))
+    name = name[-100:]
     ext = os.path.splitext(name)[1].lower()
     size = max(upload.size or 0, len(upload.content))
     if ext not in EVIDENCE_TYPES:
@@ -79,10 +81,10 @@ def content_matches(ext: str, content: bytes) -> bool:
 
 def store_evidence(upload: EvidenceFile, evidence_dir: Path, sha: str, ext: str) -> Path:
     """Write the file once under its hash (atomic rename); an identical file is kept once."""
-    evidence_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(evidence_dir)  # evidence is readable by duban's account only (0700 / 0600)
     target = evidence_dir / f"{sha}{ext}"
     if not target.exists():
-        partial = evidence_dir / f".{sha}.{uuid.uuid4().hex}.part"
+        partial = private_file(evidence_dir / f".{sha}.{uuid.uuid4().hex}.part")
         partial.write_bytes(upload.content)
         os.replace(partial, target)
     return target

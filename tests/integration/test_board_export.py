@@ -48,7 +48,8 @@ def test_board_counts_match_status(chased) -> None:
     assert set(counties) >= {"泰安市", "泰山区", "东平县", "泰安高新技术产业开发区"}
     overdue_items = board.overdue_or_at_risk(2)
     assert overdue_items and all(i.action == 2 for i in overdue_items)
-    assert all(i.chased >= 1 and i.last_delivery == "sent"
+    # The shipped notify.yaml has only the outbox: recorded, never delivered to a person.
+    assert all(i.chased == 0 and i.last_delivery == "unroutable"
                for i in overdue_items if i.state == "overdue" and i.overdue_days >= 3)
 
 
@@ -57,7 +58,7 @@ def test_xlsx_has_summary_action_sheets_fills_and_frozen_header(chased, tmp_path
     result = CliRunner().invoke(app, ["report", "--as-of", DAY.isoformat(), "--xlsx", str(path)])
     assert result.exit_code == 0, result.output
     book = load_workbook(path)
-    assert book.sheetnames[0] == "总览" and len(book.sheetnames) == 1 + 17 + 1
+    assert book.sheetnames[0] == "总览" and len(book.sheetnames) == 1 + 17 + 1 + 1  # + 考评
     summary = book["总览"]
     assert "2023-10-16" in summary["A1"].value
     header = [c.value for c in summary[4]]
