@@ -39,7 +39,7 @@ class Up:
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("PREFECT_", "DUBAN_"))}
         env.update(DUBAN_HOME=str(home), PYTHONUNBUFFERED="1")
-        self.home = home
+        self.home, self.keep_leftovers = home, False
         argv = [str(Path(sys.executable).with_name("duban")), "up", "--prefect-port",
                 str(prefect_port), "--portal-port", str(portal_port), "--limit", "2", *extra]
         # SIGINT as in a terminal, even when pytest itself runs as a background job (SIG_IGN)
@@ -84,7 +84,8 @@ class Up:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(10)
-        stop_leftovers(self.home)
+        if not self.keep_leftovers:
+            stop_leftovers(self.home)
 
 
 def api(port: int, path: str, body: dict | None = None, auth: tuple | None = None):

@@ -145,6 +145,7 @@ def test_one_running_service(tmp_path: Path) -> None:
 
         # SIGKILL: the children outlive it; the next start finds and stops them
         server_pid = json.loads((home / "run" / "children.json").read_text())["children"][0]["pid"]
+        service.keep_leftovers = True  # for the next start to find
         service.process.kill()
         service.process.wait(10)
         assert Path(f"/proc/{server_pid}").exists()
