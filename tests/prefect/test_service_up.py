@@ -93,7 +93,7 @@ def test_one_running_service(tmp_path: Path) -> None:
         assert httpx.get(f"{api.base}/health", timeout=10).status_code == 200
 
         board, _ = wait(lambda: api.ok("/artifacts/latest/filter", {
-            "artifacts": {"key": {"any_": ["duban-board"]}}}), READY_TIMEOUT, 2)
+            "artifacts": {"key": {"any_": ["00-duban-board"]}}}), READY_TIMEOUT, 2)
         board_at = time.monotonic() - started
         print(f"board artifact {board_at:.1f} s after duban up started")
         assert board, "no duban-board artifact"
