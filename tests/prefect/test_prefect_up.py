@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from cli.processes import port_free
+from cli.processes import port_free, stop_leftovers
 from cli.up_cmd import READY
 from flows.serve import INITIAL_TAG
 
@@ -39,6 +39,7 @@ class Up:
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("PREFECT_", "DUBAN_"))}
         env.update(DUBAN_HOME=str(home), PYTHONUNBUFFERED="1")
+        self.home, self.keep_leftovers = home, False
         argv = [str(Path(sys.executable).with_name("duban")), "up", "--prefect-port",
                 str(prefect_port), "--portal-port", str(portal_port), "--limit", "2", *extra]
         # SIGINT as in a terminal, even when pytest itself runs as a background job (SIG_IGN)
@@ -74,9 +75,17 @@ class Up:
         return code, time.monotonic() - start
 
     def kill(self) -> None:
+        """Teardown: SIGTERM (duban up stops its children), SIGKILL if it hangs, then stop what a
+        killed one left behind, so a failing test leaves no server running."""
         if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
+            self.process.terminate()
+            try:
+                self.process.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+        if not self.keep_leftovers:
+            stop_leftovers(self.home)
 
 
 def api(port: int, path: str, body: dict | None = None, auth: tuple | None = None):
@@ -126,7 +135,8 @@ def test_up_serves_stops_cleanly_and_restarts_without_duplicates(tmp_path: Path)
         assert {"每日督办", "行动督办", "发送督办汇总", "手动催办", "登记报送",
                 "审批延期"} <= set(flows.values())
         scheduled_ids = {d["id"] for d in deployments if d["schedules"]}
-        assert [flows[d["flow_id"]] for d in deployments if d["schedules"]] == ["每日督办"]
+        assert sorted(flows[d["flow_id"]] for d in deployments if d["schedules"]) == [
+            "每日督办", "督办通报"]
         for d in deployments:
             for s in d["schedules"]:
                 assert s["schedule"]["timezone"] == "Asia/Shanghai"
