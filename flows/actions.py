@@ -2,7 +2,7 @@
 
 Explicit module-level flow objects, not a loop: `prefect deploy` finds flows by reading this source
 (entrypoints like flows/actions.py:action_02), and each flow keeps its own function name in logs.
-tests/prefect/test_registry.py checks the names against config/plans/2023.yaml.
+tests/prefect/test_prefect_registry.py checks the names against config/plans/2023.yaml.
 """
 
 from __future__ import annotations

@@ -48,7 +48,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -73,6 +72,7 @@ from duban.ledger.models import Action, Department, Digest, Duty, Occurrence, Re
 from duban.office_entry import enter_on_behalf
 from duban.service import Context, chase, setup
 from duban.settings import Settings
+from tests.support.net import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG_DIR = REPO / "config"
@@ -224,10 +224,6 @@ def stop(procs: list[Proc], timeout: float = 10.0) -> None:
         kill_tree(proc)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 # -- the receiver ----------------------------------------------------------------------------

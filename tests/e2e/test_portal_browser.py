@@ -25,21 +25,19 @@ from duban.service import Context, chase, dispatch, setup
 from duban.settings import Settings
 from notifications import notifier_for
 from portal import create_app
-from tests.conftest import LOADED_AT, REPO
-from tests.integration.receivers import HttpReceiver
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, needs_chromium
+from tests.support.ledger import LOADED_AT
 from tests.support.live_server import LiveServer
-from tests.support.paths import CONFIG_DIR
+from tests.support.paths import CONFIG_DIR, REPO
+from tests.support.receivers import HttpReceiver
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SHOTS = REPO / "test-output"
 MONDAY = at_local(date(2023, 7, 10), 9)
 ITEM = "特殊困难老年人家庭适老化改造"
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM}"),
+    needs_chromium,
 ]
 
 

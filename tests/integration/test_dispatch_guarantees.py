@@ -14,7 +14,7 @@ from duban.chase.dispatch import LEASE, assemble, claim, portal_link_maker
 from duban.ledger.models import Delivery, Digest, OutboxMessage, Reminder
 from duban.service import Context, chase, dispatch
 from notifications import notifier_for
-from tests.integration.receivers import HttpReceiver, SmtpReceiver
+from tests.support.receivers import HttpReceiver, SmtpReceiver
 
 BUSY_DAY = at_local(date(2023, 10, 16), 9)  # many items due, overdue or escalated
 

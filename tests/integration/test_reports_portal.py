@@ -36,7 +36,6 @@ from duban.settings import Settings
 from portal import create_app
 from portal.pages import failure_page
 from portal.security import csrf_token, load_secret
-from tests.conftest import REPO
 from tests.integration.test_reports import (
     HOMES,
     NOW,
@@ -47,7 +46,7 @@ from tests.integration.test_reports import (
     file_report,
     occ_id,
 )
-from tests.support.paths import CONFIG_DIR
+from tests.support.paths import CONFIG_DIR, REPO
 
 FAILURE = failure_page()
 

@@ -10,8 +10,8 @@ import pytest
 from prefect.automations import Automation
 
 from flows.actions import action_04
-from tests.conftest import REPO
-from tests.integration.receivers import HttpReceiver
+from tests.support.paths import REPO
+from tests.support.receivers import HttpReceiver
 
 pytestmark = [pytest.mark.prefect, pytest.mark.usefixtures("harness")]
 

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from flows import DEPLOYMENT_NAME, deployables
+from tests.support.paths import REPO
 
 pytestmark = [pytest.mark.prefect, pytest.mark.usefixtures("harness")]
 
-REPO = Path(__file__).resolve().parents[2]
 
 
 def prefect_cli(args: list[str], env: dict[str, str]) -> None:

@@ -6,7 +6,6 @@ import importlib
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import yaml
@@ -15,11 +14,10 @@ from prefect import Flow
 import flows
 import flows.actions
 from flows import ACTION_CRON, ACTION_FLOWS, DISPATCH_CRON, deployables
-from tests.support.paths import CONFIG_DIR
+from tests.support.paths import CONFIG_DIR, REPO
 
 pytestmark = pytest.mark.prefect
 
-REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
-from prefect.states import State
 from sqlalchemy import select
 
 from duban.ledger.models import Delivery, OutboxMessage
 from flows import dispatch_flow, office_entry
 from flows.actions import action_02
-from tests.prefect.conftest import count, flow_run_name
+from tests.support.prefect_runs import count, flow_run_name, run, run_id
 
 pytestmark = [pytest.mark.prefect, pytest.mark.usefixtures("harness")]
 
-
-def run(flow, **params) -> State:
-    return asyncio.run(flow(**params, return_state=True))
-
-
-def run_id(state: State):
-    return state.state_details.flow_run_id
 
 
 def test_a_digest_with_no_route_names_who_was_not_reached(ledger, duban_env, monkeypatch) -> None:
