@@ -118,7 +118,7 @@ def test_digest_text_says_what_when_how_late_and_how(walked) -> None:
         )
     assert message is not None
     assert "泰山区市场监管局" in message.title
-    assert "二、社区养老服务行动" in message.body
+    assert "一、社区养老服务行动" in message.body
     assert "截止：2023-10-11，已逾期1个工作日" in message.body
     assert re.search(r"报送：http://127\.0\.0\.1:8000/r/[A-Za-z0-9_-]{40,}", message.body)
 
@@ -134,4 +134,4 @@ def test_supervisors_get_a_weekly_brief_on_each_weeks_first_working_day(walked) 
     assert "总体：未到期4项，临期0项，逾期2项" in last
     ranked = "逾期最多的单位：\n  1. 泰安市市场监督管理局：逾期1项\n  2. 泰山区市场监管局：逾期1项"
     assert ranked in last
-    assert "  - 行动2 城市数据（不少于10个）：尚无报送数据" in last
+    assert "  - 行动1 城市数据（不少于10个）：尚无报送数据" in last

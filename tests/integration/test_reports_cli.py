@@ -19,7 +19,7 @@ from duban.office_entry import enter_on_behalf
 from duban.reports import tokens
 from duban.reports.submission import ReportInputError, ReportRefused
 from duban.service import Context
-from tests.integration.test_reports import (
+from tests.support.reports import (
     HOMES,
     NOW,
     PDF,

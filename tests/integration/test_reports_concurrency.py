@@ -22,8 +22,8 @@ from duban.reports import tokens
 from duban.reports.submission import ReportRefused
 from portal import create_app
 from portal.pages import failure_page
-from tests.integration.test_reports import HOMES, NOW, file_report, occ_id
 from tests.support.live_server import LiveServer
+from tests.support.reports import HOMES, NOW, file_report, occ_id
 
 CLIENTS = 50
 

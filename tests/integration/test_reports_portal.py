@@ -36,7 +36,8 @@ from duban.settings import Settings
 from portal import create_app
 from portal.pages import failure_page
 from portal.security import csrf_token, load_secret
-from tests.integration.test_reports import (
+from tests.support.paths import CONFIG_DIR, REPO
+from tests.support.reports import (
     HOMES,
     NOW,
     PDF,
@@ -46,7 +47,6 @@ from tests.integration.test_reports import (
     file_report,
     occ_id,
 )
-from tests.support.paths import CONFIG_DIR, REPO
 
 FAILURE = failure_page()
 

@@ -50,7 +50,7 @@ def write_config(root: Path) -> Path:
         },
         "actions": [
             {
-                "no": 2,
+                "no": 1,  # actions are numbered 1..N
                 "title": "社区养老服务行动",
                 "clause": "测试条款。",
                 "departments": ["市民政局", "市市场监管局"],
