@@ -6,10 +6,12 @@ import cli.up_cmd  # noqa: F401  (registration; Prefect is imported lazily)
 from cli import (  # noqa: F401  (registration)
     calendar_cmd,
     db_cmd,
+    deploy_cmd,
     extension_cmd,
     outbox_cmd,
     plan_cmd,
     report_export_cmd,
+    review_cmd,
     status_cmd,
 )
 from cli.errors import run_cli

@@ -77,15 +77,19 @@ def active_plans(session) -> list[Plan]:
 
 
 def chase(
-    ctx: Context, now: datetime, action_nos: list[int] | None = None, dry_run: bool = False
+    ctx: Context, now: datetime, action_nos: list[int] | None = None, dry_run: bool = False,
+    plan_key: str | None = None,
 ) -> list[ChaseResult]:
-    """Materialise and chase the given actions (all by default) of every active plan."""
+    """Materialise and chase the given actions (all by default) of every active plan, or of the
+    active plan `plan_key` only (an action number means something only within its plan)."""
     if not dry_run:
         materialise_all(ctx, now, action_nos)
     today = local_day(now)
     results = []
     with ctx.db.session() as session:
         for plan in active_plans(session):
+            if plan_key is not None and plan.key != plan_key:
+                continue
             numbers = action_nos or [a.no for a in plan.actions]
             for no in numbers:
                 results.append(chase_action(

@@ -82,6 +82,8 @@ class PlanSpec(_Strict):
     timezone: str = TIMEZONE
     starts: date
     ends: date
+    # 审核销号: a department's closing report waits for the office to accept (销号) or return it
+    review_required: bool = True
 
     @field_validator("timezone")
     @classmethod
@@ -169,6 +171,10 @@ class LadderSpec(_Strict):
     ack_pause: int = Field(default=5, ge=0, le=60)
 
 
+class ReviewSpec(_Strict):
+    rework_days: int = Field(default=5, ge=1, le=60)
+
+
 class LadderFile(_Strict):
     deadlines: dict[
         Literal["monthly_report", "quarterly_report", "final_check", "milestone"], DeadlineRule
@@ -176,6 +182,7 @@ class LadderFile(_Strict):
     warning_days: int = Field(default=3, ge=0, le=30)
     slow_progress_ratio: float = Field(default=0.7, gt=0, le=1)
     ladder: LadderSpec = LadderSpec()
+    review: ReviewSpec = ReviewSpec()
     send_hour: int = Field(default=9, ge=0, le=23)
 
 

@@ -10,15 +10,13 @@ import logging
 
 import pytest
 from sqlalchemy import select
-from typer.testing import CliRunner
 
-import cli.report_cmd as report_cmd
-from cli import app
 from duban.ledger.models import AccessToken, AuditEntry, Occurrence, Report
 from duban.office_entry import enter_on_behalf
 from duban.reports import tokens
 from duban.reports.submission import ReportInputError, ReportRefused
 from duban.service import Context
+from tests.support.cli import point_cli_at, run
 from tests.support.reports import (
     HOMES,
     NOW,
@@ -30,34 +28,16 @@ from tests.support.reports import (
     occurrence,
 )
 
-runner = CliRunner()
-
 
 @pytest.fixture
 def cli(loaded, monkeypatch) -> Context:
     """The CLI pointed at the loaded ledger (SQLite and PostgreSQL), its clock stopped at NOW."""
-    return _point_cli_at(loaded, monkeypatch)
+    return point_cli_at(loaded, monkeypatch)
 
 
 @pytest.fixture
 def cli_sqlite(loaded_sqlite, monkeypatch) -> Context:
-    return _point_cli_at(loaded_sqlite, monkeypatch)
-
-
-def _point_cli_at(ctx: Context, monkeypatch) -> Context:
-    monkeypatch.setenv("DUBAN_HOME", str(ctx.settings.home))
-    monkeypatch.setenv("DUBAN_DATABASE_URL", ctx.settings.database_url)
-    monkeypatch.setenv("DUBAN_PORTAL_URL", "https://duban.example.gov.cn")
-    monkeypatch.delenv("DUBAN_TOKEN", raising=False)
-    monkeypatch.setattr(report_cmd, "utcnow", lambda: NOW)
-    return ctx
-
-
-def run(*args: str, env: dict | None = None):
-    result = runner.invoke(app, list(args), env=env)
-    assert "Traceback" not in result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit)
-    return result
+    return point_cli_at(loaded_sqlite, monkeypatch)
 
 
 def issue(code: str, purpose: str = "cli") -> str:
@@ -159,15 +139,16 @@ def test_a_correction_and_the_reports_listing(cli) -> None:
     occ = occ_id(cli, HOMES, "taishan-mzj", "2023-06")
     first = json.loads(run("confirm", str(occ), "--value", "100", "--token", token,
                            "--json").stdout)
-    again = run("confirm", str(occ), "--value", "101", "--token", token)
-    assert again.exit_code == 1 and "已于2023-07-05办结" in again.output
+    stale = run("confirm", str(occ), "--value", "101", "--correct", "999999", "--reason", "x",
+                "--token", token)
+    assert stale.exit_code == 1 and "没有可更正的报告" in stale.output
     fixed = run("confirm", str(occ), "--value", "110", "--correct", str(first["report_id"]),
                 "--reason", "漏计10户", "--token", token)
     assert fixed.exit_code == 0 and "已记录更正报送" in fixed.stdout
     listing = run("reports", str(occ))
     assert listing.exit_code == 0
     lines = listing.stdout.splitlines()
-    assert "泰山区民政局" in lines[0] and "已完成 2023-07-05" in lines[0]
+    assert "泰山区民政局" in lines[0] and "已完成 2023-07-05，待审核" in lines[0]
     assert "已被" in lines[2] and "100户" in lines[2] and "110户" in lines[3]
     assert "漏计10户" in lines[3] and "有效" in lines[3]
     data = json.loads(run("reports", str(occ), "--json").stdout)
@@ -262,4 +243,4 @@ def test_the_office_entry_flow_runs_under_prefect(cli_sqlite) -> None:
         state = asyncio.run(office_entry("taishan-mzj", occ, "progress", 9, None, "电话", "",
                                          "张三", "2023-07-05", return_state=True))
     assert state.name == "已登记"
-    assert occurrence(cli, occ).status == "closed"
+    assert occurrence(cli, occ).status == "reported"  # awaiting the office's review

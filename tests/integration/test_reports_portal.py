@@ -46,6 +46,7 @@ from tests.support.reports import (
     counts,
     file_report,
     occ_id,
+    sign_off,
 )
 
 FAILURE = failure_page()
@@ -209,6 +210,7 @@ def test_a_closed_item_shows_a_notice_instead_of_the_form(site: Site) -> None:
     occ = occ_id(site.ctx, HOMES, "taishan-mzj", "2023-06")
     link = site.link(occ)
     file_report(site.ctx, occ, value=5)  # entered by the office meanwhile, say
+    sign_off(site.ctx, occ)  # and signed off (销号)
     page = site.client.get(f"/r/{link}")
     assert page.status_code == 200 and "该事项已办结" in page.text and "<form" not in page.text
 

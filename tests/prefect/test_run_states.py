@@ -7,7 +7,8 @@ from sqlalchemy import select
 
 from duban.ledger.models import Delivery, OutboxMessage
 from flows import dispatch_flow, office_entry
-from flows.actions import action_02
+from flows.actions import action_flow
+from tests.support.ledger import PLAN
 from tests.support.prefect_runs import count, flow_run_name, run, run_id
 
 pytestmark = [pytest.mark.prefect, pytest.mark.usefixtures("harness")]
@@ -19,7 +20,7 @@ def test_a_digest_with_no_route_names_who_was_not_reached(ledger, duban_env, mon
     notify.write_text("version: 1\nurls:\n  - outbox://:\n      tag: mzj, office\n",
                       encoding="utf-8")
     monkeypatch.setenv("DUBAN_NOTIFY_CONFIG", str(notify))
-    assert run(action_02, as_of="2023-10-09").name == "有逾期"
+    assert run(action_flow, plan=PLAN, action=2, as_of="2023-10-09").name == "有逾期"
     state = run(dispatch_flow, as_of="2023-10-09")
     assert state.is_completed() and state.name == "有未送达", state
     result = state.result()

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from duban.ledger.models import Department, Duty, Occurrence, Target
 from duban.service import Context
 
+PLAN = "taimin-2023-12"  # the shipped plan's key: tests may name it, code may not
 LOADED_AT = datetime(2023, 6, 5, 1, 0, tzinfo=UTC)  # the plan's issue date, 09:00 in Shanghai
 
 

@@ -19,7 +19,11 @@ from duban.ledger.models import (
     Reminder,
     Report,
 )
-from duban.reports.submission import ReportOutcome, submit
+from duban.reports.review import accept
+from duban.reports.submission import (
+    ReportOutcome,
+    submit,
+)
 from duban.service import Context
 
 NOW = datetime(2023, 7, 5, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
@@ -96,6 +100,12 @@ def state_of(ctx: Context, occurrence_id: int, day: date) -> str:
     with ctx.db.session() as s:
         rows = status_rows(s, day, ctx.calendar)
     return next(r.state for r in rows if r.id == occurrence_id)
+
+
+def sign_off(ctx: Context, occurrence_id: int, now: datetime = NOW) -> None:
+    """The office accepts the item's standing report (销号)."""
+    with ctx.db.session() as s:
+        accept(s, occurrence_id, "office:test", now)
 
 
 def reminders_for(ctx: Context, occurrence_id: int, day: date) -> list[tuple[str, str]]:
