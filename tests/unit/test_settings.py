@@ -105,6 +105,7 @@ def test_the_console_script_reports_a_bad_setting_without_a_traceback(
 NOT_SETTINGS = {
     "DUBAN_TOKEN": "a department's credential for one command (--token), not configuration",
     "DUBAN_DEBUG": "the error handler's switch, read when the settings themselves may be broken",
+    "DUBAN_LEDGER_PREPARED": "internal: set by `duban` for the flows it runs in its own process",
 }
 
 
