@@ -19,12 +19,14 @@ from duban.chase.delivery import Sender
 from duban.chase.dispatch import DispatchResult, portal_link_maker
 from duban.chase.dispatch import dispatch as send_digests
 from duban.chase.holiday_notice import note_missing_data, recompute_provisional
+from duban.chase.items import open_items_query
 from duban.chase.ladder import ChaseResult, Owed, chase_action, record_owed
 from duban.chase.occurrences import materialise
 from duban.ledger.database import Database, database_for, record_audit
-from duban.ledger.models import Action, Department, Duty, Occurrence, Plan
+from duban.ledger.models import Action, Department, Occurrence, Plan
 from duban.plan.config import PlanConfig, load_config
 from duban.plan.loading import LoadResult, load_all
+from duban.reports.submission import ReportRules
 from duban.settings import Settings
 from duban.supervise.board import build_board
 from duban.supervise.weekly_brief import note_weekly_brief
@@ -46,6 +48,13 @@ class Context:
     @cached_property
     def config(self) -> PlanConfig:
         return load_config(self.settings.config_dir)
+
+    @property
+    def report_rules(self) -> ReportRules:
+        """What reports are checked and judged against in this installation."""
+        ladder = self.config.ladder
+        return ReportRules(self.calendar, ladder.ladder, self.settings.home / "evidence",
+                           ladder.slow_progress_ratio)
 
 
 @dataclass
@@ -134,20 +143,12 @@ def remind(
         department = session.scalar(select(Department).where(Department.code == department_code))
         if department is None:
             raise LookupError(f"unknown department code {department_code!r}")
-        query = (
-            select(Occurrence.id)
-            .join(Duty, Occurrence.duty_id == Duty.id)
-            .join(Action, Duty.action_id == Action.id)
-            .join(Plan, Duty.plan_id == Plan.id)
-            .where(Occurrence.department_id == department.id, Occurrence.status == "open",
-                   Occurrence.period_start <= today, Duty.active.is_(True),
-                   Plan.active.is_(True))
-        )
+        query = open_items_query(department.id, today)
         if action_no is not None:
             query = query.where(Action.no == action_no)
         if occurrence_id is not None:
             query = query.where(Occurrence.id == occurrence_id)
-        ids = session.scalars(query).all()
+        ids = [occ.id for occ in session.scalars(query)]
         if not ids:
             raise LookupError(_nothing_to_urge(department_code, action_no, occurrence_id))
         owed = [Owed(f"manual:{batch}:{occ}", occ, department_code, "manual", note)

@@ -22,7 +22,8 @@ from tasks.publish import publish_action
 NON_WORKDAY = "非工作日"
 OVERDUE = "有逾期"
 NORMAL = "正常"
-DELIVERY_ZH = {"sent": "已发送", "failed": "失败", "unknown": "未知", "unroutable": "无路由"}
+DELIVERY_ZH = {"sent": "已发送", "failed": "未送达", "unknown": "结果未知",
+               "unroutable": "无送达渠道", "retrying": "待重试", "in_flight": "发送中"}
 
 def resolve_as_of(as_of: str | None) -> str:
     """The run's instant as an aware ISO string, fixed once so every task sees the same now."""

@@ -14,7 +14,7 @@ from prefect.states import Completed, Failed, State
 
 from duban.calendar.clock import parse_as_of
 from duban.office_entry import enter_on_behalf
-from duban.reports.submission import ReportError
+from duban.reports.errors import ReportError
 from duban.service import Context
 from flows.common import run_name
 from tasks.chase import audit_form

@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from duban.ledger.database import record_audit
-from duban.ledger.models import AccessToken, Department
+from duban.ledger.models import AccessToken, Department, Occurrence
 
 TOKEN_BYTES = 32  # 256 random bits
 LINK_DAYS = 30
@@ -78,16 +78,55 @@ class Grant:
     department_code: str
     occurrence_id: int | None
     purpose: str
+    used_at: datetime | None = None
 
 
-def check(session: Session, token: str | None, now: datetime) -> Grant | None:
-    """The grant for a live token, or None for a wrong, used or expired one (indistinguishably)."""
+def check(
+    session: Session, token: str | None, now: datetime, *, spent_ok: bool = False
+) -> Grant | None:
+    """The grant for a live token, or None for a wrong, used or expired one (indistinguishably).
+    With spent_ok a used link still answers (to show what was reported), until it expires."""
     if not token or len(token) > 200:
         return None
     row = session.scalar(select(AccessToken).where(AccessToken.token_hash == hash_token(token)))
-    if row is None or row.used_at is not None or row.expires_at <= now:
+    if row is None or (row.used_at is not None and not spent_ok) or row.expires_at <= now:
         return None
-    return Grant(row.id, row.department_id, row.department.code, row.occurrence_id, row.purpose)
+    return Grant(row.id, row.department_id, row.department.code, row.occurrence_id, row.purpose,
+                 row.used_at)
+
+
+def link_grant(
+    session: Session, token: str | None, now: datetime, *, spent_ok: bool = False
+) -> Grant | None:
+    """A link token's grant, only if its item belongs to the link's department."""
+    grant = check(session, token, now, spent_ok=spent_ok)
+    if grant is None or grant.purpose != "link" or grant.occurrence_id is None:
+        return None
+    owner = session.scalar(select(Occurrence.department_id).where(
+        Occurrence.id == grant.occurrence_id))
+    return grant if owner == grant.department_id else None
+
+
+def owns(session: Session, grant: Grant, occurrence_id: int) -> bool:
+    """Whether the occurrence is the grant's department's."""
+    owner = session.scalar(select(Occurrence.department_id).where(
+        Occurrence.id == occurrence_id))
+    return owner is not None and owner == grant.department_id
+
+
+def mint_link(session: Session, grant: Grant, occurrence_id: int, now: datetime) -> str | None:
+    """A fresh single-use link for one of the department's open items, opened from its
+    department page (audited); None if the item is not the department's or not open."""
+    occ = session.get(Occurrence, occurrence_id)
+    if grant.purpose != "department" or occ is None or occ.department_id != grant.department_id:
+        return None
+    if occ.status != "open":
+        return None
+    link = issue_for(session, grant.department_id, now, "link", occ.id)
+    record_audit(session, f"department:{grant.department_code}", "token_issued", "department",
+                 grant.department_code, now, purpose="link", occurrence=occ.id,
+                 via="department_page")
+    return link
 
 
 def spend(session: Session, grant: Grant, now: datetime) -> bool:

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from duban.ledger.models import AccessToken, AuditEntry, Occurrence, Report
 from duban.office_entry import enter_on_behalf
 from duban.reports import tokens
-from duban.reports.submission import ReportInputError, ReportRefused
+from duban.reports.errors import ReportInputError, ReportRefused
 from duban.service import Context
 from tests.support.cli import point_cli_at, run
 from tests.support.reports import (

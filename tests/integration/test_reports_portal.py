@@ -29,8 +29,9 @@ from duban.ledger.models import (
     Occurrence,
     Report,
 )
+from duban.plan.config import load_config
 from duban.reports import tokens
-from duban.reports.submission import EVIDENCE_LIMIT
+from duban.reports.evidence import EVIDENCE_LIMIT
 from duban.service import Context, setup
 from duban.settings import Settings
 from portal import create_app
@@ -49,7 +50,7 @@ from tests.support.reports import (
     sign_off,
 )
 
-FAILURE = failure_page()
+FAILURE = failure_page(load_config(CONFIG_DIR).office)
 
 
 @dataclass
@@ -444,7 +445,7 @@ def test_python_m_duban_portal_creates_the_schema_and_logs_no_token(tmp_path) ->
 
 
 def _wait_until_up(base: str, server: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 90  # a cold start on a loaded machine takes ~25 s
     while time.monotonic() < deadline:
         assert server.poll() is None, server.stdout.read().decode() if server.stdout else ""
         try:

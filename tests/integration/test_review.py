@@ -14,8 +14,9 @@ import cli.review_cmd as review_cmd
 from cli.output import text_width
 from duban.calendar.clock import at_local
 from duban.ledger.models import AuditEntry, ItemEvent, Plan, Review
+from duban.reports.errors import ReportRefused
+from duban.reports.queries import list_reports
 from duban.reports.review import ReviewError, accept, latest_return, pending_reviews, return_item
-from duban.reports.submission import ReportRefused, list_reports
 from duban.service import chase
 from tests.support.cli import point_cli_at, run
 from tests.support.reports import (

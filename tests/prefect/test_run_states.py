@@ -15,9 +15,11 @@ pytestmark = [pytest.mark.prefect, pytest.mark.usefixtures("harness")]
 
 
 
-def test_a_digest_with_no_route_names_who_was_not_reached(ledger, duban_env, monkeypatch) -> None:
-    notify = duban_env / "notify.yaml"  # only the city bureau and the office have a channel
-    notify.write_text("version: 1\nurls:\n  - outbox://:\n      tag: mzj, office\n",
+def test_a_digest_with_no_route_names_who_was_not_reached(ledger, duban_env, monkeypatch,
+                                                          people_hook) -> None:
+    notify = duban_env / "only.yaml"  # only the city bureau and the office have a channel
+    notify.write_text("version: 1\nurls:\n  - outbox://:\n      tag: mzj, office\n"
+                      f"  - json://127.0.0.1:{people_hook.port}/people:\n      tag: mzj, office\n",
                       encoding="utf-8")
     monkeypatch.setenv("DUBAN_NOTIFY_CONFIG", str(notify))
     assert run(action_flow, plan=PLAN, action=2, as_of="2023-10-09").name == "有逾期"
@@ -27,7 +29,7 @@ def test_a_digest_with_no_route_names_who_was_not_reached(ledger, duban_env, mon
     assert result["status"]["sent"] == 2 and result["status"]["unroutable"] > 5
     assert len(result["undelivered"]) == result["status"]["unroutable"]
     assert {u["state"] for u in result["undelivered"]} == {"unroutable"}
-    assert "无路由" in state.message and "未送达：" in state.message
+    assert "无送达渠道" in state.message and "未送达：" in state.message
     names = {u["name"] for u in result["undelivered"]}
     assert "督查人员" in names or "泰山区民政局" in names
     assert any(name in state.message for name in names)

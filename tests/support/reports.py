@@ -20,10 +20,8 @@ from duban.ledger.models import (
     Report,
 )
 from duban.reports.review import accept
-from duban.reports.submission import (
-    ReportOutcome,
-    submit,
-)
+from duban.reports.submission import Submission, Submitter, submit
+from duban.reports.verdicts import ReportOutcome
 from duban.service import Context
 
 NOW = datetime(2023, 7, 5, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
@@ -67,13 +65,9 @@ def file_report(
 ) -> ReportOutcome:
     """Submit as the owning department (or `department`) in a transaction of its own."""
     submitter = dept_id(ctx, department) if department else owner_of(ctx, occurrence_id)
+    submission = Submission(occurrence_id, kind, key or uuid.uuid4().hex, **fields)
     with ctx.db.session() as s:
-        return submit(
-            s, occurrence_id=occurrence_id, department_id=submitter, kind=kind,
-            idempotency_key=key or uuid.uuid4().hex, now=now, calendar=ctx.calendar,
-            ladder=ctx.config.ladder.ladder, evidence_dir=ctx.settings.home / "evidence",
-            slow_ratio=ctx.config.ladder.slow_progress_ratio, **fields,
-        )
+        return submit(s, submission, Submitter(submitter), ctx.report_rules, now)
 
 
 def counts(ctx: Context) -> dict[str, Any]:
