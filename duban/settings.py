@@ -64,6 +64,14 @@ class Settings(BaseSettings):
         description="how long a claimed digest stays its claimer's before another dispatch may "
                     "send it again (whole seconds)",
     )
+    delivery_max_attempts: int = Field(
+        5, ge=1, description="how many times one message is tried before it is recorded failed",
+    )
+    delivery_retry_seconds: int = Field(
+        600, ge=1,
+        description="the wait before a failed message is tried again (whole seconds; doubled "
+                    "per attempt, at most two hours)",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -91,7 +99,8 @@ class Settings(BaseSettings):
     def _no_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
 
-    @field_validator("dispatch_lease_seconds", mode="before")
+    @field_validator(
+        "dispatch_lease_seconds", "delivery_max_attempts", "delivery_retry_seconds", mode="before")
     @classmethod
     def _whole_seconds(cls, value: Any) -> Any:
         """Whole ASCII digits only: "1.5", "１０" or "²" are refused, not guessed."""

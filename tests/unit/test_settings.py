@@ -106,6 +106,7 @@ NOT_SETTINGS = {
     "DUBAN_TOKEN": "a department's credential for one command (--token), not configuration",
     "DUBAN_DEBUG": "the error handler's switch, read when the settings themselves may be broken",
     "DUBAN_LEDGER_PREPARED": "internal: set by `duban` for the flows it runs in its own process",
+    "DUBAN_FAULT_KILL_AT": "fault injection for the crash tests, never set in operation",
 }
 
 
