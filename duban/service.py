@@ -54,7 +54,7 @@ class Context:
         """What reports are checked and judged against in this installation."""
         ladder = self.config.ladder
         return ReportRules(self.calendar, ladder.ladder, self.settings.home / "evidence",
-                           ladder.slow_progress_ratio)
+                           ladder.slow_progress_ratio, ladder.value_ceiling)
 
 
 @dataclass

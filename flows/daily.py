@@ -14,6 +14,7 @@ from flows.actions import action_flow
 from flows.common import day_label, resolve_as_of, run_name
 from flows.dispatch import dispatch_flow
 from tasks.chase import plan_actions
+from tasks.publish import publish_board
 
 DAILY_FLOW_NAME = "每日督办"
 DONE = "已完成"
@@ -43,10 +44,14 @@ async def daily_flow(
     dry_run: bool = False,
     plan: str | None = None,
     actions: list[int] | None = None,
+    board_first: bool = False,
 ) -> State:
     """as_of: 督办时点（默认现在）; dry_run: 演练（不记录、不发送）;
-    plan / actions: 只跑某计划、某几项行动."""
+    plan / actions: 只跑某计划、某几项行动; board_first: 先按台账现状发布督办总览（启动时补跑用，
+    the board is there in seconds instead of after the whole day's chase)."""
     now = resolve_as_of(as_of)
+    if board_first and not dry_run:
+        publish_board(now)
     runs = []
     for key, no, title in plan_actions(now, plan, actions, dry_run):
         named = action_flow.with_options(flow_run_name=f"{no:02d} {title} {day_label(now)}"

@@ -23,6 +23,7 @@ from flows.dispatch import dispatch_flow
 from flows.extension import extension_flow
 from flows.office_entry import office_entry
 from flows.remind import remind_flow
+from flows.review import review_flow
 
 # Every day, not only weekdays: each action skips non-working days itself, adjusted working
 # Saturdays and Sundays (调休) must be covered, and the board is refreshed on days off too.
@@ -59,6 +60,8 @@ FIXED = (
     Spec(remind_flow, "催办一个单位", "督办人员手动催办某单位的未办结事项，立即发送。"),
     Spec(office_entry, "代部门登记报送", "督办办公室代为登记部门以纸质或电话方式报送的情况。"),
     Spec(extension_flow, "审批延期申请", "督办办公室批准或驳回部门的延期申请。"),
+    Spec(review_flow, "审核销号",
+         "督办办公室审核部门报送：销号（审核通过），或退回并写明原因（事项重新打开、限期重报）。"),
 )
 
 

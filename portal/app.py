@@ -29,6 +29,7 @@ from duban.calendar.clock import utcnow
 from duban.reports.evidence import EVIDENCE_LIMIT, EvidenceFile
 from duban.service import Context
 from portal import pages
+from portal.limits import RequestGate
 from portal.security import FailureLimiter, install_log_redaction
 from portal.views import Clock, Portal, Submitted
 
@@ -74,7 +75,7 @@ def get_portal(request: Request) -> Portal:
 
 
 def client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    return get_portal(request).client_of(request.scope)
 
 
 PortalDep = Annotated[Portal, Depends(get_portal)]
@@ -119,42 +120,42 @@ def create_app(
     app = FastAPI(title="督办报送", docs_url=None, redoc_url=None, openapi_url=None,
                   lifespan=lifespan)
     app.state.portal = portal
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(RequestGate, portal=portal)  # size and token before the body is read
+    app.add_middleware(SecurityHeaders)  # outermost: every answer carries the headers
     _routes(app)
     _errors(app)
     return app
 
 
 def _routes(app: FastAPI) -> None:
+    @app.get("/")
+    def home(portal: PortalDep) -> Response:
+        return portal.home()
+
     @app.get("/r/{token}")
     def report_page(token: str, portal: PortalDep, client: ClientDep) -> Response:
-        if portal.limiter.blocked(client):
-            return portal.blocked(client)
         return portal.show_form(token, client)
 
     @app.post("/r/{token}")
     def report_post(token: str, form: Annotated[Submitted, Depends(report_form)],
                     portal: PortalDep, client: ClientDep) -> Response:
-        if portal.limiter.blocked(client):
-            return portal.blocked(client)
         return portal.submit_form(token, form, client)
 
     @app.get("/d/{token}")
     def department_page(token: str, portal: PortalDep, client: ClientDep) -> Response:
-        if portal.limiter.blocked(client):
-            return portal.blocked(client)
         return portal.show_department(token, client)
 
     @app.post("/d/{token}")
     def department_open(token: str, portal: PortalDep, client: ClientDep,
                         csrf: Text = "", occurrence: Text = "") -> Response:
-        if portal.limiter.blocked(client):
-            return portal.blocked(client)
         return portal.open_item(token, csrf, occurrence, client)
 
     @app.get("/healthz")
-    def healthz() -> Response:
-        return PlainTextResponse("ok")
+    def healthz(portal: PortalDep) -> Response:
+        """ok (200) when the ledger answers; degraded (503) when it does not."""
+        healthy = portal.database_ok()
+        return PlainTextResponse("ok" if healthy else "degraded",
+                                 status_code=200 if healthy else 503)
 
 
 def _errors(app: FastAPI) -> None:
@@ -162,14 +163,16 @@ def _errors(app: FastAPI) -> None:
     page (logged without tokens)."""
 
     @app.exception_handler(StarletteHTTPException)
-    def not_found(request: Request, _exc: Exception) -> Response:
+    def not_found(request: Request, exc: StarletteHTTPException) -> Response:
         portal = get_portal(request)
-        return portal.failure(client_address(request))
+        if exc.status_code == 413:
+            return portal.too_large()
+        return portal.failure(client_address(request), counted=False)
 
     @app.exception_handler(RequestValidationError)
     def invalid(request: Request, _exc: Exception) -> Response:
         portal = get_portal(request)
-        return portal.failure(client_address(request))
+        return portal.failure(client_address(request), counted=False)
 
     @app.exception_handler(Exception)
     def crashed(request: Request, _exc: Exception) -> Response:

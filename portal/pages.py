@@ -22,7 +22,7 @@ FIELD_ZH = {
     "value": "指标数值", "unit": "单位", "note": "说明", "evidence": "佐证材料",
     "problems": "存在问题", "support": "需要支持", "kind": "报送类型", "reason": "更正原因",
     "idempotency_key": "提交编号", "occurrence_id": "事项", "correction_of": "更正",
-    "until": "新截止日期", "extension": "延期申请", "token": "链接",
+    "until": "新截止日期", "extension": "延期申请", "token": "链接", "limit": "次数限制",
 }
 STATE_CLASS = {"overdue": "late", "due_soon": "soon", "upcoming": "ok", "done": "ok",
                "done_late": "ok"}
@@ -69,6 +69,10 @@ def error_text(error: ReportError | None) -> str:
     if error is None:
         return ""
     return f"{FIELD_ZH.get(error.field, error.field)}：{error.zh}"
+
+
+def home_page(office: OfficeSpec) -> str:
+    return render("home.html", office=office)
 
 
 def failure_page(office: OfficeSpec) -> str:
@@ -128,8 +132,9 @@ def _summary(outcome: ReportOutcome) -> str:
     return f"{head}该事项仍为待办，将继续跟踪。"
 
 
-def department_page(name: str, lines: list[OpenItem], csrf: str, office: OfficeSpec) -> str:
+def department_page(name: str, lines: list[OpenItem], csrf: str, office: OfficeSpec,
+                    error: ReportError | None = None) -> str:
     """All open items of one department, each with a button that opens its own report form."""
     late = sum(1 for line in lines if line.state == "overdue")
     return render("department.html", name=name, lines=lines, csrf=csrf, late=late,
-                  office=office)
+                  office=office, error=error_text(error))

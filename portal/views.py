@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,14 +23,17 @@ from duban.ledger.models import Department
 from duban.plan.config import OfficeSpec
 from duban.reports import tokens
 from duban.reports.errors import ReportError, ReportInputError, ReportRefused
-from duban.reports.evidence import EvidenceFile
+from duban.reports.evidence import EVIDENCE_LIMIT, EvidenceFile
 from duban.reports.extensions import ask
 from duban.reports.queries import find_report
 from duban.reports.submission import Submission, Submitter, submit
 from duban.service import Context
+from duban.settings import trusted_networks
 from portal import pages
 from portal.security import (
     FailureLimiter,
+    Networks,
+    client_address,
     csrf_ok,
     csrf_token,
     load_secret,
@@ -39,6 +42,7 @@ from portal.security import (
     web_key,
 )
 
+MAX_REQUEST_BYTES = EVIDENCE_LIMIT + 1024 * 1024  # one file at its limit plus the form's text
 log = logging.getLogger("duban.portal")
 Clock = Callable[[], datetime]
 KINDS = ("done", "progress", "ack", "extend")
@@ -71,14 +75,42 @@ class Portal:
 
     # -- shared ----------------------------------------------------------------------
 
+    @cached_property
+    def trusted(self) -> Networks:
+        return trusted_networks(self.ctx.settings.portal_trusted_proxies)
+
+    def client_of(self, scope: MutableMapping[str, Any]) -> str:
+        """The client's address (X-Forwarded-For believed from trusted proxies only)."""
+        peer = scope["client"][0] if scope.get("client") else None
+        forwarded = [v.decode("latin-1") for k, v in scope.get("headers", [])
+                     if k == b"x-forwarded-for"]
+        return client_address(peer, ",".join(forwarded), self.trusted)
+
     def failure(self, client: str, counted: bool = True) -> HTMLResponse:
-        """The one failure page; `counted` failures (token checks) feed the limiter."""
+        """The one failure page. A failed token check (`counted`) feeds the limiter, and past
+        its limit the address is told to wait instead; anything else (an unknown path) is just
+        the page."""
         if counted:
+            if self.limiter.blocked(client):
+                return HTMLResponse(pages.too_many_page(self.office), status_code=429)
             self.limiter.failed(client)
         return HTMLResponse(pages.failure_page(self.office), status_code=404)
 
-    def blocked(self, client: str) -> HTMLResponse:
-        return HTMLResponse(pages.too_many_page(self.office), status_code=429)
+    def too_large(self) -> HTMLResponse:
+        return HTMLResponse(pages.too_large_page(self.office, MAX_REQUEST_BYTES // 1048576),
+                            status_code=413)
+
+    def gate(self, kind: str, token: str, client: str) -> Response | None:
+        """Before a POST's body is read: None when the token could carry it (a live or spent
+        link for /r/, a live department link for /d/), else the failure page."""
+        now = self.clock()
+        with self.ctx.db.read() as session:
+            if kind == "r":
+                grant = tokens.link_grant(session, token, now, spent_ok=True)
+            else:
+                grant = tokens.check(session, token, now)
+                grant = grant if grant is not None and grant.purpose == "department" else None
+        return None if grant is not None else self.failure(client)
 
     def crashed(self) -> HTMLResponse:
         return HTMLResponse(pages.error_page(self.office), status_code=500)
@@ -90,15 +122,32 @@ class Portal:
     def ack_days(self) -> int:
         return self.ctx.config.ladder.ladder.ack_pause
 
+    def home(self) -> HTMLResponse:
+        """The site's root: what it is, how a department gets its link, whom to call."""
+        return HTMLResponse(pages.home_page(self.office))
+
+    def database_ok(self) -> bool:
+        """Whether the ledger answers a trivial query (for /healthz)."""
+        try:
+            self.ctx.db.ping()
+        except Exception:  # any failure to reach it is "degraded", logged without secrets
+            log.warning("health check: the database does not answer")
+            return False
+        return True
+
     # -- the link's form -------------------------------------------------------------
 
     def show_form(self, token: str, client: str) -> Response:
         now = self.clock()
         with self.ctx.db.read() as session:
-            grant = tokens.link_grant(session, token, now)
+            grant = tokens.link_grant(session, token, now, spent_ok=True)
             if grant is None:
                 return self.failure(client)
             item = self.item(session, grant.occurrence_id, now)
+        if grant.used_at is not None:  # spent: what was reported, read-only
+            text = ("此链接已用于报送，以下是本事项的报送记录（只读）。"
+                    f"如需更正，请联系{self.office.contact}。")
+            return HTMLResponse(pages.notice_page(item, "该事项已报送", text, self.office))
         return self._form_or_notice(item, token)
 
     def _form_or_notice(self, item: ItemFacts, token: str,
@@ -172,9 +221,8 @@ class Portal:
                 grant = self._post_grant(session, token, values, now)
                 if grant is None:
                     return self.failure(client)
-                request = ask(session, grant.occurrence_id, grant.department_id, values.until,
-                              values.reason, now, self.ctx.calendar,
-                              f"department:{grant.department_code}")
+                request = ask(session, grant, values.until, values.reason, now,
+                              self.ctx.calendar)
                 item = self.item(session, grant.occurrence_id, now)
                 html = pages.extension_page(item, request.id,
                                             request.requested_due_on.isoformat(),
@@ -210,11 +258,15 @@ class Portal:
             grant = tokens.check(session, token, now)
             if grant is None or grant.purpose != "department":
                 return self.failure(client)
-            name = session.get(Department, grant.department_id).name
-            lines = open_items(session, grant.department_id, local_day(now), self.ctx.calendar)
+            return self._department(session, grant, token, now)
+
+    def _department(self, session: Any, grant: tokens.Grant, token: str, now: datetime,
+                    error: ReportError | None = None, status: int = 200) -> HTMLResponse:
+        name = session.get(Department, grant.department_id).name
+        lines = open_items(session, grant.department_id, local_day(now), self.ctx.calendar)
         html = pages.department_page(name, lines, csrf_token(self.secret, "d", token),
-                                     self.office)
-        return HTMLResponse(html)
+                                     self.office, error)
+        return HTMLResponse(html, status_code=status)
 
     def open_item(self, token: str, csrf: str, occurrence: str, client: str) -> Response:
         """Mint a single-use link for one of the department's open items and go to its form."""
@@ -224,7 +276,10 @@ class Portal:
             if (grant is None or grant.purpose != "department"
                     or not csrf_ok(self.secret, "d", token, csrf) or not occurrence.isdigit()):
                 return self.failure(client)
-            link = tokens.mint_link(session, grant, int(occurrence), now)
+            try:
+                link = tokens.mint_link(session, grant, int(occurrence), now)
+            except ReportRefused as refusal:
+                return self._department(session, grant, token, now, refusal, 429)
             if link is None:
                 return self._not_minted(session, grant, int(occurrence), token, client)
         return RedirectResponse(f"/r/{link}", status_code=303)

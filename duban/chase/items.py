@@ -11,10 +11,11 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from duban.calendar.workdays import WorkCalendar
-from duban.chase.occurrences import STATE_ZH, classify
+from duban.chase.occurrences import STATE_ZH, classify, review_mark
 from duban.ledger.models import Action, Duty, ExtensionRequest, Occurrence, Plan
 from duban.plan.progress import Goal
 from duban.reports.queries import ReportView, list_reports
+from duban.reports.review import latest_return
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,8 @@ class ItemFacts:
     is_count: bool = False
     extension: str = ""  # a pending extension request, in words
     reports: list[ReportView] = field(default_factory=list)
+    awaiting_review: bool = False  # 已报送·待审核: a new report still supersedes it
+    returned: str = ""  # the office's return (退回) in words: when, why, the new deadline
 
 
 @dataclass(frozen=True)
@@ -58,15 +61,17 @@ class OpenItem:
     acknowledged_until: str
 
 
-def open_items_query(department_id: int, today: date) -> Select:
+def open_items_query(department_id: int, today: date, with_reported: bool = False) -> Select:
     """A department's open items whose period has started, in active duties of active plans,
-    by deadline (select Occurrence, Duty, Action; narrow it further with .where)."""
+    by deadline (select Occurrence, Duty, Action; narrow it further with .where); with_reported
+    adds the items awaiting the office's review (the department may still correct them)."""
+    statuses = ("open", "reported") if with_reported else ("open",)
     return (
         select(Occurrence, Duty, Action)
         .join(Duty, Occurrence.duty_id == Duty.id)
         .join(Action, Duty.action_id == Action.id)
         .join(Plan, Duty.plan_id == Plan.id)
-        .where(Occurrence.department_id == department_id, Occurrence.status == "open",
+        .where(Occurrence.department_id == department_id, Occurrence.status.in_(statuses),
                Occurrence.period_start <= today, Duty.active.is_(True), Plan.active.is_(True))
         .order_by(Occurrence.due_on, Action.no, Duty.key)
     )
@@ -77,8 +82,10 @@ def open_items(
 ) -> list[OpenItem]:
     """The department's open items, most pressing deadline first."""
     lines = []
-    for occ, duty, action in session.execute(open_items_query(department_id, today)):
-        state = classify(occ.due_on, None, today, duty.warn_days, calendar)
+    query = open_items_query(department_id, today, with_reported=True)
+    for occ, duty, action in session.execute(query):
+        state = classify(occ.due_on, occ.closed_on, today, duty.warn_days, calendar,
+                         review_mark(occ.status, occ.returned_on))
         lines.append(OpenItem(
             occ.id, action_label(action), duty.title, occ.period, occ.due_on.isoformat(), state,
             STATE_ZH.get(state, state), calendar.workdays_late(occ.due_on, today),
@@ -93,8 +100,10 @@ def item_facts(
     """The facts of one occurrence, its pending extension request and every report on it."""
     occ = session.get(Occurrence, occurrence_id)
     duty = occ.duty
-    state = classify(occ.due_on, occ.closed_on, today, duty.warn_days, calendar)
+    state = classify(occ.due_on, occ.closed_on, today, duty.warn_days, calendar,
+                     review_mark(occ.status, occ.returned_on))
     late = calendar.workdays_late(occ.due_on, today) if state == "overdue" else 0
+    back = latest_return(session, occ.id) if occ.status == "open" else None
     target = duty.target
     goal = Goal.of(target) if target is not None else None
     return ItemFacts(
@@ -107,6 +116,9 @@ def item_facts(
         goal=goal.text() if goal else "", unit=target.unit if target else "",
         measure=target.measure if target else "", is_count=bool(goal and goal.is_count),
         extension=pending_extension(session, occ.id), reports=list_reports(session, occ.id),
+        awaiting_review=occ.status == "reported",
+        returned=(f"{back.on.isoformat()}退回，原因：{back.reason}；请于{back.due_on.isoformat()}前"
+                  "重新报送" if back else ""),
     )
 
 

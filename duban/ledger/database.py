@@ -123,6 +123,11 @@ class Database:
         with self._readers() as session, session.begin():
             yield session
 
+    def ping(self) -> None:
+        """Raise unless the database answers a trivial query (health checks)."""
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
     def create_schema(self) -> None:
         """Bring the schema to the newest migration (Alembic), creating the database if new."""
         upgrade(self)

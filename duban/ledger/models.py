@@ -326,6 +326,10 @@ class AccessToken(Base):
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
+    # what the token has done that does not spend it, each capped (duban.reports.tokens)
+    acks: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    extension_requests: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    links_minted: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     department: Mapped[Department] = relationship()
 
 

@@ -199,6 +199,9 @@ class LadderFile(_Strict):
     ] = {}
     warning_days: int = Field(default=3, ge=0, le=30)
     slow_progress_ratio: float = Field(default=0.7, gt=0, le=1)
+    # a reported figure above this many times its target is refused as implausible (a typo,
+    # a unit slip); raise it for targets that are ceilings (at_most) if need be
+    value_ceiling: float = Field(default=10, ge=1, le=1_000_000)
     ladder: LadderSpec = LadderSpec()
     review: ReviewSpec = ReviewSpec()
     send_hour: int = Field(default=9, ge=0, le=23)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from duban.ledger.database import private_dir, private_file
 from duban.reports.errors import ReportInputError
-from duban.reports.inputs import CONTROL
+from duban.reports.inputs import BIDI, CONTROL
 
 EVIDENCE_LIMIT = 10 * 1024 * 1024
 EVIDENCE_TYPES = (".pdf", ".jpg", ".jpeg", ".png", ".docx", ".xlsx", ".doc", ".xls", ".zip",
@@ -47,7 +47,8 @@ Evidence = str | EvidenceFile | None
 
 def check_file(upload: EvidenceFile) -> tuple[str, str, str]:
     """(extension, sha256, cleaned original name) of an acceptable upload."""
-    name = CONTROL.sub("", os.path.basename(upload.filename.replace("\\", "/")))[-100:]
+    name = BIDI.sub("", CONTROL.sub("", os.path.basename(upload.filename.replace("\\", "/"))))
+    name = name[-100:]
     ext = os.path.splitext(name)[1].lower()
     size = max(upload.size or 0, len(upload.content))
     if ext not in EVIDENCE_TYPES:

@@ -20,6 +20,7 @@ from duban.ledger.item_events import Change, record_changes
 from duban.ledger.models import Department, ExtensionRequest, Occurrence
 from duban.reports.errors import ExtensionError
 from duban.reports.inputs import check_text
+from duban.reports.tokens import LIMITS, Grant, use
 
 MAX_REASON = 500
 
@@ -88,11 +89,14 @@ def request_extension(
 
 
 def ask(
-    session: Session, occurrence_id: int, department_id: int, until_text: str, reason: str,
-    now: datetime, calendar: WorkCalendar, requested_by: str,
+    session: Session, link: Grant, until_text: str, reason: str, now: datetime,
+    calendar: WorkCalendar,
 ) -> ExtensionRequest:
-    """A request as typed on the report page: the date as text; the same pending request again
-    (a double click) is the one already recorded."""
+    """A request as typed on the report page through a link: the date as text; the same pending
+    request again (a double click) is the one already recorded; a link makes at most
+    LIMITS["extension_requests"] requests."""
+    occurrence_id, department_id = link.occurrence_id, link.department_id
+    requested_by = f"department:{link.department_code}"
     try:
         until = date.fromisoformat(unicodedata.normalize("NFKC", until_text).strip())
     except ValueError:
@@ -104,8 +108,13 @@ def ask(
     if (pending is not None and pending.requested_by == requested_by
             and pending.requested_due_on == until and pending.reason == reason):
         return pending
-    return request_extension(session, occurrence_id, department_id, until, reason, now, calendar,
-                             requested_by)
+    if not use(session, link, "extension_requests"):
+        limit = LIMITS["extension_requests"]
+        raise ExtensionError(f"此链接已提交{limit}次延期申请，达到上限；如需再次申请，请联系"
+                             "督办办公室",
+                             f"this link has made {limit} extension requests already", "limit")
+    return request_extension(session, occurrence_id, department_id, until, reason, now,
+                             calendar, requested_by)
 
 
 def decide(

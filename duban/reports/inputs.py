@@ -19,6 +19,14 @@ KIND_ZH = {"done": "办结", "progress": "进展", "ack": "签收"}
 TEXT_LIMIT = 2000  # characters, for the note, problems, support needed and a correction reason
 URL_LIMIT = 1000
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Bidirectional controls (U+202E RIGHT-TO-LEFT OVERRIDE and kin) make text display other than it
+# reads ("gpj.exe" shown as "exe.jpg"); they are removed from everything a department types.
+BIDI = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# A plain decimal as people write it: no exponent, no underscores, no inf/nan (Python's float()
+# takes "1e308", "1_000" and "infinity"; a report does not). Thousands commas are dropped first.
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+VALUE_CEILING = 10.0  # default: a figure above 10 times its target is refused as implausible
+ABSOLUTE_CEILING = 1e12
 _KEY = re.compile(r"[\x21-\x7e]{1,128}")
 
 
@@ -29,9 +37,15 @@ def check_kind(kind: str) -> str:
     return kind
 
 
+def clean_text(text: str | None) -> str:
+    """Text without bidirectional controls, trimmed."""
+    return BIDI.sub("", text or "").strip()
+
+
 def check_text(name: str, text: str | None, label: str) -> str:
-    """Free text: at most TEXT_LIMIT characters, no control characters (PostgreSQL refuses NUL)."""
-    text = (text or "").strip()
+    """Free text: at most TEXT_LIMIT characters, no control characters (PostgreSQL refuses NUL),
+    bidirectional controls removed."""
+    text = clean_text(text)
     if len(text) > TEXT_LIMIT:
         raise ReportInputError(name, f"{label}过长（{len(text)}字），最多{TEXT_LIMIT}字",
                                f"{name} is {len(text)} characters long; the limit is {TEXT_LIMIT}")
@@ -48,8 +62,11 @@ def check_key(key: str) -> str:
     return key
 
 
-def parse_value(raw: float | int | str | None, goal: Goal | None, kind: str) -> float | None:
-    """The indicator value as a number, checked against what the target allows."""
+def parse_value(
+    raw: float | int | str | None, goal: Goal | None, kind: str, ceiling: float = VALUE_CEILING
+) -> float | None:
+    """The indicator value as a number, checked against what the target allows: finite, not
+    negative, a percentage within 0-100, a count whole, and at most `ceiling` times the target."""
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         if goal is not None and kind != "ack":
             raise ReportInputError("value", f"请填写指标数值（单位：{goal.unit}）",
@@ -70,17 +87,21 @@ def parse_value(raw: float | int | str | None, goal: Goal | None, kind: str) -> 
     if goal.is_count and not value.is_integer():
         raise ReportInputError("value", f"{goal.unit}数应为整数（{num(value)}）",
                                f"value {num(value)} must be a whole number of {goal.unit}")
+    limit = min(max(goal.low, goal.high or 0.0, 1.0) * ceiling, ABSOLUTE_CEILING)
+    if value > limit:
+        raise ReportInputError(
+            "value", f"数值{num(value)}{goal.unit}远超目标（{goal.text()}），请核对；如确实无误，"
+            "请联系督办办公室", f"value {num(value)} is more than {num(ceiling)} times the target "
+            f"({num(limit)} {goal.unit} at most): check it")
     return value
 
 
 def _number(raw: float | int | str) -> float:
-    if isinstance(raw, bool):
-        raw = str(raw)
-    text = unicodedata.normalize("NFKC", str(raw)).strip().replace(",", "")
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
+    if isinstance(raw, int | float) and not isinstance(raw, bool):
+        value = float(raw)
+    else:
+        text = unicodedata.normalize("NFKC", str(raw)).strip().replace(",", "")
+        value = float(text) if _DECIMAL.fullmatch(text) else math.nan
     if not math.isfinite(value):
         shown = str(raw)[:40]
         raise ReportInputError("value", f"“{shown}”不是数字", f"value {shown!r} is not a number")
@@ -103,6 +124,8 @@ def check_unit(raw: str | None, goal: Goal | None) -> str | None:
 
 def check_link(url: str) -> str:
     url = url.strip()
+    if BIDI.search(url):
+        url = "\n"  # a link that hides its direction is no link: refused below
     parts = urlsplit(url)
     if (len(url) > URL_LIMIT or parts.scheme not in ("http", "https") or not parts.netloc
             or any(c.isspace() for c in url) or CONTROL.search(url)):

@@ -46,15 +46,18 @@ from duban.plan.progress import Goal
 from duban.reports.errors import ReportInputError, ReportRefused
 from duban.reports.evidence import Evidence, EvidenceFile, check_file, store_evidence
 from duban.reports.inputs import (
+    CONTROL,
+    VALUE_CEILING,
     check_key,
     check_kind,
     check_link,
     check_text,
     check_unit,
+    clean_text,
     parse_value,
 )
 from duban.reports.queries import standing_report_id
-from duban.reports.tokens import Grant, spend
+from duban.reports.tokens import LIMITS, Grant, spend, use
 from duban.reports.verdicts import ReportOutcome, outcome_of, verdict_for
 
 
@@ -97,6 +100,7 @@ class ReportRules:
     ladder: LadderSpec
     evidence_dir: Path | None = None
     slow_ratio: float = 0.7
+    value_ceiling: float = VALUE_CEILING  # times the target, above which a figure is refused
 
 
 @dataclass(frozen=True)
@@ -152,7 +156,7 @@ def submit(
     actor = _authorise(session, occ, by)
     target = occ.duty.target
     goal = Goal.of(target) if target is not None else None
-    figure = parse_value(sub.value, goal, sub.kind)
+    figure = parse_value(sub.value, goal, sub.kind, rules.value_ceiling)
     unit = check_unit(sub.unit, goal) if figure is not None or sub.unit else None
     existing = session.scalar(select(Report).where(Report.idempotency_key == key))
     if existing is not None:
@@ -163,6 +167,10 @@ def submit(
         correction_of = standing_report_id(session, occ.id)  # a new report supersedes
         entry = replace(entry, resubmitted=True)
     old = _check_state(session, occ, entry, correction_of)
+    if by.link is not None and sub.kind == "ack" and not use(session, by.link, "acks"):
+        limit = LIMITS["acks"]
+        raise ReportRefused("limit", f"此链接已签收{limit}次，达到上限；请直接报送进展或办结",
+                            f"this link has acknowledged {limit} times already")
     if by.link is not None and sub.kind != "ack" and not spend(session, by.link, now):
         raise ReportRefused("token", "此报送链接已被使用", "this link has already been used")
     if entry.upload is not None:
@@ -207,7 +215,8 @@ def _lock(session: Session, occurrence_id: int) -> Occurrence:
 
 def _authorise(session: Session, occ: Occurrence, by: Submitter) -> str:
     """Who is recorded as entering the report; refuse anyone reporting for another department."""
-    department_id, entered_by, link = by.department_id, by.entered_by, by.link
+    department_id, link = by.department_id, by.link
+    entered_by = CONTROL.sub("", clean_text(by.entered_by)) if by.entered_by else None
     if department_id is None:
         if not entered_by or not entered_by.startswith("office") or len(entered_by) > 100:
             raise ReportRefused("department", "未指明报送单位；代为登记须注明登记人（office:姓名）",
