@@ -14,6 +14,7 @@ from duban.calendar.clock import local_day, parse_as_of
 from duban.service import Context
 from duban.supervise.board import build_board
 from duban.supervise.export import write_csv, write_xlsx
+from duban.supervise.score import load_scoring, score_departments
 
 
 @app.command("report")
@@ -37,10 +38,13 @@ def report(
     ctx = Context.from_env()
     ctx.db.create_schema()
     with ctx.db.read() as session:
+        scores = score_departments(session, local_day(now), ctx.calendar,
+                                   load_scoring(ctx.settings.config_dir), plan)
         board = build_board(session, local_day(now), ctx.calendar,
                             ctx.config.ladder.slow_progress_ratio, plan)
     if xlsx is not None:
-        typer.echo(f"已写出 {write_xlsx(board, xlsx)}")
+        written = write_xlsx(board, xlsx, scores, office_url=ctx.settings.portal_url)
+        typer.echo(f"已写出 {written}")
     if csv_dir is not None:
         for path in write_csv(board, csv_dir):
             typer.echo(f"已写出 {path}")

@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import csv
 import unicodedata
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from duban.chase.occurrences import STATE_ZH, STATES
 from duban.plan.progress import num
-from duban.supervise.board import Board, ItemRow, risk_text
+from duban.supervise.board import Board, ItemRow, colour_text, risk_text, standing_text
+from duban.supervise.score import SCORE_HEADERS, Scores, formula_text, score_rows
 
 FILLS = {"红": "F8CBAD", "黄": "FFE699", "绿": "C6EFCE"}
 ITEM_HEADERS = ["编号", "职责", "责任单位", "所属区县", "周期", "截止日期", "状态", "颜色",
-                "逾期工作日", "催办次数", "最近送达", "截止日期暂定"]
+                "逾期工作日", "催办次数", "最近送达", "截止日期暂定", "方案"]
+EVIDENCE_HEADER = "报送材料"  # a link to the office's view of the item's reports and evidence
+DATE_FORMAT = "yyyy-mm-dd"
 ACTION_HEADERS = ["序号", "行动", *(STATE_ZH[s] for s in STATES), "红", "黄", "绿"]
 DEPT_HEADERS = ["排名", "单位", "所属区县", *(STATE_ZH[s] for s in STATES), "延期申请",
                 "延期批准"]
@@ -36,10 +40,11 @@ def text_width(text: str) -> int:
 
 
 def item_line(item: ItemRow) -> list[Any]:
+    """One item's row; the deadline is a real date (Excel sorts and filters it as one)."""
     return [item.occurrence_id, item.duty, item.department_name, item.county, item.period,
-            item.due.isoformat(), STATE_ZH[item.state], item.colour, item.overdue_days,
+            item.due, STATE_ZH[item.state], item.colour, item.overdue_days,
             item.chased, DELIVERY_ZH.get(item.last_delivery, item.last_delivery),
-            "是" if item.provisional else ""]
+            "是" if item.provisional else "", item.plan]
 
 
 def action_lines(board: Board) -> list[list[Any]]:
@@ -98,7 +103,10 @@ def write_csv(board: Board, folder: Path) -> list[Path]:
     return written
 
 
-def write_xlsx(board: Board, path: Path) -> Path:
+def write_xlsx(board: Board, path: Path, scores: Scores | None = None,
+               office_url: str | None = None) -> Path:
+    """The workbook; with `scores` a 考评 sheet, with `office_url` (the portal's address) each
+    item links to the office's view of its reports and evidence."""
     from openpyxl import Workbook
 
     book = Workbook()
@@ -108,10 +116,21 @@ def write_xlsx(board: Board, path: Path) -> Path:
     for no, title in sorted(board.titles.items()):
         sheet = book.create_sheet(sheet_title(no, title))
         items = [i for i in board.items if i.action == no]
-        _table(sheet, 1, ITEM_HEADERS, [item_line(i) for i in items],
+        headers = ITEM_HEADERS + ([EVIDENCE_HEADER] if office_url else [])
+        _table(sheet, 1, headers, [item_line(i) for i in items],
                colours=[i.colour for i in items], colour_col=8)
-        sheet.freeze_panes = "A2"
+        if office_url:
+            _links(sheet, len(headers), [office_item_url(office_url, i) for i in items])
+        _filtered(sheet)
         _fit(sheet)
+    if scores is not None:
+        sheet = book.create_sheet("考评")
+        sheet["A1"] = formula_text(scores.spec)
+        _table(sheet, 3, SCORE_HEADERS, score_rows(scores))
+        sheet.freeze_panes = "A4"
+        sheet.auto_filter.ref = f"A3:{sheet.cell(row=3, column=len(SCORE_HEADERS)).column_letter}" \
+            f"{max(sheet.max_row, 3)}"
+        _fit(sheet, skip_rows=2)
     _charts(book.create_sheet("指标进度图"), board)
     if board.shares:
         sheet = book.create_sheet("任务分解")
@@ -123,13 +142,36 @@ def write_xlsx(board: Board, path: Path) -> Path:
     return path
 
 
+def office_item_url(base: str, item: ItemRow) -> str:
+    return f"{base.rstrip('/')}/office/items/{item.occurrence_id}"
+
+
+def _links(sheet: Any, column: int, urls: list[str]) -> None:
+    from openpyxl.styles import Font
+
+    for row, url in enumerate(urls, 2):
+        cell = sheet.cell(row=row, column=column, value="查看")
+        cell.hyperlink = url
+        cell.font = Font(color="0563C1", underline="single")
+
+
+def _filtered(sheet: Any) -> None:
+    """Frozen header, an autofilter over the table, dates shown as dates."""
+    sheet.freeze_panes = "A2"
+    sheet.auto_filter.ref = sheet.dimensions
+    for row in sheet.iter_rows(min_row=2):
+        for cell in row:
+            if isinstance(cell.value, date):
+                cell.number_format = DATE_FORMAT
+
+
 def _summary(sheet: Any, board: Board) -> None:
     from openpyxl.styles import Font
 
     sheet["A1"] = f"督办台账（截至 {board.as_of.isoformat()}，日期为北京时间）"
     sheet["A1"].font = Font(bold=True, size=14)
     colours = board.colours()
-    sheet["A2"] = f"红 {colours['红']}  黄 {colours['黄']}  绿 {colours['绿']}"
+    sheet["A2"] = f"事项：{colour_text(colours)}；{standing_text(board.targets_of())}"
     row = _table(sheet, 4, ACTION_HEADERS, action_lines(board))
     sheet.freeze_panes = "A5"
     row = _table(sheet, row + 2, DEPT_HEADERS, department_lines(board))
@@ -149,7 +191,7 @@ def _table(sheet: Any, top: int, headers: list[str], rows: list[list[Any]],
     for offset, values in enumerate(rows, 1):
         for col, value in enumerate(values, 1):
             sheet.cell(row=top + offset, column=col, value=value)
-        if colours and colour_col:
+        if colours and colour_col and colours[offset - 1] in FILLS:  # done late: no colour
             fill = PatternFill("solid", fgColor=FILLS[colours[offset - 1]])
             for col in (colour_col - 1, colour_col):
                 sheet.cell(row=top + offset, column=col).fill = fill

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import httpx
 
+from cli.processes import stop_leftovers
+
 READY_TIMEOUT = 600.0  # a loaded 2-core machine; the figures go to BENCHMARKS.md
 STOP_TIMEOUT = 60.0
 
@@ -25,6 +27,7 @@ class Up:
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("PREFECT_", "DUBAN_"))}
         env.update(DUBAN_HOME=str(home), PYTHONUNBUFFERED="1")
+        self.home, self.keep_leftovers = home, False
         argv = [str(Path(sys.executable).with_name("duban")), "up", "--prefect-port",
                 str(prefect_port), "--portal-port", str(portal_port), "--limit", "2", *extra]
         # SIGINT as in a terminal, even when pytest itself runs as a background job (SIG_IGN)
@@ -60,9 +63,17 @@ class Up:
         return code, time.monotonic() - start
 
     def kill(self) -> None:
+        """Teardown: SIGTERM (duban up stops its children), SIGKILL if it hangs, then stop what a
+        killed one left behind, so a failing test leaves no server running."""
         if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
+            self.process.terminate()
+            try:
+                self.process.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+        if not self.keep_leftovers:
+            stop_leftovers(self.home)
 
 
 def api(port: int, path: str, body: dict | None = None, auth: tuple | None = None):
