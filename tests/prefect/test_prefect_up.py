@@ -41,7 +41,8 @@ def test_up_serves_stops_cleanly_and_restarts_without_duplicates(tmp_path: Path)
         assert {"每日督办", "行动督办", "发送督办汇总", "手动催办", "登记报送",
                 "审批延期"} <= set(flows.values())
         scheduled_ids = {d["id"] for d in deployments if d["schedules"]}
-        assert [flows[d["flow_id"]] for d in deployments if d["schedules"]] == ["每日督办"]
+        assert sorted(flows[d["flow_id"]] for d in deployments if d["schedules"]) == [
+            "每日督办", "督办通报"]
         for d in deployments:
             for s in d["schedules"]:
                 assert s["schedule"]["timezone"] == "Asia/Shanghai"
