@@ -47,6 +47,17 @@ def test_office_entry_runs_are_named_by_department_and_day(ledger) -> None:
                 收到日期="2023-10-09")
     assert state.is_failed() and state.name == "未登记" and "987654" in state.message
     assert flow_run_name(run_id(state)) == "登记报送 mzj 2023-10-09"
+    links = asyncio.run(run_artifacts(run_id(state)))
+    assert any("/artifacts/key/00-duban-board" in (a.data or "") for a in links), links
+
+
+async def run_artifacts(flow_run_id) -> list:
+    from prefect import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    async with get_client() as client:
+        return await client.read_artifacts(artifact_filter=ArtifactFilter(
+            flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id])))
 
 
 def test_a_day_with_overdue_items_ends_red_and_a_quiet_day_green(ledger) -> None:
