@@ -8,17 +8,16 @@ import re
 import subprocess
 import sys
 from datetime import date
-from pathlib import Path
 
 import pytest
 
 from duban.ledger.models import Action, Plan
 from flows import action_flow, daily_flow
 from flows.deployments import DAILY, DAILY_CRON, FIXED, action_specs, deployment_specs
+from tests.support.paths import REPO
 
 pytestmark = pytest.mark.prefect
 
-REPO = Path(__file__).resolve().parents[2]
 
 
 def plan(key: str, year: int, titles: list[str], issuer: str = "某县民政局") -> Plan:

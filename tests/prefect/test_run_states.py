@@ -5,24 +5,17 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from prefect.states import State
 from sqlalchemy import select
 
 from duban.ledger.models import Delivery, OutboxMessage
 from flows import dispatch_flow, office_entry
 from flows.actions import action_flow
 from flows.states import combined_state, day_state, is_error, overdue_count
-from tests.prefect.conftest import PLAN, count, flow_run_name, read_events
+from tests.support.ledger import PLAN
+from tests.support.prefect_runs import count, flow_run_name, read_events, run, run_id
 
 pytestmark = [pytest.mark.prefect, pytest.mark.usefixtures("harness")]
 
-
-def run(flow, **params) -> State:
-    return asyncio.run(flow(**params, return_state=True))
-
-
-def run_id(state: State):
-    return state.state_details.flow_run_id
 
 
 def test_a_digest_with_no_route_names_who_was_not_reached(ledger, duban_env, monkeypatch,

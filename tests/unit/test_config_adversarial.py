@@ -18,7 +18,7 @@ from cli import app
 from duban.plan.config import ConfigError, load_config
 from duban.service import Context, chase, setup
 from duban.settings import Settings
-from tests.conftest import REPO
+from tests.support.paths import REPO
 
 PLAN_TEXT = (REPO / "config" / "plans" / "2023.yaml").read_text(encoding="utf-8")
 
