@@ -18,7 +18,6 @@ import json
 import os
 import queue
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,14 +27,12 @@ from pathlib import Path
 
 import httpx
 
+from tests.support.net import free_port
+
 ROOT = Path(__file__).resolve().parents[1]
 READY = "duban 已就绪"  # cli.up_cmd.READY (not imported: that would import the CLI)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def expected_deployments() -> int:
@@ -96,7 +93,7 @@ def start_once(home: Path, expected: int, timeout: float) -> dict:
                 "deployments": lambda: _answers(f"{base}/api/deployments/filter", {"limit": 200},
                                                 home),
                 "board": lambda: _answers(f"{base}/api/artifacts/latest/filter", {
-                    "artifacts": {"key": {"any_": ["duban-board"]}}}, home),
+                    "artifacts": {"key": {"any_": ["00-duban-board"]}}}, home),
             }
             for name, check in checks.items():
                 if name in marks:

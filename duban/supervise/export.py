@@ -15,7 +15,7 @@ from typing import Any
 
 from duban.chase.occurrences import STATE_ZH, STATES
 from duban.plan.progress import num
-from duban.supervise.board import Board, ItemRow, risk_text
+from duban.supervise.board import Board, ItemRow, colour_text, risk_text, standing_text
 from duban.supervise.score import SCORE_HEADERS, Scores, formula_text, score_rows
 
 FILLS = {"红": "F8CBAD", "黄": "FFE699", "绿": "C6EFCE"}
@@ -171,7 +171,7 @@ def _summary(sheet: Any, board: Board) -> None:
     sheet["A1"] = f"督办台账（截至 {board.as_of.isoformat()}，日期为北京时间）"
     sheet["A1"].font = Font(bold=True, size=14)
     colours = board.colours()
-    sheet["A2"] = f"红 {colours['红']}  黄 {colours['黄']}  绿 {colours['绿']}"
+    sheet["A2"] = f"事项：{colour_text(colours)}；{standing_text(board.targets_of())}"
     row = _table(sheet, 4, ACTION_HEADERS, action_lines(board))
     sheet.freeze_panes = "A5"
     row = _table(sheet, row + 2, DEPT_HEADERS, department_lines(board))
@@ -191,7 +191,7 @@ def _table(sheet: Any, top: int, headers: list[str], rows: list[list[Any]],
     for offset, values in enumerate(rows, 1):
         for col, value in enumerate(values, 1):
             sheet.cell(row=top + offset, column=col, value=value)
-        if colours and colour_col:
+        if colours and colour_col and colours[offset - 1] in FILLS:  # done late: no colour
             fill = PatternFill("solid", fgColor=FILLS[colours[offset - 1]])
             for col in (colour_col - 1, colour_col):
                 sheet.cell(row=top + offset, column=col).fill = fill

@@ -10,16 +10,14 @@ import logging
 
 import pytest
 from sqlalchemy import select
-from typer.testing import CliRunner
 
-import cli.report_cmd as report_cmd
-from cli import app
 from duban.ledger.models import AccessToken, AuditEntry, Occurrence, Report
 from duban.office_entry import enter_on_behalf
 from duban.reports import tokens
 from duban.reports.errors import ReportInputError, ReportRefused
 from duban.service import Context
-from tests.integration.test_reports import (
+from tests.support.cli import point_cli_at, run
+from tests.support.reports import (
     HOMES,
     NOW,
     PDF,
@@ -30,34 +28,16 @@ from tests.integration.test_reports import (
     occurrence,
 )
 
-runner = CliRunner()
-
 
 @pytest.fixture
 def cli(loaded, monkeypatch) -> Context:
     """The CLI pointed at the loaded ledger (SQLite and PostgreSQL), its clock stopped at NOW."""
-    return _point_cli_at(loaded, monkeypatch)
+    return point_cli_at(loaded, monkeypatch)
 
 
 @pytest.fixture
 def cli_sqlite(loaded_sqlite, monkeypatch) -> Context:
-    return _point_cli_at(loaded_sqlite, monkeypatch)
-
-
-def _point_cli_at(ctx: Context, monkeypatch) -> Context:
-    monkeypatch.setenv("DUBAN_HOME", str(ctx.settings.home))
-    monkeypatch.setenv("DUBAN_DATABASE_URL", ctx.settings.database_url)
-    monkeypatch.setenv("DUBAN_PORTAL_URL", "https://duban.example.gov.cn")
-    monkeypatch.delenv("DUBAN_TOKEN", raising=False)
-    monkeypatch.setattr(report_cmd, "utcnow", lambda: NOW)
-    return ctx
-
-
-def run(*args: str, env: dict | None = None):
-    result = runner.invoke(app, list(args), env=env)
-    assert "Traceback" not in result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit)
-    return result
+    return point_cli_at(loaded_sqlite, monkeypatch)
 
 
 def issue(code: str, purpose: str = "cli") -> str:
@@ -236,9 +216,9 @@ def test_the_office_entry_flow_takes_plain_parameters(cli) -> None:
     from flows.office_entry import enter_report, entry_state, office_entry
 
     assert office_entry.name == "登记报送"
-    assert list(inspect.signature(office_entry.fn).parameters) == [
-        "department", "occurrence", "kind", "value", "unit", "note", "evidence_url",
-        "entered_by", "as_of"]
+    assert list(inspect.signature(office_entry.fn).parameters) == [  # the form's labels
+        "单位代码", "事项编号", "报送类型", "数值", "计量单位", "情况说明", "佐证材料链接",
+        "登记人", "收到日期"]
     occ = occ_id(cli, HOMES, "taishan-mzj", "2023-06")
     outcome = enter_report.fn("taishan-mzj", occ, "progress", 12.0, None, "纸质报送", "",
                               "张三", "2023-07-05")
@@ -260,7 +240,7 @@ def test_the_office_entry_flow_runs_under_prefect(cli_sqlite) -> None:
     logging.getLogger("prefect").setLevel(logging.WARNING)
     occ = occ_id(cli, HOMES, "taishan-mzj", "2023-06")
     with prefect_test_harness():
-        state = asyncio.run(office_entry("taishan-mzj", occ, "progress", 9, None, "电话", "",
+        state = asyncio.run(office_entry("taishan-mzj", occ, "报送进展", "9", "", "电话", "",
                                          "张三", "2023-07-05", return_state=True))
     assert state.name == "已登记"
     assert occurrence(cli, occ).status == "reported"  # awaiting the office's review

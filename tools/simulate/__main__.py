@@ -89,8 +89,8 @@ def _simulate(world, quick: bool, seed: int, days: int | None, begin: str | None
     fail_from, fail_to = faults.failing_window()
     _log(f"故障 / faults: {faults.failing_tag}'s robot fails {fail_from} … {fail_to}; "
          f"the chase is killed mid-dispatch on {faults.kill_day}")
-    sim = Simulation(world, quick, seed, _log, people=people, events=EventFeed(world.api_url),
-                     faults=faults)
+    feed = EventFeed(world.api_url, world.auth)
+    sim = Simulation(world, quick, seed, _log, people=people, events=feed, faults=faults)
     outcome = sim.run(start, last)
     outcome.behaviours = people.counts
     outcome.notes += people.notes

@@ -75,6 +75,8 @@ def run_flows(as_of: str, workday: bool, actions: list[int]) -> tuple[int, list[
     raw = run_chase(as_of, chosen)
     problems = [f"action {r['action']}: {r['state']} {r['message']}" for r in raw.get("runs", [])
                 if not r.get("ok")]
+    if raw.get("error"):
+        problems.append(f"daily flow: {raw['error']}")
     dispatch = raw.get("dispatch") or {}
     if dispatch and not dispatch.get("ok"):
         problems.append(f"dispatch: {dispatch.get('state')} {dispatch.get('message')}")
@@ -92,6 +94,7 @@ class Simulation:
         self.world, self.quick, self.seed, self.log = world, quick, seed, log
         self.people, self.events, self.faults = people, events, faults
         self.checker = Checker(world.ctx, world.ctx.calendar, log=log)
+        self.checker.tokens.add(world.auth.partition(":")[2])  # the API credential, too
         if people is not None:
             people.checker = self.checker
         self.outcome = Outcome()
