@@ -19,11 +19,12 @@ from duban.chase.delivery import Sender
 from duban.chase.dispatch import DispatchResult, portal_link_maker
 from duban.chase.dispatch import dispatch as send_digests
 from duban.chase.holiday_notice import note_missing_data, recompute_provisional
-from duban.chase.ladder import ChaseResult, Owed, chase_action, record_owed
+from duban.chase.ladder import ChaseResult, Owed, chase_action, record_owed, start_notices
 from duban.chase.occurrences import materialise
 from duban.ledger.database import Database, database_for, record_audit
 from duban.ledger.models import Action, Department, Duty, Occurrence, Plan
 from duban.plan.config import PlanConfig, load_config
+from duban.plan.lifecycle import active_plans
 from duban.plan.loading import LoadResult, load_all
 from duban.settings import Settings
 from duban.supervise.board import build_board
@@ -66,14 +67,10 @@ def materialise_all(ctx: Context, now: datetime, action_nos: list[int] | None = 
     today = local_day(now)
     created = 0
     with ctx.db.session() as session:
-        for plan in session.scalars(select(Plan).where(Plan.active.is_(True))):
+        for plan in active_plans(session):
             created += materialise(session, plan, today, ctx.calendar, now, action_nos)
         recompute_provisional(session, ctx.calendar, now)
     return created
-
-
-def active_plans(session) -> list[Plan]:
-    return list(session.scalars(select(Plan).where(Plan.active.is_(True)).order_by(Plan.year)))
 
 
 def chase(
@@ -86,6 +83,8 @@ def chase(
     results = []
     with ctx.db.session() as session:
         for plan in active_plans(session):
+            if not dry_run:
+                start_notices(session, plan, today, now, ctx.calendar)
             numbers = action_nos or [a.no for a in plan.actions]
             for no in numbers:
                 results.append(chase_action(

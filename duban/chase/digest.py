@@ -13,6 +13,7 @@ LEVEL_ZH = {
     "escalate": "督办升级",
     "repeat": "再次催办",
     "manual": "人工催办",
+    "start": "启动通知",
 }
 OFFICE_NAMES = {"office": "督办办公室", "supervisor": "督查人员"}
 CN_NUMERALS = "一二三四五六七八九十"
