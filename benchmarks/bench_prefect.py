@@ -33,6 +33,7 @@ from pathlib import Path
 from uuid import UUID
 
 ROOT = Path(__file__).resolve().parents[1]
+CONFIG_DIR = ROOT / "config"
 sys.path.insert(0, str(ROOT))
 
 from prefect import flow, get_client, task  # noqa: E402
@@ -46,7 +47,6 @@ from duban.chase.ladder import OpenItem, ladder_steps, record_owed  # noqa: E402
 from duban.chase.occurrences import classify  # noqa: E402
 from duban.ledger.models import Action, Department, Duty, Occurrence, Plan  # noqa: E402
 from duban.service import Context  # noqa: E402
-from duban.settings import DEFAULT_CONFIG_DIR  # noqa: E402
 
 AS_OF = NOW.isoformat()
 
@@ -102,10 +102,10 @@ def use_ledger(url: str, home: Path) -> None:
     from tasks import chase as chase_tasks
 
     os.environ.update(DUBAN_HOME=str(home), DUBAN_DATABASE_URL=url,
-                      DUBAN_CONFIG_DIR=str(DEFAULT_CONFIG_DIR),
-                      DUBAN_NOTIFY_CONFIG=str(DEFAULT_CONFIG_DIR / "notify.yaml"))
+                      DUBAN_CONFIG_DIR=str(CONFIG_DIR),
+                      DUBAN_NOTIFY_CONFIG=str(CONFIG_DIR / "notify.yaml"))
     _context.cache_clear()
-    chase_tasks._READY.add((url, str(DEFAULT_CONFIG_DIR), DAY))
+    chase_tasks._READY.add((url, str(CONFIG_DIR), DAY))
 
 
 async def count_task_runs(

@@ -338,6 +338,9 @@ def up(restart: bool, log: Callable[[str], None]) -> Section:
 # -- the report -------------------------------------------------------------------------------
 
 
+HAND_MEASURED = ("Install",)  # `rm -rf .venv` on a shared machine: measured by hand, kept
+
+
 def read_report(path: Path) -> tuple[dict[str, list[str]], dict[str, str]]:
     """The sections (title -> lines, the Machine section left out) and RESULT of a report."""
     blocks: dict[str, list[str]] = {}
@@ -369,6 +372,8 @@ def write_report(path: Path, command: str, mode: str, head: list[str], sections:
                  took: float, update: bool) -> str:
     """Write the report; with `update`, only the sections run now replace those in `path`."""
     blocks, result = read_report(path) if update and path.exists() else ({}, {})
+    if not update and path.exists():  # sections measured by hand survive a full run
+        blocks = {t: b for t, b in read_report(path)[0].items() if t in HAND_MEASURED}
     result = {"mode": result.get("mode", mode), **{k: v for k, v in result.items()
                                                    if k != "mode"}}
     for section in sections:

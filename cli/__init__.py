@@ -10,8 +10,15 @@ from cli import (  # noqa: F401  (registration)
     outbox_cmd,
     plan_cmd,
     report_export_cmd,
+    review_cmd,
     status_cmd,
 )
+from cli.errors import run_cli
 from cli.main import app
 
-__all__ = ["app"]
+__all__ = ["app", "main"]
+
+
+def main() -> None:
+    """The `duban` console script: the Typer app, with one-line errors instead of tracebacks."""
+    run_cli(app)

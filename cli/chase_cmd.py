@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from cli.main import app
-from cli.output import echo_json, echo_lines, fail, table
+from cli.output import echo_json, echo_lines, fail, require_ledger, table
 from duban.calendar.clock import local_day, parse_as_of
 from duban.calendar.workdays import WorkCalendar
 from duban.chase.occurrences import STATE_ZH, STATES
@@ -33,6 +33,7 @@ EPHEMERAL_DEFAULTS = {
 
 
 def _note_server(as_json: bool) -> None:
+    require_ledger()  # one clear line and exit 1 before any flow runs (issue 14.7)
     """Set defaults before Prefect is first imported (it reads PREFECT_* once, at import)."""
     for name, value in EPHEMERAL_DEFAULTS.items():
         os.environ.setdefault(name, value)

@@ -26,6 +26,43 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
     return lines
 
 
+TERMINAL_WIDTH = 100  # what an office's terminal shows without wrapping
+
+
+def shorten(text: str, width: int) -> str:
+    """Cut `text` to `width` terminal columns, marking the cut with "…"."""
+    if text_width(text) <= width:
+        return text
+    out, used = "", 1
+    for char in text:
+        if used + text_width(char) > width:
+            break
+        out, used = out + char, used + text_width(char)
+    return out + "…"
+
+
+def fit_table(
+    headers: Sequence[str], rows: Sequence[Sequence[Any]], shrink: Sequence[int],
+    wide: bool = False, width: int = TERMINAL_WIDTH,
+) -> list[str]:
+    """A table within `width` columns: the columns listed in `shrink` (indexes) are shortened,
+    the widest first, until it fits; `wide` keeps everything."""
+    cells = [[str(c) for c in row] for row in rows]
+    if not wide and cells:
+        natural = [max([text_width(h)] + [text_width(r[i]) for r in cells])
+                   for i, h in enumerate(headers)]
+        limits = {i: natural[i] for i in shrink}
+        fixed = sum(w for i, w in enumerate(natural) if i not in limits) + 2 * (len(headers) - 1)
+        while fixed + sum(limits.values()) > width:
+            col = max(limits, key=lambda i: limits[i])
+            if limits[col] <= max(text_width(headers[col]), 6):
+                break
+            limits[col] -= 1
+        cells = [[shorten(c, limits[i]) if i in limits else c for i, c in enumerate(r)]
+                 for r in cells]
+    return table(headers, cells)
+
+
 def echo_lines(lines: Sequence[str]) -> None:
     for line in lines:
         typer.echo(line)
@@ -38,3 +75,14 @@ def echo_json(payload: Any) -> None:
 def fail(message: str, code: int = 1) -> NoReturn:
     typer.echo(f"Error: {message}", err=True)
     raise typer.Exit(code=code)
+
+
+def require_ledger() -> None:
+    """Reach the ledger database now, so a command that would start flows (chase, remind) stops
+    at the first connection error with one message (cli.errors) instead of one per flow."""
+    from sqlalchemy import text
+
+    from duban.service import Context
+
+    with Context.from_env().db.engine.connect() as connection:
+        connection.execute(text("SELECT 1"))

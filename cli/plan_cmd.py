@@ -70,6 +70,7 @@ def check(config_dir: ConfigDirArg = None) -> None:
         )
         for warning in plan_warnings(config, plan, local_day(utcnow())):
             typer.echo(f"  提示：{warning}")
+    _check_notify(config_dir)
 
 
 def plan_warnings(config: PlanConfig, plan: PlanFile, today: Any) -> list[str]:
@@ -79,6 +80,21 @@ def plan_warnings(config: PlanConfig, plan: PlanFile, today: Any) -> list[str]:
         late = late_start(config, plan, today, Context.from_env().calendar).warning()
         warnings += [late] if late else []
     return warnings
+
+
+def _check_notify(config_dir: Path | None) -> None:
+    """The routing file is part of the config: a malformed notify.yaml fails the check too."""
+    from notifications import Notifier, NotifyConfigError
+
+    settings = Context.from_env().settings
+    path = Path(config_dir) / "notify.yaml" if config_dir else settings.notify_config
+    if config_dir and not path.exists():
+        return
+    try:
+        Notifier(path)
+    except NotifyConfigError as exc:
+        fail(f"通知配置有误 / bad notify config: {exc}")
+    typer.echo(f"OK {path}: 通知路由 / notification routes")
 
 
 def plan_as_dict(config: PlanConfig, plan: PlanFile) -> dict[str, Any]:

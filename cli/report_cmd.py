@@ -16,6 +16,7 @@ import typer
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
+from cli.errors import describe
 from cli.main import app
 from cli.output import echo_json, echo_lines, fail, table
 from duban.calendar.clock import shanghai, utcnow
@@ -56,7 +57,7 @@ def _run(action: Callable[[], T]) -> T:
     except ConfigError as exc:
         fail(f"配置有误 / bad config: {exc}")
     except SQLAlchemyError as exc:
-        fail(f"数据库错误 / database error: {type(exc).__name__}: {str(exc).splitlines()[0]}")
+        fail(describe(exc))
 
 
 @token_app.command("issue")
@@ -218,7 +219,7 @@ def reports(
                 fail(f"没有编号为 {occurrence_id} 的事项 / no occurrence {occurrence_id}")
             header = (f"事项 {occ.id}：{occ.department.name} {occ.duty.title}（{occ.period}），"
                       f"截止 {occ.due_on.isoformat()}，"
-                      + (f"已完成 {occ.closed_on.isoformat()}" if occ.closed_on else "待办"))
+                      + _progress_word(occ))
             return header, list_reports(session, occurrence_id)
 
     header, views = _run(run)
@@ -236,3 +237,12 @@ def reports(
         for v in views
     ]
     echo_lines(table(["编号", "时间", "类型", "数值", "录入", "状态", "更正原因", "说明"], rows))
+
+
+def _progress_word(occ: Occurrence) -> str:
+    """已完成 D (and whether the office has signed it off), 已退回 D, or 待办."""
+    if occ.closed_on is None:
+        return f"已退回 {occ.returned_on.isoformat()}，待重报" if occ.returned_on else "待办"
+    done = f"已完成 {occ.closed_on.isoformat()}"
+    return done + ("，待审核" if occ.status == "reported" else "，已销号"
+                   if occ.duty.action.plan.review_required else "")

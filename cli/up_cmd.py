@@ -24,6 +24,7 @@ from duban import service
 from duban.calendar.clock import local_day, utcnow
 from duban.chase.occurrences import status_rows
 from duban.service import Context
+from duban.settings import Settings
 
 READY = "duban 已就绪"  # tests and scripts wait for this line
 
@@ -64,7 +65,7 @@ def _start_portal(home: Path, port: int, timeout: float, children: list[up.Child
     except up.StartupError as exc:
         typer.echo(f"报送页面未能启动：{exc}", err=True)
         return
-    typer.echo(f"报送页面：{url}（邮件与消息中的链接：{os.environ['DUBAN_PORTAL_URL']}）")
+    typer.echo(f"报送页面：{url}（邮件与消息中的链接：{Settings.from_env().portal_url}）")
 
 
 def _check_ports(*ports: int) -> None:

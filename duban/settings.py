@@ -1,46 +1,132 @@
-"""Settings read from the environment through small strict helpers; nothing read at import time."""
+"""Every DUBAN_* setting, typed and described in one place (pydantic-settings).
+
+Read when asked (`Settings.from_env()`), never at import. The README's configuration table lists
+exactly these fields with these defaults (tests/unit/test_settings.py checks it).
+"""
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CONFIG_DIR = PROJECT_ROOT / "config"
-TIMEZONE = "Asia/Shanghai"
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PREFIX = "DUBAN_"
+CHECKOUT_ROOT = Path(__file__).resolve().parent.parent  # a source checkout (or site-packages)
 
 
 class SettingsError(ValueError):
-    """An environment variable has a value duban cannot use."""
+    """An environment variable has a value duban cannot use (the message names it)."""
 
 
-def env_bool(name: str, default: bool) -> bool:
-    """A boolean must be spelled true/false (or 1/0); anything else is an error, not a guess."""
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    value = raw.strip().lower()
-    if value in ("1", "true", "yes"):
-        return True
-    if value in ("0", "false", "no"):
-        return False
-    raise SettingsError(f"{name}={raw!r}: expected true or false")
+def checkout_config_dir() -> Path | None:
+    """The repository's config/ when duban runs from a source checkout (an editable install);
+    None for an installed wheel, whose site-packages holds no plan config."""
+    candidate = CHECKOUT_ROOT / "config"
+    if (CHECKOUT_ROOT / "pyproject.toml").is_file() and (candidate / "ladder.yaml").is_file():
+        return candidate
+    return None
 
 
-@dataclass(frozen=True)
-class Settings:
-    home: Path
-    database_url: str
-    config_dir: Path
-    notify_config: Path
-    portal_url: str
+class Settings(BaseSettings):
+    """The whole configuration of a duban process. Paths are made absolute, the defaults that
+    depend on other settings are filled in, so every field holds what is actually used."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=PREFIX, env_ignore_empty=True, frozen=True, extra="forbid",
+    )
+
+    home: Path = Field(
+        Path(".duban"), json_schema_extra={"shown": "./.duban"},
+        description="where the SQLite ledger, evidence files and the local Prefect server's "
+                    "data live",
+    )
+    database_url: str = Field(
+        "", json_schema_extra={"shown": "sqlite:///$DUBAN_HOME/duban.db"},
+        description="the ledger; `postgresql://user@host:5432/db` for PostgreSQL",
+    )
+    config_dir: Path = Field(
+        Path(), json_schema_extra={"shown": "./config"},
+        description="the plan config (departments, plans, ladder); the default is the source "
+                    "checkout's, so an installed wheel must set it",
+    )
+    notify_config: Path = Field(
+        Path(), json_schema_extra={"shown": "$DUBAN_CONFIG_DIR/notify.yaml"},
+        description="Apprise YAML routing: tag = department code, `office`, `supervisor`",
+    )
+    portal_url: str = Field(
+        "http://127.0.0.1:8000",
+        description="the report page's address as written into reminder links",
+    )
+    dispatch_lease_seconds: int = Field(
+        600, ge=1,
+        description="how long a claimed digest stays its claimer's before another dispatch may "
+                    "send it again (whole seconds)",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_derived(cls, data: Any) -> Any:
+        """Defaults that depend on other settings; a missing config is an error naming it."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        home = Path(data.get("home") or ".duban").resolve()
+        data["home"] = home
+        data["database_url"] = data.get("database_url") or f"sqlite:///{home / 'duban.db'}"
+        config_dir = data.get("config_dir") or checkout_config_dir()
+        if config_dir is None:
+            raise ValueError(
+                f"未找到计划配置目录：请设置 {PREFIX}CONFIG_DIR 指向配置文件夹 / "
+                f"no plan config found: set {PREFIX}CONFIG_DIR to the config folder "
+                "(duban runs outside a source checkout)"
+            )
+        data["config_dir"] = Path(config_dir)
+        data["notify_config"] = data.get("notify_config") or Path(config_dir) / "notify.yaml"
+        return data
+
+    @field_validator("portal_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @field_validator("dispatch_lease_seconds", mode="before")
+    @classmethod
+    def _whole_seconds(cls, value: Any) -> Any:
+        """Whole ASCII digits only: "1.5", "１０" or "²" are refused, not guessed."""
+        if isinstance(value, str) and not (value.strip().isascii() and value.strip().isdigit()):
+            raise ValueError("expected whole seconds >= 1 / 应为不小于 1 的整秒数")
+        return value
 
     @classmethod
     def from_env(cls) -> Settings:
-        home = Path(os.environ.get("DUBAN_HOME") or ".duban").resolve()
-        config_dir = Path(os.environ.get("DUBAN_CONFIG_DIR") or DEFAULT_CONFIG_DIR)
-        url = os.environ.get("DUBAN_DATABASE_URL") or f"sqlite:///{home / 'duban.db'}"
-        notify = Path(os.environ.get("DUBAN_NOTIFY_CONFIG") or config_dir / "notify.yaml")
-        portal = os.environ.get("DUBAN_PORTAL_URL") or "http://127.0.0.1:8000"
-        return cls(home, url, config_dir, notify, portal.rstrip("/"))
+        """The settings of this process, or a SettingsError naming each unusable variable."""
+        try:
+            return cls()
+        except ValidationError as exc:
+            raise SettingsError(describe(exc)) from None
+
+
+def env_name(field: str) -> str:
+    return f"{PREFIX}{field.upper()}"
+
+
+def describe(error: ValidationError) -> str:
+    """One line per problem: the variable, its value and what is wrong (Chinese and English)."""
+    lines = []
+    for item in error.errors():
+        message = item["msg"].removeprefix("Value error, ")
+        if not item["loc"]:
+            lines.append(f"配置错误 / setting error: {message}")
+            continue
+        name = env_name(str(item["loc"][0]))
+        lines.append(f"{name}={item['input']!r}: 配置值无效 / invalid value: {message}")
+    return "\n".join(lines)
+
+
+def documented_default(field: str) -> str:
+    """A field's default as the README shows it (derived defaults spelled as their rule)."""
+    info = Settings.model_fields[field]
+    extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+    return str(extra.get("shown", info.default))

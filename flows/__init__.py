@@ -42,7 +42,6 @@ ACTION_FLOWS: list[Flow] = [
 ]
 
 DEPLOYMENT_NAME = "daily"  # a deployment is flow name + this: re-serving overwrites, never adds
-TIMEZONE = "Asia/Shanghai"
 # Every day, not only weekdays: each run skips non-working days itself, and adjusted working
 # Saturdays and Sundays (调休) must be covered.
 ACTION_CRON = "30 8 * * *"

@@ -23,7 +23,8 @@ from prefect.deployments.runner import EntrypointType, RunnerDeployment
 from prefect.runner import Runner
 from prefect.schedules import Cron
 
-from flows import ACTION_FLOWS, DEPLOYMENT_NAME, TIMEZONE, deployables, dispatch_flow
+from duban.calendar.clock import TIMEZONE
+from flows import ACTION_FLOWS, DEPLOYMENT_NAME, deployables, dispatch_flow
 
 RUNNER_NAME = "duban"
 INITIAL_TAG = "启动时运行"

@@ -17,7 +17,8 @@ from sqlalchemy import create_engine, text
 
 from duban.ledger.database import Database, forget_database
 from duban.service import Context, setup
-from duban.settings import DEFAULT_CONFIG_DIR, Settings
+from duban.settings import Settings
+from tests.support.paths import CONFIG_DIR
 
 PG_ADMIN_URL = os.environ.get("DUBAN_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REPO = Path(__file__).resolve().parent.parent
@@ -75,7 +76,7 @@ def db_url(request: pytest.FixtureRequest) -> str:
 def make_context(tmp_path: Path):
     """Build a Context for a database URL, with the repo's config and the default notify.yaml."""
 
-    def make(url: str, config_dir: Path = DEFAULT_CONFIG_DIR, notify: Path | None = None):
+    def make(url: str, config_dir: Path = CONFIG_DIR, notify: Path | None = None):
         settings = Settings(
             home=tmp_path, database_url=url, config_dir=config_dir,
             notify_config=notify or config_dir / "notify.yaml",

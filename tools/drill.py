@@ -72,8 +72,10 @@ from duban.calendar.clock import at_local
 from duban.ledger.models import Action, Department, Digest, Duty, Occurrence, Reminder, Report
 from duban.office_entry import enter_on_behalf
 from duban.service import Context, chase, setup
-from duban.settings import DEFAULT_CONFIG_DIR, PROJECT_ROOT, Settings
+from duban.settings import Settings
 
+REPO = Path(__file__).resolve().parents[1]
+CONFIG_DIR = REPO / "config"
 DAY = date(2023, 10, 16)  # a Monday: many items due, overdue and escalated; the weekly brief
 T0 = at_local(DAY, 9)  # 09:00 Asia/Shanghai, the instant every run of the drill is "at"
 WAVE_1 = (1, 2)
@@ -497,7 +499,7 @@ class Drill:
 
     def prefect_cli(self, *args: str, timeout: float = 180.0) -> None:
         env = {**self.base_env(), "PREFECT_HOME": str(self.tmp / "prefect-cli")}
-        done = subprocess.run([sys.executable, "-m", "prefect", *args], cwd=PROJECT_ROOT, env=env,
+        done = subprocess.run([sys.executable, "-m", "prefect", *args], cwd=REPO, env=env,
                               capture_output=True, text=True, timeout=min(timeout, self.left()))
         if done.returncode != 0:
             raise DrillError(f"prefect {' '.join(args)} failed:\n{done.stdout[-2000:]}"
@@ -508,7 +510,7 @@ class Drill:
     def ledger_context(self) -> Context:
         url = self.pg.url(self.ledger_db, "postgresql").render_as_string(hide_password=False)
         home = self.tmp / "office"
-        return Context(Settings(home=home, database_url=url, config_dir=DEFAULT_CONFIG_DIR,
+        return Context(Settings(home=home, database_url=url, config_dir=CONFIG_DIR,
                                 notify_config=self.tmp / "notify.yaml",
                                 portal_url="http://127.0.0.1:8000"))
 
@@ -526,7 +528,7 @@ class Drill:
         argv = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
                 "--port", str(self.port)]
         self.server = start("Prefect server", argv, env, self.tmp / "prefect-server.log",
-                            PROJECT_ROOT)
+                            REPO)
 
     def wait_server(self) -> None:
         health = f"http://127.0.0.1:{self.port}/api/health"
@@ -548,14 +550,14 @@ class Drill:
                    "PREFECT_WORKER_QUERY_SECONDS": "2",
                    "DUBAN_HOME": str(self.tmp / name),
                    "DUBAN_DATABASE_URL": url,
-                   "DUBAN_CONFIG_DIR": str(DEFAULT_CONFIG_DIR),
+                   "DUBAN_CONFIG_DIR": str(CONFIG_DIR),
                    "DUBAN_NOTIFY_CONFIG": str(self.tmp / "notify.yaml"),
                    "DUBAN_PORTAL_URL": "http://127.0.0.1:8000",
                    "DUBAN_DISPATCH_LEASE_SECONDS": str(LEASE_SECONDS)}
             (self.tmp / name).mkdir()
             argv = [sys.executable, "-m", "prefect", "worker", "start", "--pool", POOL,
                     "--name", name, "--limit", str(WORKER_LIMIT)]
-            self.workers.append(start(name, argv, env, self.tmp / f"{name}.log", PROJECT_ROOT))
+            self.workers.append(start(name, argv, env, self.tmp / f"{name}.log", REPO))
 
     def wait_workers(self) -> None:
         names = {w.name for w in self.workers}
@@ -779,7 +781,7 @@ class Drill:
         out.check(out.figures.get("api_without_auth") == 401,
                   "Prefect API 未带口令时拒绝访问（401）",
                   "the Prefect API refuses requests without the basic-auth string (401)")
-        expected = len(yaml.safe_load((PROJECT_ROOT / "prefect.yaml").read_text(
+        expected = len(yaml.safe_load((REPO / "prefect.yaml").read_text(
             encoding="utf-8"))["deployments"])
         found = out.figures.get("deployments")
         out.check(found == expected, f"prefect.yaml 的 {expected} 个部署均已创建（{found}）",

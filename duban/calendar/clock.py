@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
+TIMEZONE = "Asia/Shanghai"  # China's one civil time zone: defined here, imported everywhere
+SHANGHAI = ZoneInfo(TIMEZONE)
 
 
 def utcnow() -> datetime:
@@ -14,20 +15,24 @@ def utcnow() -> datetime:
 
 def parse_as_of(text: str | None) -> datetime:
     """Parse a CLI --as-of value. A bare date means the end of that day in Asia/Shanghai
-    (so everything due that day counts as due, not overdue); a naive datetime is Shanghai time."""
+    (so everything due that day counts as due, not overdue); a naive datetime is Shanghai time.
+    pendulum reads every ISO 8601 form (`2023-10-16 09:00`, `20231016T0900`, `...Z`), strictly."""
     if not text:
         return utcnow()
+    import pendulum  # only the CLI and the flows' parameters parse; keep it off the import path
+
     try:
-        if len(text) == 10:
-            return end_of_local_day(date.fromisoformat(text))
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise ValueError(
-            f"--as-of {text!r}: expected YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS][+08:00]"
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=SHANGHAI)
-    return moment.astimezone(UTC)
+        parsed = pendulum.parse(text, tz=TIMEZONE, strict=True, exact=True)
+    except (ValueError, pendulum.parsing.ParserError):
+        parsed = None
+    if isinstance(parsed, pendulum.DateTime):
+        moment = parsed.in_timezone("UTC")
+        return datetime(*moment.timetuple()[:6], moment.microsecond, tzinfo=UTC)
+    if isinstance(parsed, pendulum.Date):
+        return end_of_local_day(date(parsed.year, parsed.month, parsed.day))
+    raise ValueError(
+        f"--as-of {text!r}: expected YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS][+08:00]"
+    )
 
 
 def local_day(instant: datetime) -> date:

@@ -15,9 +15,8 @@ import functools
 import itertools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Literal
-from zoneinfo import ZoneInfo
 
 DayKind = Literal["workday", "weekend", "holiday", "adjusted_workday"]
 
@@ -256,13 +255,3 @@ class WorkCalendar:
             return None
         next_year = today.year + 1
         return None if self.official(next_year) else next_year
-
-
-def local_date(instant: datetime, tz: str = "Asia/Shanghai") -> date:
-    """The calendar date of an aware instant in tz (naive datetimes are taken as UTC).
-
-    Deadlines are dates in China: 2023-10-06 17:00 UTC is already 2023-10-07 in Beijing.
-    """
-    if instant.tzinfo is None:
-        instant = instant.replace(tzinfo=UTC)
-    return instant.astimezone(ZoneInfo(tz)).date()

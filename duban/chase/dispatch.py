@@ -38,11 +38,10 @@ from duban.ledger.models import (
     Reminder,
 )
 from duban.reports.tokens import LINK_DAYS, issue_for
-from duban.settings import SettingsError
+from duban.settings import Settings
 
-LEASE = timedelta(minutes=10)  # the default; DUBAN_DISPATCH_LEASE_SECONDS overrides it
+LEASE = timedelta(seconds=Settings.model_fields["dispatch_lease_seconds"].default)  # default
 MAX_ITEMS = 30  # per digest; the rest behind the department link, most urgent listed first
-FINAL_STATES = ("sent", "failed", "unknown", "unroutable")
 
 
 @dataclass
@@ -182,14 +181,9 @@ def _item(session: Session, row: tuple, late: int, links: Links) -> DigestItem:
 
 
 def lease() -> timedelta:
-    """How long a claimed digest stays its claimer's: DUBAN_DISPATCH_LEASE_SECONDS (a whole
-    number of seconds, at least 1) or LEASE. Read at each claim, never at import."""
-    raw = os.environ.get("DUBAN_DISPATCH_LEASE_SECONDS", "").strip()
-    if not raw:
-        return LEASE
-    if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
-        raise SettingsError(f"DUBAN_DISPATCH_LEASE_SECONDS={raw!r}: expected whole seconds >= 1")
-    return timedelta(seconds=int(raw))
+    """How long a claimed digest stays its claimer's (Settings.dispatch_lease_seconds). Read at
+    each claim, never at import; a bad value is a SettingsError naming the variable."""
+    return timedelta(seconds=Settings.from_env().dispatch_lease_seconds)
 
 
 def claim(db: Database, worker: str, now: datetime, limit: int = 500) -> list[Digest]:

@@ -28,7 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from duban.calendar.workdays import WorkCalendar
-from duban.chase.occurrences import classify
+from duban.chase.occurrences import classify, review_mark
 from duban.ledger.batching import chunked
 from duban.ledger.database import insert_ignoring_duplicates
 from duban.ledger.item_events import Change, record_changes
@@ -134,7 +134,7 @@ def occurrence_rows(session: Session, plan_id: int, action_no: int) -> Iterator[
         select(
             Occurrence.id, Occurrence.status, Occurrence.due_on, Occurrence.closed_on,
             Occurrence.acknowledged_until, Duty.warn_days, Department.code,
-            Department.city_counterpart_id,
+            Department.city_counterpart_id, Occurrence.returned_on,
         )
         .join(Duty, Occurrence.duty_id == Duty.id)
         .join(Department, Occurrence.department_id == Department.id)
@@ -163,8 +163,9 @@ def chase_action(
     action_lead = action.department_codes[0]
     owed: list[Owed] = []
     rows = occurrence_rows(session, plan.id, action_no)
-    for occ_id, status, due_on, closed_on, ack_until, warn_days, code, parent_id in rows:
-        result.states[classify(due_on, closed_on, today, warn_days, calendar)] += 1
+    for occ_id, status, due_on, closed_on, ack_until, warn_days, code, parent_id, returned in rows:
+        mark = review_mark(status, returned)
+        result.states[classify(due_on, closed_on, today, warn_days, calendar, mark)] += 1
         if status != "open" or not result.workday:
             continue
         lead = parents[parent_id] if parent_id else action_lead

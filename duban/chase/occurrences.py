@@ -11,28 +11,50 @@ from sqlalchemy.orm import Session
 
 from duban.calendar.workdays import WorkCalendar
 from duban.ledger.database import insert_ignoring_duplicates
-from duban.ledger.models import Action, Department, Duty, Occurrence, Plan
+from duban.ledger.models import Action, Department, Duty, Jurisdiction, Occurrence, Plan
 from duban.plan.duties import due_date, duty_periods
+from duban.reports.history import Standing, standings_on
 
-STATES = ("upcoming", "due_soon", "overdue", "done", "done_late")
+STATES = ("upcoming", "due_soon", "overdue", "returned", "reported", "done", "done_late")
 STATE_ZH = {
     "upcoming": "未到期",
     "due_soon": "临期",
     "overdue": "逾期",
+    "returned": "已退回",
+    "reported": "已报送·待审核",
     "done": "按期完成",
     "done_late": "逾期完成",
 }
-COLOUR = {"upcoming": "绿", "due_soon": "黄", "overdue": "红", "done": "绿", "done_late": "绿"}
+COLOUR = {"upcoming": "绿", "due_soon": "黄", "overdue": "红", "returned": "黄",
+          "reported": "绿", "done": "绿", "done_late": "绿"}
+# Review marks (审核): an item awaiting the office's review, or one it returned (still open).
+PENDING_REVIEW, RETURNED = "pending", "returned"
+
+
+def review_mark(status: str, returned_on: date | None) -> str | None:
+    """What `classify` needs to know about the office's review of an occurrence."""
+    if status == "reported":
+        return PENDING_REVIEW
+    if status == "open" and returned_on is not None:
+        return RETURNED
+    return None
 
 
 def classify(
-    due_on: date, closed_on: date | None, today: date, warn_days: int, calendar: WorkCalendar
+    due_on: date, closed_on: date | None, today: date, warn_days: int, calendar: WorkCalendar,
+    review: str | None = None,
 ) -> str:
-    """upcoming -> due_soon (within warn_days working days) -> overdue; done / done_late."""
+    """upcoming -> due_soon (within warn_days working days) -> overdue; done / done_late once
+    closed; reported while a closing report awaits review; returned while an item the office
+    sent back is not yet overdue again (`review` from `review_mark`)."""
     if closed_on is not None:
+        if review == PENDING_REVIEW:
+            return "reported"
         return "done" if closed_on <= due_on else "done_late"
     if today > due_on:
         return "overdue"
+    if review == RETURNED:
+        return "returned"
     if calendar.workdays_between(today, due_on) <= warn_days:
         return "due_soon"
     return "upcoming"
@@ -99,6 +121,9 @@ class StatusRow:
     due: str
     state: str
     provisional: bool
+    county: str = ""
+    acknowledged: bool = False  # 签收: urging paused on that day
+    returned: bool = False  # 已退回 by the office at least once, not closed again yet
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -106,13 +131,16 @@ class StatusRow:
 
 def status_query(
     plan_key: str | None = None,
-    department: str | None = None,
+    department_ids: Sequence[int] | None = None,
     action_nos: Sequence[int] | None = None,
+    county_id: int | None = None,
+    today: date | None = None,
 ) -> Select:
     query = (
-        select(Occurrence, Duty, Department, Action, Plan)
+        select(Occurrence, Duty, Department, Action, Plan, Jurisdiction.name)
         .join(Duty, Occurrence.duty_id == Duty.id)
         .join(Department, Occurrence.department_id == Department.id)
+        .join(Jurisdiction, Department.jurisdiction_id == Jurisdiction.id)
         .join(Action, Duty.action_id == Action.id)
         .join(Plan, Duty.plan_id == Plan.id)
         .where(Duty.active.is_(True))
@@ -120,10 +148,14 @@ def status_query(
     )
     # a plan named explicitly is shown whatever its state (a closed plan stays reportable)
     query = query.where(plan_matches(plan_key) if plan_key else Plan.active.is_(True))
-    if department:
-        query = query.where(Department.code == department)
+    if department_ids:
+        query = query.where(Occurrence.department_id.in_(list(department_ids)))
+    if county_id is not None:
+        query = query.where(Department.jurisdiction_id == county_id)
     if action_nos:
         query = query.where(Action.no.in_(list(action_nos)))
+    if today is not None:  # periods that had started by then
+        query = query.where(Occurrence.period_start <= today)
     return query
 
 
@@ -138,17 +170,27 @@ def status_rows(
     today: date,
     calendar: WorkCalendar,
     plan_key: str | None = None,
-    department: str | None = None,
+    department_ids: Sequence[int] | None = None,
     action_nos: Sequence[int] | None = None,
+    county_id: int | None = None,
 ) -> list[StatusRow]:
+    """Every started occurrence as it stood at the end of `today`: reports, reviews and
+    extensions recorded later do not count (duban.reports.history)."""
     rows = []
-    query = status_query(plan_key, department, action_nos)
-    for occ, duty, dept, action, plan in session.execute(query).tuples():
-        state = classify(occ.due_on, occ.closed_on, today, duty.warn_days, calendar)
+    query = status_query(plan_key, department_ids, action_nos, county_id, today)
+    past = standings_on(session, today)
+    for occ, duty, dept, action, plan, county in session.execute(query).tuples():
+        now = past.get(occ.id) or Standing(occ.status, occ.due_on, occ.closed_on,
+                                           occ.returned_on, occ.acknowledged_until)
+        mark = review_mark(now.status, now.returned_on)
+        state = classify(now.due_on, now.closed_on, today, duty.warn_days, calendar, mark)
         rows.append(StatusRow(
             id=occ.id, plan=plan.key, action=action.no, action_title=action.title,
             duty=duty.title, duty_kind=duty.kind, department=dept.code,
-            department_name=dept.name, period=occ.period, due=occ.due_on.isoformat(),
-            state=state, provisional=occ.provisional,
+            department_name=dept.name, period=occ.period, due=now.due_on.isoformat(),
+            state=state, provisional=occ.provisional, county=county,
+            acknowledged=bool(now.status == "open" and now.acknowledged_until
+                              and now.acknowledged_until >= today),
+            returned=mark == RETURNED,
         ))
     return rows

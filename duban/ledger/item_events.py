@@ -13,6 +13,8 @@ Kinds (Prefect event name duban.item.<kind>):
   reported      报送      a done (办结) or progress (进展) report
   corrected     更正      a report superseding an earlier one
   extended      延期      an approved extension: the deadline moved
+  returned      退回      the office returned a report: the item is open again, due anew
+  closed        销号      the office accepted a report: the item is closed
 One event per occurrence, kind and deadline, whatever the number of recipients; an approved
 extension restarts the ladder, so the new deadline gets its own due / overdue / escalated.
 
@@ -55,6 +57,8 @@ KIND_ZH = {
     "reported": "报送",
     "corrected": "更正",
     "extended": "延期",
+    "returned": "退回",
+    "closed": "销号",
 }
 REPORT_KIND_ZH = {"done": "办结", "progress": "进展", "ack": "签收"}
 # An event is stamped with when the ledger recorded the change, unless that is older than this

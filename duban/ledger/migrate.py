@@ -23,6 +23,13 @@ def alembic_config(database: HasEngine) -> Config:
     return config
 
 
+def known_revisions() -> set[str]:
+    """Every schema revision this version of duban can read (a restore accepts only these)."""
+    from alembic.script import ScriptDirectory
+
+    return {script.revision for script in ScriptDirectory(str(MIGRATIONS_DIR)).walk_revisions()}
+
+
 def upgrade(database: HasEngine, revision: str = "head") -> None:
     command.upgrade(alembic_config(database), revision)
 

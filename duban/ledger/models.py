@@ -25,6 +25,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -78,6 +79,8 @@ class Plan(Base):
     ladder_from: Mapped[date | None] = mapped_column(Date)  # urging of old items counts from here
     started_on: Mapped[date | None] = mapped_column(Date)  # the first working day it was chased
     source_file: Mapped[str] = mapped_column(String(300), default="")
+    # 审核销号: a department's closing report waits for the office's review (accept or return)
+    review_required: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     actions: Mapped[list[Action]] = relationship(back_populates="plan", order_by="Action.no")
 
     @hybrid_property
@@ -169,7 +172,13 @@ class Duty(Base):
 
 
 class Occurrence(Base):
-    """One duty x one owing department x one period; `status` is open until a report closes it."""
+    """One duty x one owing department x one period.
+
+    `status`: open -> reported (已报送·待审核: a closing report awaits the office's review, when the
+    plan requires review) -> closed (已销号), or back to open when the office returns it (已退回:
+    `returned_on` set, `due_on` moved to the rework deadline). Without review a closing report
+    goes straight to closed. `closed_on` is the day the department reported (timeliness is
+    judged on it), not the day the office signed off."""
 
     __tablename__ = "occurrence"
     __table_args__ = (
@@ -185,9 +194,10 @@ class Occurrence(Base):
     due_on: Mapped[date] = mapped_column(Date)
     original_due_on: Mapped[date] = mapped_column(Date)
     provisional: Mapped[bool] = mapped_column(Boolean, default=False)
-    status: Mapped[str] = mapped_column(String(16), default="open")  # open | closed
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | reported | closed
     closed_at: Mapped[datetime | None]
     closed_on: Mapped[date | None] = mapped_column(Date)
+    returned_on: Mapped[date | None] = mapped_column(Date)  # the office's latest return (退回)
     acknowledged_until: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime]
     duty: Mapped[Duty] = relationship()
@@ -363,3 +373,44 @@ class ItemEvent(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     at: Mapped[datetime]
     emitted_at: Mapped[datetime | None]
+
+
+class Review(Base):
+    """审核: the office's verdict on a department's closing report: accept (销号) or return (退回,
+    with a reason and a rework deadline). Append-only, like reports."""
+
+    __tablename__ = "review"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    occurrence_id: Mapped[int] = mapped_column(ForeignKey("occurrence.id"), index=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("report.id"))
+    verdict: Mapped[str] = mapped_column(String(16))  # accepted | returned
+    reason: Mapped[str] = mapped_column(Text, default="")
+    reviewer: Mapped[str] = mapped_column(String(100))
+    via: Mapped[str] = mapped_column(String(100), default="cli")  # cli | prefect:<flow run id>
+    due_before: Mapped[date] = mapped_column(Date)
+    due_after: Mapped[date] = mapped_column(Date)
+    at: Mapped[datetime]
+
+
+class Bulletin(Base):
+    """督办通报: one numbered issue (第N期) per plan and period; the numbering persists here."""
+
+    __tablename__ = "bulletin"
+    __table_args__ = (UniqueConstraint("plan_key", "no"),
+                      UniqueConstraint("plan_key", "period_end"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_key: Mapped[str] = mapped_column(String(64))
+    no: Mapped[int]
+    period_start: Mapped[date] = mapped_column(Date)
+    period_end: Mapped[date] = mapped_column(Date)
+    path: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime]
+
+
+#: Ids that people see (item numbers, report receipts, digests, extension requests) are never
+#: handed out twice, even after restoring an older backup: SQLite AUTOINCREMENT keeps the
+#: high-water mark in sqlite_sequence (duban.ledger.backup lifts it); PostgreSQL sequences never
+#: go back by themselves.
+NEVER_REUSED_IDS = ("occurrence", "report", "digest", "extension_request")
+for _name in NEVER_REUSED_IDS:
+    Base.metadata.tables[_name].dialect_kwargs["sqlite_autoincrement"] = True

@@ -7,7 +7,7 @@ carrying every problem found, never a traceback for the user.
 
 from __future__ import annotations
 
-import re
+import math
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -16,9 +16,20 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from duban.calendar.clock import TIMEZONE
+
 CODE_RE = r"^[a-z][a-z0-9]*$"
 KEY_RE = r"^[a-z0-9][a-z0-9-]*$"
 Number = int | float
+
+
+def plan_figure(value: Number) -> Number:
+    """A figure in a plan is finite and never negative (targets count things or are %)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("must be a finite number")
+    if value < 0:
+        raise ValueError("must be greater than or equal to 0")
+    return value
 
 
 @dataclass(frozen=True)
@@ -76,16 +87,25 @@ class PlanSpec(_Strict):
     issuer: str
     issued: date | Todo
     year: int = Field(ge=2000, le=2100)
-    timezone: Literal["Asia/Shanghai"] = "Asia/Shanghai"
+    timezone: str = TIMEZONE
     starts: date
     ends: date
     draft: bool = False
     ladder_from: date | Todo | None = None
+    # 审核销号: a department's closing report waits for the office to accept (销号) or return it
+    review_required: bool = True
 
     def todo_fields(self) -> list[str]:
         """The fields still marked 待填写 (an unreviewed draft)."""
         return [name for name in ("doc_no", "issued", "ladder_from")
                 if TODO in str(getattr(self, name) or "")]
+
+    @field_validator("timezone")
+    @classmethod
+    def _china_time(cls, value: str) -> str:
+        if value != TIMEZONE:
+            raise ValueError(f"deadlines are China's working days: only {TIMEZONE} is supported")
+        return value
 
 
 class TargetSpec(_Strict):
@@ -107,8 +127,17 @@ class TargetSpec(_Strict):
     @field_validator("value")
     @classmethod
     def _range_pair(cls, value: Number | list[Number]) -> Number | list[Number]:
+        for figure in value if isinstance(value, list) else [value]:
+            plan_figure(figure)
         if isinstance(value, list) and (len(value) != 2 or value[0] > value[1]):
             raise ValueError("a range is written [low, high] with low <= high")
+        return value
+
+    @field_validator("allocations")
+    @classmethod
+    def _shares(cls, value: dict[str, Number]) -> dict[str, Number]:
+        for share in value.values():
+            plan_figure(share)
         return value
 
     @property
@@ -157,6 +186,10 @@ class LadderSpec(_Strict):
     ack_pause: int = Field(default=5, ge=0, le=60)
 
 
+class ReviewSpec(_Strict):
+    rework_days: int = Field(default=5, ge=1, le=60)
+
+
 class LadderFile(_Strict):
     deadlines: dict[
         Literal["monthly_report", "quarterly_report", "final_check", "milestone"], DeadlineRule
@@ -164,6 +197,7 @@ class LadderFile(_Strict):
     warning_days: int = Field(default=3, ge=0, le=30)
     slow_progress_ratio: float = Field(default=0.7, gt=0, le=1)
     ladder: LadderSpec = LadderSpec()
+    review: ReviewSpec = ReviewSpec()
     send_hour: int = Field(default=9, ge=0, le=23)
 
 
@@ -233,6 +267,17 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+# Dates stay text so that pydantic judges them with a field path (PyYAML's own timestamp
+# constructor raises a bare ValueError on 2023-02-30).
+_UniqueKeyLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+#: read_yaml's answer for a file it could not read (its problem is already recorded).
+UNREADABLE = object()
+
+
 def read_yaml(path: Path, problems: list[Problem]) -> Any:
     try:
         with path.open(encoding="utf-8") as stream:
@@ -243,7 +288,9 @@ def read_yaml(path: Path, problems: list[Problem]) -> Any:
         problems.append(Problem(str(path), "", f"not UTF-8 text ({exc.reason})"))
     except yaml.YAMLError as exc:
         problems.append(Problem(str(path), "", f"bad YAML: {_yaml_message(exc)}"))
-    return None
+    except ValueError as exc:  # a constructor's complaint, e.g. a number too large
+        problems.append(Problem(str(path), "", f"bad value: {exc}"))
+    return UNREADABLE
 
 
 def _yaml_message(exc: yaml.YAMLError) -> str:
@@ -253,6 +300,8 @@ def _yaml_message(exc: yaml.YAMLError) -> str:
 
 
 def _validate(model: type[BaseModel], data: Any, file: str, problems: list[Problem]) -> Any:
+    if data is UNREADABLE:
+        return None
     if data is None:
         problems.append(Problem(file, "", "the file is empty"))
         return None
@@ -364,6 +413,7 @@ def _check_plan(plan: PlanFile, registry: Registry, file: str, problems: list[Pr
             problems.append(Problem(problem.file, problem.path,
                                     f"{problem.message} (or mark the plan draft: true)"))
     _unique([a.no for a in plan.actions], "actions", "no", file, problems)
+    _numbered_in_order(plan, file, problems)
     keys: set[str] = set()
     for i, action in enumerate(plan.actions):
         where = f"actions[{i}]"
@@ -384,6 +434,17 @@ def _check_plan(plan: PlanFile, registry: Registry, file: str, problems: list[Pr
             if owner is not None and registry.resolve(owner) is None:
                 problems.append(Problem(file, f"{path}.owner", f"unknown department {owner!r}"))
         _check_targets(action, where, file, problems, registry)
+
+
+def _numbered_in_order(plan: PlanFile, file: str, problems: list[Problem]) -> None:
+    """Actions are numbered 1, 2, ... N as the document numbers them: a gap or a stray number
+    (an action 18 in a plan of 17) would create duties that no deployment chases."""
+    for i, action in enumerate(plan.actions):
+        if action.no != i + 1:
+            problems.append(Problem(file, f"actions[{i}].no", f"expected action number {i + 1} "
+                                    f"(actions are numbered 1..{len(plan.actions)} in order), "
+                                    f"got {action.no}"))
+            return
 
 
 def _check_targets(
@@ -409,10 +470,6 @@ def _check_targets(
 
 def describe_problems(problems: list[Problem]) -> str:
     return "\n".join(f"  - {p}" for p in problems)
-
-
-def is_code(text: str) -> bool:
-    return re.fullmatch(CODE_RE, text) is not None
 
 
 def check_plan_data(

@@ -16,7 +16,6 @@ from typing import Any
 from duban.calendar.workdays import WorkCalendar
 from duban.plan.config import (
     ActionSpec,
-    DeadlineRule,
     MilestoneSpec,
     PlanConfig,
     PlanFile,
@@ -187,13 +186,3 @@ def duty_periods(duty_kind: str, frequency: str, starts: date, ends: date) -> li
     if duty_kind == "milestone_progress":
         return [p for p in found if p.end < ends]
     return found
-
-
-def deadline_rule_text(rule: DeadlineRule | dict[str, Any]) -> str:
-    data = rule.model_dump() if isinstance(rule, DeadlineRule) else rule
-    kind, n = data["rule"], data.get("n", 1)
-    return {
-        "nth_workday_of_next_month": f"次月第{n}个工作日",
-        "last_workday_of_period": "期末最后一个工作日",
-        "nth_workday_after": f"期末后第{n}个工作日",
-    }.get(kind, str(data.get("date", kind)))

@@ -10,7 +10,8 @@ Idempotency: each submission carries a key (the page's form nonce, a digest of t
 payload, an office entry's payload); the same key again returns the first answer (replayed from
 its audit entry) and records nothing; the same key with different content is refused.
 
-When a report closes its occurrence (status closed, closed_on = the Shanghai date):
+When a report closes its occurrence (closed_on = the Shanghai date; status closed, or reported =
+已报送·待审核 when the plan requires the office's review, see duban.reports.review):
 - done always closes;
 - progress on a monthly/quarterly target report (target_progress) closes: that figure IS the
   period's report;
@@ -19,6 +20,8 @@ When a report closes its occurrence (status closed, closed_on = the Shanghai dat
 - progress on a milestone itself or a year-end check (target_final) never closes: an interim
   figure is not the deliverable.
 An acknowledgement pauses urging until add_workdays(today, ladder.ack_pause); the deadline stays.
+Until the office reviews, a new report on a reported item supersedes the standing one (a
+correction, no reason needed); once signed off (销号) a reviewed item takes no more reports.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import os
 import re
 import unicodedata
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -118,12 +121,13 @@ class ReportOutcome:
     unit: str | None
     verdict: str | None
     verdict_text: str
-    closed: bool
+    closed: bool  # the department's part is done (closed, or reported awaiting review)
     closed_on: date | None
     acknowledged_until: date | None
     supersedes_id: int | None
     message: str
     replayed: bool = field(default=False, compare=False)
+    awaiting_review: bool = False  # 已报送·待审核: the office has yet to accept or return it
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -133,6 +137,7 @@ class ReportOutcome:
             "closed": self.closed, "closed_on": _iso(self.closed_on),
             "acknowledged_until": _iso(self.acknowledged_until),
             "supersedes_id": self.supersedes_id, "message": self.message,
+            "awaiting_review": self.awaiting_review,
         }
 
 
@@ -277,6 +282,7 @@ class _Entry:
     evidence_sha256: str | None
     upload: EvidenceFile | None
     ext: str = ""
+    resubmitted: bool = False  # a new report on an item awaiting review: no reason needed
 
 
 def _entry(kind: str, note: str, problems: str, support: str, reason: str,
@@ -366,6 +372,9 @@ def submit(
     if existing is not None:
         return _replay(session, existing, occ, entry, figure, unit, correction_of)
     today = local_day(now)
+    if occ.status == "reported" and correction_of is None and kind != "ack":
+        correction_of = standing_report_id(session, occ.id)  # a new report supersedes
+        entry = replace(entry, resubmitted=True)
     old = _check_state(session, occ, entry, correction_of)
     if link is not None and kind != "ack" and not spend(session, link, now):
         raise ReportRefused("token", "此报送链接已被使用", "this link has already been used")
@@ -435,6 +444,9 @@ def _check_state(
     report, when this is a correction."""
     if correction_of is not None:
         return _corrected(session, occ, entry, correction_of)
+    if occ.status == "reported" and entry.kind == "ack":
+        raise ReportRefused("occurrence_id", "该事项已报送，正在等待督办办公室审核，无需签收",
+                            f"occurrence {occ.id} is reported and awaits review")
     if occ.status == "closed":
         day = occ.closed_on.isoformat() if occ.closed_on else ""
         if entry.kind == "ack":
@@ -453,7 +465,11 @@ def _corrected(session: Session, occ: Occurrence, entry: _Entry, report_id: int)
     if entry.kind == "ack":
         raise ReportInputError("kind", "签收不能作为更正",
                                "an acknowledgement cannot be a correction")
-    if not entry.reason:
+    if occ.status == "closed" and occ.duty.action.plan.review_required:
+        raise ReportRefused("correction_of",
+                            "该事项已审核销号，不能再更正；如有问题请联系督办办公室",
+                            f"occurrence {occ.id} was reviewed and closed: no more corrections")
+    if not entry.reason and not entry.resubmitted:
         raise ReportInputError("reason", "更正须说明原因", "a correction needs a reason")
     old = session.get(Report, report_id)
     if old is None or old.occurrence_id != occ.id or old.kind == "ack":
@@ -486,9 +502,12 @@ def _apply(
         until = calendar.add_workdays(today, ladder.ack_pause)
         occ.acknowledged_until = max(until, occ.acknowledged_until or until)
     elif closes(occ.duty.kind, report.kind, keep_open):
-        if occ.status != "closed":  # a correction keeps the original closing date
-            occ.status, occ.closed_on, occ.closed_at = "closed", today, now
-    elif old is not None and occ.status == "closed" and not _other_done(session, occ, report):
+        if occ.status == "open":  # a correction keeps the original closing date
+            review = occ.duty.action.plan.review_required
+            occ.status = "reported" if review else "closed"
+            occ.closed_on, occ.closed_at = today, now
+    elif (old is not None and occ.status in ("closed", "reported")
+          and not _other_done(session, occ, report)):
         occ.status, occ.closed_on, occ.closed_at = "open", None, None
 
 
@@ -536,9 +555,9 @@ def _outcome(occ: Occurrence, report: Report, verdict: Verdict | None) -> Report
         report_id=report.id, occurrence_id=occ.id, department=occ.department.code,
         kind=report.kind, value=report.value, unit=report.unit,
         verdict=verdict.code if verdict else None, verdict_text=verdict.text if verdict else "",
-        closed=occ.status == "closed", closed_on=occ.closed_on,
+        closed=occ.status in ("closed", "reported"), closed_on=occ.closed_on,
         acknowledged_until=occ.acknowledged_until, supersedes_id=report.supersedes_id,
-        message=_message(occ, report, verdict),
+        message=_message(occ, report, verdict), awaiting_review=occ.status == "reported",
     )
 
 
@@ -551,7 +570,9 @@ def _message(occ: Occurrence, report: Report, verdict: Verdict | None) -> str:
     parts = [f"已记录{what}报送（报告编号 {report.id}）。"]
     if verdict:
         parts.append(verdict.text + "。")
-    if occ.status == "closed":
+    if occ.status == "reported":
+        parts.append("已报送，等待督办办公室审核销号；审核前如需修改，可重新报送。")
+    elif occ.status == "closed":
         day = occ.closed_on.isoformat() if occ.closed_on else ""
         parts.append(f"该事项已完成报送（{day}），不再提醒。")
     else:
@@ -581,7 +602,8 @@ def _replay(
         report.occurrence_id == occ.id and report.kind == entry.kind and report.value == value
         and report.unit == unit and report.note == entry.note
         and report.evidence == entry.evidence and report.problems == entry.problems
-        and report.support_needed == entry.support and report.supersedes_id == correction_of
+        and report.support_needed == entry.support
+        and (report.supersedes_id == correction_of or correction_of is None)
         and report.correction_reason == entry.reason
     )
     if not same:
@@ -598,6 +620,7 @@ def _replay(
         closed_on=_day(detail.get("closed_on")),
         acknowledged_until=_day(detail.get("acknowledged_until")),
         supersedes_id=report.supersedes_id, message=detail.get("message", ""), replayed=True,
+        awaiting_review=detail.get("awaiting_review", False),
     )
 
 
@@ -670,6 +693,17 @@ def list_reports(session: Session, occurrence_id: int) -> list[ReportView]:
     ]
 
 
+def standing_report_id(session: Session, occurrence_id: int) -> int | None:
+    """The newest report of an occurrence (done or progress) that no later one superseded: the
+    one the office reviews."""
+    reports = session.execute(
+        select(Report.id, Report.supersedes_id).where(Report.occurrence_id == occurrence_id,
+                                                      Report.kind != "ack")
+        .order_by(Report.created_at.desc(), Report.id.desc())).tuples().all()
+    superseded = {old for _, old in reports if old}
+    return next((rid for rid, _ in reports if rid not in superseded), None)
+
+
 def find_report(session: Session, idempotency_key: str) -> Report | None:
     return session.scalar(select(Report).where(Report.idempotency_key == idempotency_key))
 
@@ -693,6 +727,7 @@ def record_report_event(
         "acknowledged_until": (outcome.acknowledged_until.isoformat()
                                if outcome.acknowledged_until else None),
         "supersedes": outcome.supersedes_id, "verdict": outcome.verdict,
+        "awaiting_review": outcome.awaiting_review,
         "verdict_text": outcome.verdict_text,
     }
     change = Change(f"report:{outcome.report_id}", outcome.occurrence_id, kind, detail)

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from duban.calendar.workdays import WorkCalendar
-from duban.chase.occurrences import STATES, classify, plan_matches
+from duban.chase.occurrences import STATES, classify, plan_matches, review_mark
 from duban.ledger.models import (
     Action,
     Department,
@@ -28,6 +28,7 @@ from duban.ledger.models import (
 from duban.plan.allocations import ShareLine, share_lines
 from duban.plan.progress import TargetProgress, action_progress
 from duban.reports.extensions import extensions_by_department
+from duban.reports.history import standings_on
 
 COLOUR_OF_STATE = {"overdue": "红", "due_soon": "黄"}
 AT_RISK = ("behind", "not_met")
@@ -71,7 +72,8 @@ def item_rows(
     query = (
         select(Occurrence.id, Plan.key, Action.no, Action.title, Duty.title, Department.code,
                Department.name, Jurisdiction.name, Occurrence.period, Occurrence.due_on,
-               Occurrence.closed_on, Duty.warn_days, Occurrence.provisional)
+               Occurrence.closed_on, Duty.warn_days, Occurrence.provisional, Occurrence.status,
+               Occurrence.returned_on)
         .join(Duty, Occurrence.duty_id == Duty.id)
         .join(Action, Duty.action_id == Action.id)
         .join(Plan, Duty.plan_id == Plan.id)
@@ -85,10 +87,14 @@ def item_rows(
     if action_nos:
         query = query.where(Action.no.in_(action_nos))
     chased, last = _chase_history(session)
+    past = standings_on(session, today)  # the ledger as it stood then: later changes excluded
     rows = []
     for (occ_id, plan, no, title, duty, code, name, county, period, due, closed, warn,
-         provisional) in session.execute(query).tuples():
-        state = classify(due, closed, today, warn, calendar)
+         provisional, status, returned) in session.execute(query).tuples():
+        if occ_id in past:
+            status, due, closed, returned = (past[occ_id].status, past[occ_id].due_on,
+                                             past[occ_id].closed_on, past[occ_id].returned_on)
+        state = classify(due, closed, today, warn, calendar, review_mark(status, returned))
         late = calendar.workdays_between(due, today) if state == "overdue" else 0
         rows.append(ItemRow(occ_id, plan, no, title, duty, code, name, county, period, due, state,
                             late, chased.get((occ_id, code), 0), last.get((occ_id, code), ""),

@@ -10,7 +10,6 @@ the next working days: nothing more is owed for that item and its status is done
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -23,12 +22,13 @@ from duban.chase.occurrences import status_rows
 from duban.ledger.models import AccessToken, Reminder, Report
 from duban.reports import tokens
 from duban.service import Context, chase, dispatch, setup
-from duban.settings import DEFAULT_CONFIG_DIR, Settings
+from duban.settings import Settings
 from notifications import notifier_for
 from portal import create_app
 from tests.conftest import LOADED_AT, REPO
 from tests.integration.receivers import HttpReceiver
 from tests.support.live_server import LiveServer
+from tests.support.paths import CONFIG_DIR
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -65,11 +65,11 @@ def test_a_department_answers_a_reminder_from_a_phone(tmp_path: Path) -> None:
         notify.write_text(f"version: 1\nurls:\n  - json://127.0.0.1:{receiver.port}/hook:\n"
                           "      tag: always\n", encoding="utf-8")
         settings = Settings(home=tmp_path, database_url=f"sqlite:///{tmp_path / 'duban.db'}",
-                            config_dir=DEFAULT_CONFIG_DIR, notify_config=notify,
+                            config_dir=CONFIG_DIR, notify_config=notify,
                             portal_url="http://127.0.0.1:1")
         app = create_app(Context(settings), clock=lambda: clock[0])
         with LiveServer(app) as server:
-            ctx = Context(replace(settings, portal_url=server.base_url))
+            ctx = Context(settings.model_copy(update={"portal_url": server.base_url}))
             setup(ctx, LOADED_AT)
             chase(ctx, MONDAY, [2])
             sent = dispatch(ctx, MONDAY, notifier_for(ctx, MONDAY))

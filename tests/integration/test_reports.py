@@ -29,6 +29,7 @@ from duban.ledger.models import (
     Report,
 )
 from duban.reports import tokens
+from duban.reports.review import accept
 from duban.reports.submission import (
     EVIDENCE_LIMIT,
     EvidenceFile,
@@ -119,6 +120,12 @@ def state_of(ctx: Context, occurrence_id: int, day: date) -> str:
     return next(r.state for r in rows if r.id == occurrence_id)
 
 
+def sign_off(ctx: Context, occurrence_id: int, now: datetime = NOW) -> None:
+    """The office accepts the item's standing report (销号)."""
+    with ctx.db.session() as s:
+        accept(s, occurrence_id, "office:test", now)
+
+
 def reminders_for(ctx: Context, occurrence_id: int, day: date) -> list[tuple[str, str]]:
     """(level, recipient) of the reminders recorded for an item on a day."""
     with ctx.db.session() as s:
@@ -129,25 +136,31 @@ def reminders_for(ctx: Context, occurrence_id: int, day: date) -> list[tuple[str
 # -- what a report does to its item ------------------------------------------------------------
 
 
-def test_done_closes_the_item_and_the_next_chase_stops(loaded) -> None:
+def test_done_reports_the_item_for_review_and_the_next_chase_stops(loaded) -> None:
     occ = occ_id(loaded, HOMES, "taishan-mzj", "2023-06")
     outcome = file_report(loaded, occ, value="260", note="6月新增改造260户")
     assert outcome.closed and outcome.closed_on == date(2023, 7, 5)
+    assert outcome.awaiting_review and "等待督办办公室审核" in outcome.message
     assert outcome.value == 260 and outcome.unit == "户"
     row = occurrence(loaded, occ)
-    assert (row.status, row.closed_on, row.closed_at) == ("closed", date(2023, 7, 5), NOW)
+    assert (row.status, row.closed_on, row.closed_at) == ("reported", date(2023, 7, 5), NOW)
     due_day = at_local(date(2023, 7, 7))
     chase(loaded, due_day, [2])
     assert reminders_for(loaded, occ, date(2023, 7, 7)) == []
     other = occ_id(loaded, HOMES, "daiyue-mzj", "2023-06")
     assert reminders_for(loaded, other, date(2023, 7, 7)) == [("due", "daiyue-mzj")]
+    assert state_of(loaded, occ, date(2023, 7, 10)) == "reported"
+    sign_off(loaded, occ, at_local(date(2023, 7, 10), 10))
+    assert occurrence(loaded, occ).status == "closed"
     assert state_of(loaded, occ, date(2023, 7, 10)) == "done"
 
 
 def test_a_late_report_shows_done_late(loaded) -> None:
     occ = occ_id(loaded, HOMES, "taishan-mzj", "2023-06")
     file_report(loaded, occ, value=300, now=at_local(date(2023, 7, 11), 15))
-    assert state_of(loaded, occ, date(2023, 7, 12)) == "done_late"
+    assert state_of(loaded, occ, date(2023, 7, 12)) == "reported"
+    sign_off(loaded, occ, at_local(date(2023, 7, 13), 15))  # judged on the report's day
+    assert state_of(loaded, occ, date(2023, 7, 14)) == "done_late"
 
 
 @pytest.mark.parametrize(("duty", "owner", "keep_open", "closed"), [
@@ -166,7 +179,7 @@ def test_which_progress_reports_close_their_item(
     outcome = file_report(loaded, occ, "progress", value=50 if has_target else None,
                           keep_open=keep_open)
     assert outcome.closed is closed
-    assert occurrence(loaded, occ).status == ("closed" if closed else "open")
+    assert occurrence(loaded, occ).status == ("reported" if closed else "open")
 
 
 def test_acknowledgement_pauses_urging_but_not_the_deadline(loaded) -> None:
@@ -223,6 +236,7 @@ def test_a_key_reused_for_different_content_is_refused(loaded) -> None:
 def test_a_closed_item_refuses_reports_and_acknowledgements(loaded) -> None:
     occ = occ_id(loaded, HOMES, "taishan-mzj", "2023-06")
     file_report(loaded, occ, value=100)
+    sign_off(loaded, occ)
     before = counts(loaded)
     for kind, value in (("done", 120), ("progress", 120), ("ack", None)):
         with pytest.raises(ReportRefused, match="办结") as caught:
@@ -273,7 +287,7 @@ def test_a_correction_needs_a_reason_and_a_report_of_the_same_item(loaded) -> No
 def test_correcting_done_to_progress_reopens_a_milestone(loaded) -> None:
     occ = occ_id(loaded, "assistance-standards-raise", "mzj")
     done = file_report(loaded, occ, note="已印发")
-    assert occurrence(loaded, occ).status == "closed"
+    assert occurrence(loaded, occ).status == "reported"
     fixed = file_report(loaded, occ, "progress", correction_of=done.report_id,
                         reason="文件尚未印发，误报办结")
     assert not fixed.closed

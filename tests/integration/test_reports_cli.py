@@ -159,15 +159,16 @@ def test_a_correction_and_the_reports_listing(cli) -> None:
     occ = occ_id(cli, HOMES, "taishan-mzj", "2023-06")
     first = json.loads(run("confirm", str(occ), "--value", "100", "--token", token,
                            "--json").stdout)
-    again = run("confirm", str(occ), "--value", "101", "--token", token)
-    assert again.exit_code == 1 and "已于2023-07-05办结" in again.output
+    stale = run("confirm", str(occ), "--value", "101", "--correct", "999999", "--reason", "x",
+                "--token", token)
+    assert stale.exit_code == 1 and "没有可更正的报告" in stale.output
     fixed = run("confirm", str(occ), "--value", "110", "--correct", str(first["report_id"]),
                 "--reason", "漏计10户", "--token", token)
     assert fixed.exit_code == 0 and "已记录更正报送" in fixed.stdout
     listing = run("reports", str(occ))
     assert listing.exit_code == 0
     lines = listing.stdout.splitlines()
-    assert "泰山区民政局" in lines[0] and "已完成 2023-07-05" in lines[0]
+    assert "泰山区民政局" in lines[0] and "已完成 2023-07-05，待审核" in lines[0]
     assert "已被" in lines[2] and "100户" in lines[2] and "110户" in lines[3]
     assert "漏计10户" in lines[3] and "有效" in lines[3]
     data = json.loads(run("reports", str(occ), "--json").stdout)
@@ -262,4 +263,4 @@ def test_the_office_entry_flow_runs_under_prefect(cli_sqlite) -> None:
         state = asyncio.run(office_entry("taishan-mzj", occ, "progress", 9, None, "电话", "",
                                          "张三", "2023-07-05", return_state=True))
     assert state.name == "已登记"
-    assert occurrence(cli, occ).status == "closed"
+    assert occurrence(cli, occ).status == "reported"  # awaiting the office's review

@@ -32,7 +32,7 @@ from duban.ledger.models import (
 from duban.reports import tokens
 from duban.reports.submission import EVIDENCE_LIMIT
 from duban.service import Context, setup
-from duban.settings import DEFAULT_CONFIG_DIR, Settings
+from duban.settings import Settings
 from portal import create_app
 from portal.pages import failure_page
 from portal.security import csrf_token, load_secret
@@ -46,7 +46,9 @@ from tests.integration.test_reports import (
     counts,
     file_report,
     occ_id,
+    sign_off,
 )
+from tests.support.paths import CONFIG_DIR
 
 FAILURE = failure_page()
 
@@ -209,6 +211,7 @@ def test_a_closed_item_shows_a_notice_instead_of_the_form(site: Site) -> None:
     occ = occ_id(site.ctx, HOMES, "taishan-mzj", "2023-06")
     link = site.link(occ)
     file_report(site.ctx, occ, value=5)  # entered by the office meanwhile, say
+    sign_off(site.ctx, occ)  # and signed off (销号)
     page = site.client.get(f"/r/{link}")
     assert page.status_code == 200 and "该事项已办结" in page.text and "<form" not in page.text
 
@@ -418,8 +421,8 @@ def test_python_m_duban_portal_creates_the_schema_and_logs_no_token(tmp_path) ->
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_until_up(base, server)
-        ctx = Context(Settings(tmp_path, url, DEFAULT_CONFIG_DIR, DEFAULT_CONFIG_DIR / "x.yaml",
-                               base))
+        ctx = Context(Settings(home=tmp_path, database_url=url, config_dir=CONFIG_DIR,
+                               notify_config=CONFIG_DIR / "x.yaml", portal_url=base))
         setup(ctx, NOW)  # the schema is already there: the server made it
         occ = occ_id(ctx, HOMES, "taishan-mzj", "2023-06")
         with ctx.db.session() as s:

@@ -16,8 +16,8 @@ import pytest
 from sqlalchemy import func, select
 
 from duban.service import Context, setup
-from duban.settings import DEFAULT_CONFIG_DIR
 from tests.conftest import LOADED_AT
+from tests.support.paths import CONFIG_DIR
 
 
 @pytest.fixture(scope="session")
@@ -33,8 +33,8 @@ def duban_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """DUBAN_* pointing at a fresh ledger under tmp_path; notifications go to the outbox."""
     monkeypatch.setenv("DUBAN_HOME", str(tmp_path))
     monkeypatch.setenv("DUBAN_DATABASE_URL", f"sqlite:///{tmp_path / 'duban.db'}")
-    monkeypatch.setenv("DUBAN_CONFIG_DIR", str(DEFAULT_CONFIG_DIR))
-    monkeypatch.setenv("DUBAN_NOTIFY_CONFIG", str(DEFAULT_CONFIG_DIR / "notify.yaml"))
+    monkeypatch.setenv("DUBAN_CONFIG_DIR", str(CONFIG_DIR))
+    monkeypatch.setenv("DUBAN_NOTIFY_CONFIG", str(CONFIG_DIR / "notify.yaml"))
     monkeypatch.setenv("DUBAN_PORTAL_URL", "http://127.0.0.1:8000")
     return tmp_path
 

@@ -9,10 +9,10 @@ import yaml
 from prefect.states import State
 
 from duban.ledger.models import OutboxMessage, Reminder
-from duban.settings import DEFAULT_CONFIG_DIR
 from flows import ACTION_FLOWS, dispatch_flow, remind_flow
 from flows.actions import action_02
 from tests.prefect.conftest import count, flow_run_name, task_run_count
+from tests.support.paths import CONFIG_DIR
 
 pytestmark = [pytest.mark.prefect, pytest.mark.usefixtures("harness")]
 
@@ -26,7 +26,7 @@ def run_id(state: State):
 
 
 def test_every_action_flow_reports_overdue_on_2023_10_09(ledger) -> None:
-    plan = yaml.safe_load((DEFAULT_CONFIG_DIR / "plans" / "2023.yaml").read_text("utf-8"))
+    plan = yaml.safe_load((CONFIG_DIR / "plans" / "2023.yaml").read_text("utf-8"))
     titles = [a["title"] for a in plan["actions"]]
     for no, flow in enumerate(ACTION_FLOWS, start=1):
         state = run(flow, as_of="2023-10-09")

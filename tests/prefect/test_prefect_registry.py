@@ -14,8 +14,8 @@ from prefect import Flow
 
 import flows
 import flows.actions
-from duban.settings import DEFAULT_CONFIG_DIR
 from flows import ACTION_CRON, ACTION_FLOWS, DISPATCH_CRON, deployables
+from tests.support.paths import CONFIG_DIR
 
 pytestmark = pytest.mark.prefect
 
@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def titles() -> list[str]:
-    plan = yaml.safe_load((DEFAULT_CONFIG_DIR / "plans" / "2023.yaml").read_text("utf-8"))
+    plan = yaml.safe_load((CONFIG_DIR / "plans" / "2023.yaml").read_text("utf-8"))
     return [a["title"] for a in sorted(plan["actions"], key=lambda a: a["no"])]
 
 

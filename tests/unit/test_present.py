@@ -10,9 +10,9 @@ import yaml
 
 from duban.plan.allocations import ShareLine
 from duban.plan.progress import TargetProgress, Verdict
-from duban.settings import DEFAULT_CONFIG_DIR
 from duban.supervise import markdown as present
 from duban.supervise.board import Board, ItemRow
+from tests.support.paths import CONFIG_DIR
 
 AS_OF = date(2023, 10, 9)
 COUNTIES = [f"c{i}-mzj" for i in range(9)]
@@ -60,7 +60,7 @@ def test_keys_are_valid_prefect_artifact_keys_and_never_collide() -> None:
         "action-02-elderly-home-adaptation"
     assert present.overdue_key(2) == "action-02-overdue" and present.summary_key(17) == \
         "action-17-summary"
-    plan = yaml.safe_load((DEFAULT_CONFIG_DIR / "plans" / "2023.yaml").read_text("utf-8"))
+    plan = yaml.safe_load((CONFIG_DIR / "plans" / "2023.yaml").read_text("utf-8"))
     keys = [present.BOARD_KEY]
     for action in plan["actions"]:
         no = int(action["no"])
@@ -127,7 +127,8 @@ def test_action_summary_has_colours_states_targets_and_shares(board) -> None:
     text = present.action_summary(board, 2)
     assert text.startswith("# 行动2 社区养老服务行动\n")
     assert "红 **3** · 黄 **2** · 绿 **2**" in text  # the behind target is yellow too
-    assert "未到期 1，临期 1，逾期 3，按期完成 1，逾期完成 0（共 6 项）" in text
+    assert ("未到期 1，临期 1，逾期 3，已退回 0，已报送·待审核 0，按期完成 1，逾期完成 0"
+            "（共 6 项）") in text
     assert "| 2 | 特殊困难老年人家庭适老化改造 | 不少于2200户 | 1870 户 | `▓▓▓▓▓▓▓▓░░ 85%` | 9/9 " \
            "| 进度滞后 |" in text
     assert "- 特殊困难老年人家庭适老化改造：进度滞后：1870户" in text

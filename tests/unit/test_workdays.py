@@ -1,12 +1,12 @@
 """China's working-day calendar: the facts in /work/shared/notes/calendar.md, measured here."""
 
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import date, timedelta
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from duban.calendar.workdays import DayInfo, WorkCalendar, local_date
+from duban.calendar.workdays import DayInfo, WorkCalendar
 
 ADJUSTED_WORKDAYS = {
     2023: ["01-28", "01-29", "04-23", "05-06", "06-25", "10-07", "10-08"],
@@ -219,23 +219,6 @@ def test_official_years_can_be_narrowed() -> None:
 def test_official_years_must_have_data() -> None:
     with pytest.raises(ValueError, match="2027"):
         WorkCalendar(official_years=[2026, 2027])
-
-
-@pytest.mark.parametrize(
-    ("instant", "expected"),
-    [
-        (datetime(2023, 10, 6, 17, 0, tzinfo=UTC), date(2023, 10, 7)),
-        (datetime(2023, 10, 6, 15, 59, tzinfo=UTC), date(2023, 10, 6)),
-        (datetime(2023, 10, 6, 17, 0), date(2023, 10, 7)),  # naive = UTC
-        (datetime(2023, 10, 7, 1, 0, tzinfo=timezone(timedelta(hours=8))), date(2023, 10, 7)),
-    ],
-)
-def test_local_date(instant: datetime, expected: date) -> None:
-    assert local_date(instant) == expected
-
-
-def test_local_date_other_zone() -> None:
-    assert local_date(datetime(2023, 10, 6, 17, 0, tzinfo=UTC), "UTC") == date(2023, 10, 6)
 
 
 @settings(max_examples=200, deadline=None)

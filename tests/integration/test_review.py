@@ -1,0 +1,200 @@
+"""审核销号: a closing report waits for the office, which accepts (销号) or returns (退回) it;
+corrections until then; the ladder restarts on a return; the ledger as it stood on a past day;
+`duban review` and `duban status` for a Chinese office (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import pytest
+from sqlalchemy import select, update
+
+import cli.review_cmd as review_cmd
+from cli.output import text_width
+from duban.calendar.clock import at_local
+from duban.ledger.models import AuditEntry, ItemEvent, Plan, Review
+from duban.reports.review import ReviewError, accept, latest_return, pending_reviews, return_item
+from duban.reports.submission import ReportRefused, list_reports
+from duban.service import chase
+from tests.integration.test_reports import (
+    HOMES,
+    NOW,
+    file_report,
+    occ_id,
+    occurrence,
+    reminders_for,
+    sign_off,
+    state_of,
+)
+from tests.integration.test_reports_cli import _point_cli_at, run
+
+
+@pytest.fixture
+def cli(loaded, monkeypatch):
+    """The CLI pointed at the loaded ledger (SQLite and PostgreSQL)."""
+    return _point_cli_at(loaded, monkeypatch)
+
+
+RETURN_DAY = at_local(date(2023, 7, 10), 11)  # a Monday
+
+
+def _return(ctx, occ: int, reason: str = "佐证材料不全，请补充清单", now=RETURN_DAY):
+    with ctx.db.session() as s:
+        return return_item(s, occ, reason, "office:王五", now, ctx.calendar,
+                           ctx.config.ladder.review.rework_days)
+
+
+def test_accept_closes_with_an_event_and_an_audit_entry(loaded) -> None:
+    occ = occ_id(loaded, HOMES, "taishan-mzj", "2023-06")
+    report = file_report(loaded, occ, value=260)
+    with loaded.db.session() as s:
+        assert [p.occurrence_id for p in pending_reviews(s)] == [occ]
+        outcome = accept(s, occ, "office:王五", RETURN_DAY, via="prefect:run-1")
+    assert (outcome.verdict, outcome.report_id, outcome.closed_on) == (
+        "accepted", report.report_id, date(2023, 7, 5))
+    assert occurrence(loaded, occ).status == "closed"
+    with loaded.db.session() as s:
+        again = accept(s, occ, "office:王五", RETURN_DAY)  # a retried form: no second verdict
+        assert again.replayed and len(s.scalars(select(Review)).all()) == 1
+        event = s.scalar(select(ItemEvent).where(ItemEvent.kind == "closed"))
+        audit = s.scalar(select(AuditEntry).where(AuditEntry.verb == "review_accepted"))
+        assert pending_reviews(s) == []
+    assert event.occurrence_id == occ and event.payload["kind_zh"] == "销号"
+    assert (audit.actor, audit.detail["via"]) == ("office:王五", "prefect:run-1")
+    assert state_of(loaded, occ, date(2023, 7, 10)) == "done"
+
+
+def test_a_return_reopens_with_the_reason_and_restarts_the_ladder(loaded) -> None:
+    occ = occ_id(loaded, HOMES, "taishan-mzj", "2023-06")
+    file_report(loaded, occ, value=260)
+    outcome = _return(loaded, occ)
+    rework_due = loaded.calendar.add_workdays(date(2023, 7, 10), 5)
+    assert rework_due == date(2023, 7, 17)
+    assert outcome.verdict == "returned" and outcome.due_on == rework_due
+    assert "请于 2023-07-17 前重新报送" in outcome.message
+    row = occurrence(loaded, occ)
+    assert (row.status, row.closed_on, row.returned_on, row.due_on) == (
+        "open", None, date(2023, 7, 10), rework_due)
+    assert row.original_due_on == date(2023, 7, 7)
+    with loaded.db.session() as s:
+        note = latest_return(s, occ)
+        event = s.scalar(select(ItemEvent).where(ItemEvent.kind == "returned"))
+    assert note.reason == "佐证材料不全，请补充清单" and note.due_on == rework_due
+    assert event.payload["due_on"] == "2023-07-17" and "佐证" not in json.dumps(event.payload)
+    assert state_of(loaded, occ, date(2023, 7, 11)) == "returned"
+    chase(loaded, at_local(date(2023, 7, 17), 9), [2])  # the rework deadline: reminded again
+    assert reminders_for(loaded, occ, date(2023, 7, 17)) == [("due", "taishan-mzj")]
+    assert state_of(loaded, occ, date(2023, 7, 18)) == "overdue"
+    again = file_report(loaded, occ, value=265, now=at_local(date(2023, 7, 14), 9))
+    assert again.awaiting_review and again.supersedes_id is None
+    assert occurrence(loaded, occ).status == "reported"
+
+
+def test_a_department_corrects_until_the_office_reviews(loaded) -> None:
+    occ = occ_id(loaded, HOMES, "taishan-mzj", "2023-06")
+    first = file_report(loaded, occ, value=260)
+    second = file_report(loaded, occ, value=262, note="补报2户")  # no reason needed yet
+    assert second.supersedes_id == first.report_id and second.awaiting_review
+    assert second.closed_on == date(2023, 7, 5)  # the first report's day stands
+    with loaded.db.session() as s:
+        views = list_reports(s, occ)
+        outcome = accept(s, occ, "office", NOW)
+    assert [v.superseded_by for v in views] == [second.report_id, None]
+    assert outcome.report_id == second.report_id  # the office signed off the standing report
+    with pytest.raises(ReportRefused, match="销号") as caught:
+        file_report(loaded, occ, value=263, correction_of=second.report_id, reason="再改")
+    assert caught.value.field == "correction_of"
+    with pytest.raises(ReportRefused):
+        file_report(loaded, occ, "ack")
+
+
+def test_verdicts_need_a_report_awaiting_review_and_a_reason(loaded) -> None:
+    occ = occ_id(loaded, HOMES, "taishan-mzj", "2023-06")
+    with loaded.db.session() as s, pytest.raises(ReviewError, match="尚未报送"):
+        accept(s, occ, "office", NOW)
+    file_report(loaded, occ, value=1)
+    with pytest.raises(ReviewError, match="原因"):
+        _return(loaded, occ, reason="  ")
+    sign_off(loaded, occ)
+    with pytest.raises(ReviewError, match="已销号"):
+        _return(loaded, occ)
+
+
+def test_without_review_a_done_report_closes_at_once(loaded) -> None:
+    with loaded.db.session() as s:
+        s.execute(update(Plan).values(review_required=False))
+    occ = occ_id(loaded, HOMES, "taishan-mzj", "2023-06")
+    outcome = file_report(loaded, occ, value=5)
+    assert outcome.closed and not outcome.awaiting_review
+    assert occurrence(loaded, occ).status == "closed"
+
+
+def test_the_past_is_not_rewritten(loaded) -> None:
+    """status as of a day counts only what had happened by its end."""
+    occ = occ_id(loaded, HOMES, "taishan-mzj", "2023-06")
+    file_report(loaded, occ, value=260, now=at_local(date(2023, 7, 11), 10))  # late
+    _return(loaded, occ, now=at_local(date(2023, 7, 12), 10))
+    file_report(loaded, occ, value=262, now=at_local(date(2023, 7, 13), 10))
+    sign_off(loaded, occ, at_local(date(2023, 7, 14), 10))
+    expected = {date(2023, 7, 6): "due_soon", date(2023, 7, 10): "overdue",
+                date(2023, 7, 11): "reported", date(2023, 7, 12): "returned",
+                date(2023, 7, 13): "reported", date(2023, 7, 14): "done"}
+    assert {day: state_of(loaded, occ, day) for day in expected} == expected
+
+
+# -- the command line -----------------------------------------------------------------------
+
+
+def test_review_command_accepts_several_and_returns_one(cli, monkeypatch) -> None:
+    monkeypatch.setattr(review_cmd, "utcnow", lambda: RETURN_DAY)
+    first = occ_id(cli, HOMES, "taishan-mzj", "2023-06")
+    second = occ_id(cli, HOMES, "daiyue-mzj", "2023-06")
+    third = occ_id(cli, HOMES, "xintai-mzj", "2023-06")
+    for occ in (first, second, third):
+        file_report(cli, occ, value=10)
+    listing = run("review", "--list", "--department", "泰山区民政局")
+    assert listing.exit_code == 0 and "待审核 1 项" in listing.output
+    assert all(text_width(line) <= 100 for line in listing.output.splitlines())
+    done = run("review", str(first), str(second), "--accept", "--by", "王五")
+    assert done.exit_code == 0 and done.output.count("已审核销号") == 2
+    back = run("review", str(third), "--return", "数值与台账不符")
+    assert back.exit_code == 0 and "已退回：数值与台账不符" in back.output
+    assert "2023-07-17" in back.output
+    refused = run("review", str(first), "--return", "再看看")
+    assert refused.exit_code == 1 and "已销号" in refused.output
+    both = run("review", str(first), "--accept", "--return", "x")
+    assert both.exit_code == 2
+    status = run("status", "--as-of", "2023-07-11", "--state", "已退回", "--json")
+    assert [r["id"] for r in json.loads(status.stdout)["occurrences"]] == [third]
+
+
+def test_status_names_departments_and_counties_as_an_office_writes_them(cli) -> None:
+    occ = occ_id(cli, HOMES, "taishan-mzj", "2023-06")
+    for name in ("taishan-mzj", "泰山区民政局"):
+        result = run("status", "--as-of", "2023-07-10", "--department", name, "--json")
+        rows = json.loads(result.stdout)["occurrences"]
+        assert result.exit_code == 0 and occ in [r["id"] for r in rows]
+        assert {r["department"] for r in rows} == {"taishan-mzj"}
+    for name, words in (("nosuch", "没有名为“nosuch”的单位"), ("taishan", "--county taishan")):
+        result = run("status", "--department", name)
+        assert result.exit_code == 1 and words in result.output
+    county = run("status", "--as-of", "2023-07-10", "--county", "泰山区", "--json")
+    assert {r["county"] for r in json.loads(county.stdout)["occurrences"]} == {"泰山区"}
+    assert run("status", "--county", "nowhere").exit_code == 1
+    table = run("status", "--as-of", "2023-07-10", "--state", "overdue")
+    lines = table.output.splitlines()
+    assert table.exit_code == 0 and len(lines) > 10 and "泰山区民政局 taishan-mzj" in table.output
+    assert max(text_width(line) for line in lines[1:]) <= 100
+    wide = run("status", "--as-of", "2023-07-10", "--state", "overdue", "--wide")
+    assert max(text_width(line) for line in wide.output.splitlines()[1:]) > 100
+    assert run("status", "--state", "nosuch").exit_code == 2
+
+
+def test_status_filters_acknowledged_items(cli) -> None:
+    occ = occ_id(cli, HOMES, "taishan-mzj", "2023-06")
+    file_report(cli, occ, "ack", now=at_local(date(2023, 7, 10), 9))
+    result = run("status", "--as-of", "2023-07-10", "--state", "已签收", "--json")
+    assert [r["id"] for r in json.loads(result.stdout)["occurrences"]] == [occ]
+    before = run("status", "--as-of", "2023-07-07", "--state", "acknowledged", "--json")
+    assert json.loads(before.stdout)["occurrences"] == []

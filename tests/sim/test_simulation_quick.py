@@ -1,0 +1,33 @@
+"""`python -m tools.simulate --quick`: one quarter of the plan year on the real service.
+
+Runs in a subprocess, as CI and an operator run it: a fresh home, the Prefect server, the report
+page, the receivers, the simulated departments; asserts no invariant was violated and that the
+quarter really happened (days, flow runs, messages, reports, item events in Prefect's feed).
+Slow by nature (every simulated working day is a real set of flow runs): see BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+TIMEOUT = 3 * 3600
+
+
+def test_a_quarter_passes_every_invariant(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "tools.simulate", "--quick", "--seed", "7", "--report",
+         str(tmp_path)], cwd=REPO, capture_output=True, text=True, timeout=TIMEOUT)
+    tail = (done.stdout[-4000:] + done.stderr[-2000:])
+    assert done.returncode == 0, tail
+    figures = json.loads((tmp_path / "figures.json").read_text(encoding="utf-8"))
+    assert figures["violations"] == 0, tail
+    assert figures["days"] >= 90 and figures["working_days"] >= 60
+    assert figures["flow_runs"] >= figures["working_days"] * 2
+    assert figures["messages"] > 0 and figures["reports"] > 0
+    assert figures["events"]["in_feed"] >= figures["events"]["emitted"] > 0
+    assert (tmp_path / "chart.png").read_bytes()[:4] == b"\x89PNG"
+    assert "violations" in (tmp_path / "report.md").read_text(encoding="utf-8")

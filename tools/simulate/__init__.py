@@ -1,0 +1,1 @@
+"""Simulation of the plan year: python -m tools.simulate (see __main__.py)."""

@@ -1,0 +1,183 @@
+"""The invariants, checked after every simulated day; each violation names day, item and rule.
+
+Rules (the names used in the report):
+  quiet-day          no message reaches anyone on a non-working day
+  one-digest         at most one ladder digest per recipient per day (manual urging apart)
+  reminder-owed      every reminder due by today is delivered once, or visibly undelivered
+                     (failed/unknown/unroutable with its delivery rows) and tried again later
+  closed-has-report  nothing is closed without a closing report
+  board-counts       the board's counts (duban.supervise.board) equal the ledger's
+  excel-counts       the Excel ledger's rows (duban.supervise.export) equal the ledger's
+  event-feed         every emitted item event is in Prefect's event feed exactly once
+  workday-deadline   every deadline falls on an official working day
+  no-token-in-logs   no token handed out appears in any log
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from openpyxl import load_workbook
+from sqlalchemy import func, select
+
+from duban.calendar.workdays import WorkCalendar
+from duban.chase.occurrences import STATE_ZH
+from duban.ledger.models import Delivery, Digest, Duty, Occurrence, Plan, Reminder, Report
+from duban.service import Context
+from duban.supervise.board import build_board
+from duban.supervise.export import ITEM_HEADERS, write_xlsx
+from tools.simulate.receivers import Message
+
+DONE_ZH = {STATE_ZH["done"], STATE_ZH["done_late"]}
+TOKEN_IN_LINK = re.compile(r"/[rd]/([A-Za-z0-9_-]{20,})")
+TOKEN_LIKE = re.compile(r"[A-Za-z0-9_-]{20,}")
+RETRY_GRACE = 3  # working days after a failure within which a retry must have happened
+
+
+@dataclass(frozen=True)
+class Violation:
+    day: date
+    rule: str
+    item: str
+    detail: str
+
+    def line(self) -> str:
+        return f"{self.day} [{self.rule}] {self.item}: {self.detail}"
+
+
+@dataclass
+class Checker:
+    ctx: Context
+    calendar: WorkCalendar
+    violations: list[Violation] = field(default_factory=list)
+    tokens: set[str] = field(default_factory=set)
+    manual: Counter = field(default_factory=Counter)  # (tag, day) -> manual urgings sent
+
+    def flag(self, day: date, rule: str, item: str, detail: str) -> None:
+        self.violations.append(Violation(day, rule, item, detail))
+
+    # -- what recipients received ---------------------------------------------------------
+
+    def messages(self, day: date, received: list[Message]) -> None:
+        for message in received:
+            self.tokens.update(TOKEN_IN_LINK.findall(message.body))
+        if not self.calendar.is_workday(day):
+            for m in received:
+                self.flag(day, "quiet-day", m.tag, f"received “{m.title}” by {m.channel}")
+        per_tag = Counter((m.tag, m.channel) for m in received)
+        for (tag, channel), count in per_tag.items():
+            allowed = 1 + self.manual[(tag, day)]
+            if count > allowed:
+                self.flag(day, "one-digest", tag,
+                          f"{count} messages by {channel} (allowed {allowed}, manual urging incl.)")
+
+    # -- the ledger ------------------------------------------------------------------------
+
+    def ledger(self, day: date) -> None:
+        with self.ctx.db.read() as s:
+            self._deadlines(s, day)
+            self._closed(s, day)
+            self._reminders(s, day)
+
+    def _deadlines(self, s, day: date) -> None:
+        rows = s.execute(select(Occurrence.id, Occurrence.due_on).distinct()).all()
+        for occ, due in rows:
+            if not self.calendar.is_workday(due):
+                self.flag(day, "workday-deadline", f"occurrence {occ}",
+                          f"due {due} is not a working day")
+
+    def _closed(self, s, day: date) -> None:
+        closing = select(Report.occurrence_id).where(Report.kind != "ack")
+        bad = s.scalars(select(Occurrence.id).where(Occurrence.status != "open",
+                                                    Occurrence.id.not_in(closing))).all()
+        for occ in bad:
+            self.flag(day, "closed-has-report", f"occurrence {occ}", "closed with no report")
+
+    def _reminders(self, s, day: date) -> None:
+        """Owed reminders: sent, or undelivered with delivery rows and a retry within a few
+        working days (a later attempt of the same digest, or a later digest carrying it)."""
+        rows = s.execute(
+            select(Reminder.id, Reminder.recipient, Reminder.send_on, Reminder.state,
+                   Reminder.digest_id, Digest.state, Digest.attempts, Digest.day)
+            .outerjoin(Digest, Reminder.digest_id == Digest.id)
+            .where(Reminder.send_on <= day)).all()
+        delivered = set(s.scalars(select(Delivery.digest_id).distinct()))
+        for rid, tag, send_on, state, digest_id, dstate, attempts, dday in rows:
+            if not self.calendar.is_workday(day):
+                continue
+            if digest_id is None or state in ("pending", "queued", "sending"):
+                if self.calendar.workdays_between(send_on, day) > 0:
+                    self.flag(day, "reminder-owed", f"reminder {rid} ({tag})",
+                              f"owed since {send_on}, still {state}")
+                continue
+            if state == "sent" or dstate == "sent":
+                continue
+            if digest_id not in delivered:
+                self.flag(day, "reminder-owed", f"reminder {rid} ({tag})",
+                          f"{state} with no delivery record")
+            elif attempts <= 1 and self.calendar.workdays_between(dday, day) > RETRY_GRACE:
+                self.flag(day, "reminder-owed", f"reminder {rid} ({tag})",
+                          f"{state} on {dday} and not tried again")
+
+    # -- the views -------------------------------------------------------------------------
+
+    def truth(self, s, day: date) -> Counter:
+        query = (select(Occurrence.status, func.count()).join(Duty, Occurrence.duty_id == Duty.id)
+                 .join(Plan, Duty.plan_id == Plan.id)
+                 .where(Duty.active.is_(True), Plan.active.is_(True),
+                        Occurrence.period_start <= day).group_by(Occurrence.status))
+        return Counter(dict(s.execute(query).all()))
+
+    def views(self, day: date, excel: Path | None) -> Counter:
+        """Board (and, when a path is given, Excel) against the ledger; returns the board's
+        state counts for the day's figures."""
+        with self.ctx.db.read() as s:
+            truth = self.truth(s, day)
+            board = build_board(s, day, self.calendar, self.ctx.config.ladder.slow_progress_ratio)
+        states = board.states()
+        shown_done = states["done"] + states["done_late"]
+        shown_open = sum(states.values()) - shown_done
+        if (shown_open, shown_done) != (truth["open"], sum(truth.values()) - truth["open"]):
+            self.flag(day, "board-counts", "board",
+                      f"open/closed {shown_open}/{shown_done}, ledger {truth['open']}/"
+                      f"{sum(truth.values()) - truth['open']}")
+        if excel is not None:
+            self._excel(day, board, excel, truth)
+        return states
+
+    def _excel(self, day: date, board, path: Path, truth: Counter) -> None:
+        write_xlsx(board, path)
+        book = load_workbook(path, read_only=True)
+        column = ITEM_HEADERS.index("状态")
+        rows = done = 0
+        for sheet in book.worksheets:
+            header = next(sheet.iter_rows(min_row=1, max_row=1, values_only=True), ())
+            if list(header[:len(ITEM_HEADERS)]) != ITEM_HEADERS:
+                continue
+            for row in sheet.iter_rows(min_row=2, values_only=True):
+                if row and row[0] is not None:
+                    rows += 1
+                    done += row[column] in DONE_ZH
+        book.close()
+        closed = sum(truth.values()) - truth["open"]
+        if (rows - done, done) != (truth["open"], closed):
+            self.flag(day, "excel-counts", path.name,
+                      f"open/closed {rows - done}/{done}, ledger {truth['open']}/{closed}")
+
+    # -- logs ------------------------------------------------------------------------------
+
+    def logs(self, day: date, paths: list[Path]) -> None:
+        if not self.tokens:
+            return
+        for path in paths:
+            try:
+                text = path.read_text(errors="replace")
+            except OSError:
+                continue
+            found = set(TOKEN_LIKE.findall(text)) & self.tokens
+            for token in sorted(found)[:3]:
+                self.flag(day, "no-token-in-logs", path.name, f"token {token[:6]}… appears")

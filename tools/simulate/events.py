@@ -1,0 +1,94 @@
+"""Prefect's event feed as supervisors' automations see it, compared with the ledger's outbox.
+
+Read over the server's REST API (POST /api/events/filter, then the next-page links), a window at a
+time, so a year's feed is read once. Exactly once means: every item_event row that the flows
+marked emitted is in the feed under its own id, the feed has no duban.item event the ledger does
+not know, and no two feed events describe the same change (event, occurrence, deadline) under
+different ids. Events are sent by Prefect's events worker in the background: rows marked in the
+last LAG seconds are judged the next day.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, date, datetime, timedelta
+
+import httpx
+from sqlalchemy import select
+
+from duban.ledger.models import ItemEvent
+
+LAG = timedelta(seconds=20)
+OVERLAP = timedelta(minutes=2)
+PREFIX = "duban.item."
+# several of these per occurrence are legitimate (each report, each acknowledgement)
+REPEATABLE = {PREFIX + k for k in ("acknowledged", "reported", "corrected")}
+
+
+class EventFeed:
+    def __init__(self, api_url: str) -> None:
+        self.client = httpx.Client(base_url=api_url, timeout=60)
+        self.since = datetime.now(UTC) - timedelta(minutes=5)
+        self.seen: dict[str, tuple[str, str, str]] = {}  # id -> (event, resource, due_on)
+        self.judged: set[int] = set()
+        self.pages = 0
+
+    def fetch(self) -> None:
+        until = datetime.now(UTC) + timedelta(minutes=1)
+        body = {"filter": {"occurred": {"since": (self.since - OVERLAP).isoformat(),
+                                        "until": until.isoformat()},
+                           "event": {"prefix": [PREFIX]}, "order": "ASC"}, "limit": 50}
+        answer = self.client.post("/events/filter", json=body)
+        while True:
+            answer.raise_for_status()
+            page = answer.json()
+            self.pages += 1
+            for event in page["events"]:
+                key = (event["event"], event["resource"].get("prefect.resource.id", ""),
+                       str((event.get("payload") or {}).get("due_on", "")))
+                self.seen[event["id"]] = key
+            if not page.get("next_page"):
+                break
+            answer = self.client.get(page["next_page"])
+        self.since = until - timedelta(minutes=1)
+
+    def check(self, day: date, checker, final: bool = False) -> None:
+        self.fetch()
+        cutoff = datetime.now(UTC) - (timedelta(0) if final else LAG)
+        with checker.ctx.db.read() as s:
+            rows = s.execute(select(ItemEvent.id, ItemEvent.uid, ItemEvent.kind,
+                                    ItemEvent.occurrence_id, ItemEvent.emitted_at)
+                             .where(ItemEvent.emitted_at.is_not(None))).all()
+            known = set(s.scalars(select(ItemEvent.uid)))
+        for rid, uid, kind, occ, emitted in rows:
+            if rid in self.judged or emitted > cutoff:
+                continue
+            self.judged.add(rid)
+            if uid not in self.seen:
+                checker.flag(day, "event-feed", f"occurrence {occ}",
+                             f"{kind} event {uid[:8]} marked emitted but not in the feed")
+        strangers = [i for i in self.seen if i not in known]
+        for event_id in strangers[:5]:
+            checker.flag(day, "event-feed", self.seen[event_id][1],
+                         f"feed event {event_id[:8]} unknown to the ledger")
+        for event_id in strangers:
+            self.seen.pop(event_id)
+        by_change: dict[tuple, list[str]] = {}
+        for event_id, key in self.seen.items():
+            by_change.setdefault(key, []).append(event_id)
+        for key, ids in by_change.items():
+            if len(ids) > 1 and key[0] not in REPEATABLE:
+                checker.flag(day, "event-feed", key[1], f"{key[0]} for due {key[2]} "
+                             f"{len(ids)} times")
+                for event_id in ids[1:]:
+                    self.seen.pop(event_id)
+
+    def final(self, day: date, checker) -> dict[str, int]:
+        time.sleep(LAG.total_seconds())
+        self.check(day, checker, final=True)
+        with checker.ctx.db.read() as s:
+            rows = s.execute(select(ItemEvent.kind, ItemEvent.emitted_at)).all()
+        pending = sum(1 for _, emitted in rows if emitted is None)
+        self.client.close()
+        return {"ledger": len(rows), "emitted": len(rows) - pending, "in_feed": len(self.seen),
+                "pending": pending, "pages": self.pages}

@@ -1,0 +1,152 @@
+"""The day loop: the office's year, one simulated day at a time.
+
+Each day, at 09:00 Asia/Shanghai in the simulated clock: on a working day the real daily chase
+(`flows.run.run_chase`: every action's flow, then 发送督办汇总, on the real Prefect server); on a
+day off the digest flow (which must send nothing) and one action flow (which must skip itself).
+Then the departments act on what they received (the page, the CLI), the office acts (extension
+decisions, urging by hand), and the invariants are checked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+
+from duban.calendar.clock import at_local
+from duban.ledger.models import Action, Plan, Report
+from tools.simulate.checks import Checker
+from tools.simulate.world import World
+
+EXCEL_EVERY = 5  # days between Excel read-backs (the last day always)
+
+
+@dataclass
+class DayFigures:
+    day: date
+    workday: bool
+    states: dict[str, int]
+    messages: int
+    runs: int
+    reports: int
+    seconds: float
+
+
+@dataclass
+class Outcome:
+    days: list[DayFigures] = field(default_factory=list)
+    runs: int = 0
+    notes: list[str] = field(default_factory=list)
+    wall: float = 0.0
+    events: dict[str, int] = field(default_factory=dict)
+    behaviours: Counter = field(default_factory=Counter)
+
+
+def plan_window(world: World, quick: bool) -> tuple[date, date]:
+    """From the earliest active plan's start to a month after the latest one's end; a quarter
+    from the start with --quick."""
+    with world.ctx.db.read() as s:
+        starts, ends = s.execute(select(func.min(Plan.starts), func.max(Plan.ends))
+                                 .where(Plan.active.is_(True))).one()
+    last = ends + timedelta(days=31)
+    if quick:
+        last = min(last, starts + timedelta(days=91))
+    return starts, last
+
+
+def action_numbers(world: World) -> list[int]:
+    with world.ctx.db.read() as s:
+        return sorted(set(s.scalars(select(Action.no).join(Plan).where(Plan.active.is_(True)))))
+
+
+def run_flows(as_of: str, workday: bool, actions: list[int]) -> tuple[int, list[str]]:
+    """The day's flow runs; returns how many ran and the problems they reported."""
+    from flows.run import run_chase
+
+    chosen = actions if workday else actions[:1]
+    raw = run_chase(as_of, chosen)
+    problems = [f"action {r['action']}: {r['state']} {r['message']}" for r in raw.get("runs", [])
+                if not r.get("ok")]
+    dispatch = raw.get("dispatch") or {}
+    if dispatch and not dispatch.get("ok"):
+        problems.append(f"dispatch: {dispatch.get('state')} {dispatch.get('message')}")
+    return len(raw.get("runs", [])) + (1 if dispatch else 0), problems
+
+
+def count_reports(world: World) -> int:
+    with world.ctx.db.read() as s:
+        return s.scalar(select(func.count()).select_from(Report)) or 0
+
+
+class Simulation:
+    def __init__(self, world: World, quick: bool, seed: int, log, people=None,
+                 events=None, excel_dir: Path | None = None) -> None:
+        self.world, self.quick, self.seed, self.log = world, quick, seed, log
+        self.people, self.events = people, events
+        self.checker = Checker(world.ctx, world.ctx.calendar)
+        if people is not None:
+            people.checker = self.checker
+        self.outcome = Outcome()
+        self.excel_dir = excel_dir or world.home / "excel"
+
+    def run(self, first: date, last: date) -> Outcome:
+        actions = action_numbers(self.world)
+        day, started = first, time.monotonic()
+        total = (last - first).days + 1
+        while day <= last:
+            self.one_day(day, actions, last)
+            n = (day - first).days + 1
+            if n % 10 == 0 or day == last:
+                self.log(f"  {day}: {n}/{total} days, {self.outcome.runs} runs, "
+                         f"{len(self.checker.violations)} violations, "
+                         f"{time.monotonic() - started:.0f} s")
+            day += timedelta(days=1)
+        self.final(last)
+        self.outcome.wall = time.monotonic() - started
+        return self.outcome
+
+    def one_day(self, day: date, actions: list[int], last: date) -> None:
+        t = time.monotonic()
+        world, workday = self.world, self.world.ctx.calendar.is_workday(day)
+        world.inbox.day = day
+        mark = len(world.inbox)
+        world.clock.set(at_local(day, 9))
+        if self.people is not None:
+            self.people.before_chase(day)
+        runs, problems = run_flows(at_local(day, 9).isoformat(), workday, actions)
+        self.outcome.runs += runs
+        for problem in problems:
+            self.checker.flag(day, "flow-run", "daily flow", problem)
+        if self.people is not None:
+            self.people.after_chase(day, world.inbox.since(mark))
+        received = world.inbox.since(mark)
+        self.checker.messages(day, received)
+        self.checker.ledger(day)
+        n = (day - date.min).days
+        excel = self.excel_dir / f"{day}.xlsx" if (n % EXCEL_EVERY == 0 or day == last) else None
+        states = self.checker.views(day, excel)
+        if excel is not None:
+            excel.unlink(missing_ok=True)
+        if self.events is not None:
+            self.events.check(day, self.checker)
+        self.outcome.days.append(DayFigures(day, workday, dict(states), len(received), runs,
+                                            count_reports(world), time.monotonic() - t))
+
+    def final(self, last: date) -> None:
+        if self.events is not None:
+            self.outcome.events = self.events.final(last, self.checker)
+        self.checker.logs(last, self.log_files())
+
+    def log_files(self) -> list[Path]:
+        return sorted(p for p in (self.world.home / "logs").rglob("*") if p.is_file()) + [
+            p for p in self.world.extra_logs if p.exists()]
+
+
+def run_async(coro) -> Any:
+    return asyncio.run(coro)
