@@ -1,4 +1,7 @@
 """The 台账 (ledger) as Excel or CSV: a summary sheet and one sheet per action, Chinese headers.
+Several plans: an index sheet (方案) and one such sheet set per plan, its sheets named 方案1…,
+each item row carrying its plan; in CSV one folder per plan. Nothing of one plan is mixed into
+another's sheets (each plan's board is built on its own).
 
 Excel: red/yellow/green fills, frozen header rows, widths that fit CJK text, and a bar chart per
 quantified target (openpyxl's own charts: no image library needed, and Excel can restyle them).
@@ -9,16 +12,19 @@ from __future__ import annotations
 
 import csv
 import unicodedata
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from duban.chase.occurrences import STATE_ZH, STATES
+from duban.plan.lifecycle import STATE_ZH as PLAN_STATE_ZH
 from duban.plan.progress import num
 from duban.supervise.board import Board, ItemRow, risk_text
 
 FILLS = {"红": "F8CBAD", "黄": "FFE699", "绿": "C6EFCE"}
 ITEM_HEADERS = ["编号", "职责", "责任单位", "所属区县", "周期", "截止日期", "状态", "颜色",
-                "逾期工作日", "催办次数", "最近送达", "截止日期暂定"]
+                "逾期工作日", "催办次数", "最近送达", "截止日期暂定", "方案"]
+PLAN_HEADERS = ["工作表", "方案", "文号", "名称", "状态", *(STATE_ZH[s] for s in STATES)]
 ACTION_HEADERS = ["序号", "行动", *(STATE_ZH[s] for s in STATES), "红", "黄", "绿"]
 DEPT_HEADERS = ["排名", "单位", "所属区县", *(STATE_ZH[s] for s in STATES), "延期申请",
                 "延期批准"]
@@ -37,7 +43,7 @@ def item_line(item: ItemRow) -> list[Any]:
     return [item.occurrence_id, item.duty, item.department_name, item.county, item.period,
             item.due.isoformat(), STATE_ZH[item.state], item.colour, item.overdue_days,
             item.chased, DELIVERY_ZH.get(item.last_delivery, item.last_delivery),
-            "是" if item.provisional else ""]
+            "是" if item.provisional else "", item.plan]
 
 
 def action_lines(board: Board) -> list[list[Any]]:
@@ -75,6 +81,17 @@ def sheet_title(no: int, title: str) -> str:
     return f"{no:02d} {title}"[:31]
 
 
+@dataclass(frozen=True)
+class PlanBoard:
+    """One plan's board with the plan's identity, for a ledger covering several plans."""
+
+    key: str
+    doc_no: str
+    title: str
+    state: str  # draft | active | closed
+    board: Board
+
+
 def write_csv(board: Board, folder: Path) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     tables = {
@@ -85,46 +102,95 @@ def write_csv(board: Board, folder: Path) -> list[Path]:
     for no, title in sorted(board.titles.items()):
         rows = [item_line(i) for i in board.items if i.action == no]
         tables[f"{sheet_title(no, title)}.csv"] = (ITEM_HEADERS, rows)
-    written = []
-    for name, (headers, rows) in tables.items():
-        path = folder / name
-        with path.open("w", encoding="utf-8-sig", newline="") as stream:
-            writer = csv.writer(stream)
-            writer.writerow(headers)
-            writer.writerows(rows)
-        written.append(path)
+    return [_csv(folder / name, headers, rows) for name, (headers, rows) in tables.items()]
+
+
+def write_plans_csv(plans: list[PlanBoard], folder: Path) -> list[Path]:
+    """One plan: as write_csv. Several: 方案.csv (the index) and a folder per plan key."""
+    if len(plans) == 1:
+        return write_csv(plans[0].board, folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = [_csv(folder / "方案.csv", PLAN_HEADERS, plan_lines(plans, by_key=True))]
+    for plan in plans:
+        written += write_csv(plan.board, folder / plan.key)
     return written
 
 
+def _csv(path: Path, headers: list[str], rows: list[list[Any]]) -> Path:
+    with path.open("w", encoding="utf-8-sig", newline="") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(headers)
+        writer.writerows(rows)
+    return path
+
+
+def plan_lines(plans: list[PlanBoard], by_key: bool = False) -> list[list[Any]]:
+    return [[plan.key if by_key else f"方案{n}", plan.key, plan.doc_no, plan.title,
+             PLAN_STATE_ZH.get(plan.state, plan.state),
+             *(plan.board.states()[s] for s in STATES)]
+            for n, plan in enumerate(plans, 1)]
+
+
 def write_xlsx(board: Board, path: Path) -> Path:
+    """One board (one plan, or whatever the caller scoped) as a workbook."""
     from openpyxl import Workbook
 
     book = Workbook()
-    summary = book.active
-    summary.title = "总览"
-    _summary(summary, board)
-    for no, title in sorted(board.titles.items()):
-        sheet = book.create_sheet(sheet_title(no, title))
-        items = [i for i in board.items if i.action == no]
-        _table(sheet, 1, ITEM_HEADERS, [item_line(i) for i in items],
-               colours=[i.colour for i in items], colour_col=8)
-        sheet.freeze_panes = "A2"
-        _fit(sheet)
-    _charts(book.create_sheet("指标进度图"), board)
-    if board.shares:
-        sheet = book.create_sheet("任务分解")
-        _table(sheet, 1, SHARE_HEADERS, share_rows(board))
-        sheet.freeze_panes = "A2"
-        _fit(sheet)
+    _board_sheets(book, board, "")
+    book.remove(book.worksheets[0])
     path.parent.mkdir(parents=True, exist_ok=True)
     book.save(path)
     return path
 
 
-def _summary(sheet: Any, board: Board) -> None:
+def write_plans_xlsx(plans: list[PlanBoard], path: Path) -> Path:
+    """One plan: as write_xlsx. Several: an index sheet 方案 (key, document number, title, state,
+    item counts) and each plan's sheet set, named 方案1 总览, 方案1-02 行动…"""
+    if len(plans) == 1:
+        return write_xlsx(plans[0].board, path)
+    from openpyxl import Workbook
     from openpyxl.styles import Font
 
-    sheet["A1"] = f"督办台账（截至 {board.as_of.isoformat()}，日期为北京时间）"
+    book = Workbook()
+    index = book.active
+    index.title = "方案"
+    index["A1"] = "督办台账：各方案分别成表（工作表名前缀见下表）"
+    index["A1"].font = Font(bold=True, size=14)
+    _table(index, 3, PLAN_HEADERS, plan_lines(plans))
+    _fit(index, skip_rows=1)
+    for n, plan in enumerate(plans, 1):
+        _board_sheets(book, plan.board, f"方案{n}", f"{plan.doc_no} {plan.title}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    book.save(path)
+    return path
+
+
+def _board_sheets(book: Any, board: Board, prefix: str, heading: str = "") -> None:
+    """A board's sheet set: 总览, one sheet per action, 指标进度图, 任务分解 (when allocated)."""
+    def name(title: str, sep: str = " ") -> str:
+        return f"{prefix}{sep}{title}"[:31] if prefix else title
+
+    _summary(book.create_sheet(name("总览")), board, heading)
+    for no, title in sorted(board.titles.items()):
+        sheet = book.create_sheet(name(sheet_title(no, title), "-"))
+        items = [i for i in board.items if i.action == no]
+        _table(sheet, 1, ITEM_HEADERS, [item_line(i) for i in items],
+               colours=[i.colour for i in items], colour_col=8)
+        sheet.freeze_panes = "A2"
+        _fit(sheet)
+    _charts(book.create_sheet(name("指标进度图")), board)
+    if board.shares:
+        sheet = book.create_sheet(name("任务分解"))
+        _table(sheet, 1, SHARE_HEADERS, share_rows(board))
+        sheet.freeze_panes = "A2"
+        _fit(sheet)
+
+
+def _summary(sheet: Any, board: Board, heading: str = "") -> None:
+    from openpyxl.styles import Font
+
+    scope = f"{heading} " if heading else ""
+    sheet["A1"] = f"{scope}督办台账（截至 {board.as_of.isoformat()}，日期为北京时间）"
     sheet["A1"].font = Font(bold=True, size=14)
     colours = board.colours()
     sheet["A2"] = f"红 {colours['红']}  黄 {colours['黄']}  绿 {colours['绿']}"
