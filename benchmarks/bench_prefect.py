@@ -169,7 +169,10 @@ async def timed(call) -> tuple[object, float]:
 
 
 async def bench(folder: Path, occurrences: int, settle: float, probe: int) -> dict:
-    from flows.actions import action_01
+    from flows.actions import action_flow
+
+    plan = Context.from_env().config.plans[0][1].plan.key
+
 
     first = folder / "batched.db"
     db = populate(f"sqlite:///{first}", occurrences)
@@ -177,7 +180,8 @@ async def bench(folder: Path, occurrences: int, settle: float, probe: int) -> di
     shutil.copy(first, folder / "naive.db")
 
     use_ledger(f"sqlite:///{first}", folder / "batched")
-    batched, batched_s = await timed(lambda **kw: action_01(as_of=AS_OF, **kw))
+    batched, batched_s = await timed(
+        lambda **kw: action_flow(plan=plan, action=1, as_of=AS_OF, **kw))
     batched_result = await batched.aresult(raise_on_failure=False)
     batched_id = batched.state_details.flow_run_id
     recorded = sum(r["recorded"] for r in batched_result) if batched.is_completed() else None

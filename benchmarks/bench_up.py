@@ -1,6 +1,7 @@
 """`duban up` from nothing to a ready UI: the seconds until the Prefect API and UI answer, every
-deployment exists and `duban up` says it is ready (duban 已就绪: its deployments registered), then
-how long SIGTERM takes to stop it all.
+deployment exists, `duban up` says it is ready (duban 已就绪: its deployments registered) and the
+督办总览 board artifact exists (the start-up run of 每日督办 has finished), then how long SIGTERM
+takes to stop it all. The API is locked: the bench reads the credential `duban up` wrote.
 
 `duban up` runs as a subprocess, as a user would start it, with a fresh DUBAN_HOME (a temporary
 directory: new SQLite ledger, new Prefect database) on free ports. With --restart it is started a
@@ -39,16 +40,23 @@ def free_port() -> int:
 
 def expected_deployments() -> int:
     sys.path.insert(0, str(ROOT))
-    from flows import deployables
+    from duban.service import Context
+    from flows.deployments import FIXED
 
-    return len(deployables())
+    config = Context.from_env().config
+    return 1 + sum(len(plan.actions) for _, plan in config.plans) + len(FIXED)
 
 
-def _answers(url: str, body: dict | None = None) -> httpx.Response | None:
+def _answers(url: str, body: dict | None = None, home: Path | None = None
+             ) -> httpx.Response | None:
     try:
         if body is None:
             return httpx.get(url, timeout=2)
-        return httpx.post(url, json=body, timeout=5)
+        auth_file = home / "prefect-auth" if home else None
+        if auth_file is None or not auth_file.exists():
+            return None
+        user, password = auth_file.read_text().strip().split(":", 1)
+        return httpx.post(url, json=body, timeout=5, auth=(user, password))
     except httpx.HTTPError:
         return None
 
@@ -69,7 +77,7 @@ def start_once(home: Path, expected: int, timeout: float) -> dict:
     marks: dict[str, float] = {}
     output: list[str] = []
     try:
-        while len(marks) < 5:
+        while len(marks) < 6:
             if time.monotonic() - started > timeout:
                 raise TimeoutError(f"not ready within {timeout} s: {sorted(marks)}\n"
                                    + "".join(output[-20:]))
@@ -85,7 +93,10 @@ def start_once(home: Path, expected: int, timeout: float) -> dict:
                 "api": lambda: _answers(f"{base}/api/health"),
                 "ui": lambda: _answers(f"{base}/"),
                 "portal": lambda: _answers(f"http://127.0.0.1:{portal_port}/healthz"),
-                "deployments": lambda: _answers(f"{base}/api/deployments/filter", {"limit": 200}),
+                "deployments": lambda: _answers(f"{base}/api/deployments/filter", {"limit": 200},
+                                                home),
+                "board": lambda: _answers(f"{base}/api/artifacts/latest/filter", {
+                    "artifacts": {"key": {"any_": ["duban-board"]}}}, home),
             }
             for name, check in checks.items():
                 if name in marks:
@@ -94,6 +105,8 @@ def start_once(home: Path, expected: int, timeout: float) -> dict:
                 if answer is None or answer.status_code != 200:
                     continue
                 if name == "deployments" and len(answer.json()) < expected:
+                    continue
+                if name == "board" and not answer.json():
                     continue
                 marks[name] = time.monotonic() - started
             time.sleep(0.2)
@@ -110,7 +123,8 @@ def start_once(home: Path, expected: int, timeout: float) -> dict:
                              marks["ready_line"]), 1),
         "api_s": round(marks["api"], 1), "ui_s": round(marks["ui"], 1),
         "deployments_s": round(marks["deployments"], 1), "portal_s": round(marks["portal"], 1),
-        "ready_line_s": round(marks["ready_line"], 1), "stop_s": round(stopped, 1),
+        "ready_line_s": round(marks["ready_line"], 1), "board_s": round(marks["board"], 1),
+        "stop_s": round(stopped, 1),
         "exit_code": code, "deployments": expected,
     }
 

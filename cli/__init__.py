@@ -4,8 +4,10 @@ import cli.chase_cmd  # noqa: F401  (registration; Prefect is imported lazily)
 import cli.report_cmd  # noqa: F401  (registration: token, confirm, reports)
 import cli.up_cmd  # noqa: F401  (registration; Prefect is imported lazily)
 from cli import (  # noqa: F401  (registration)
+    bulletin_cmd,
     calendar_cmd,
     db_cmd,
+    deploy_cmd,
     extension_cmd,
     outbox_cmd,
     plan_book_cmd,

@@ -1,46 +1,48 @@
 """`duban chase` and `duban remind`: run the Prefect flows in this process and print what happened.
 
-Prefect is imported lazily (flows.run), so other commands do not pay for it and duban/ stays free of
-Prefect imports. Without PREFECT_API_URL, Prefect starts a temporary local server (5-10 s).
+The flows run in this process against the Prefect server `duban up` published (cli/connect.py), so
+their runs, events and artifacts appear in the service's UI; with no service running they stop
+with a message, unless --local (a temporary Prefect server in this process). Prefect is imported
+lazily (flows.run), so other commands do not pay for it.
 """
 
 from __future__ import annotations
 
-import os
 from datetime import datetime
 from typing import Annotated, Any
 
 import typer
+from sqlalchemy.exc import SQLAlchemyError
 
+from cli.connect import NOT_RUNNING_HINT, NotRunning, connect
 from cli.main import app
 from cli.output import echo_json, echo_lines, fail, require_ledger, table
 from duban.calendar.clock import local_day, parse_as_of
 from duban.calendar.workdays import WorkCalendar
 from duban.chase.occurrences import STATE_ZH, STATES
+from duban.service import Context, active_plans
+from duban.settings import Settings
 
-ACTION_COUNT = 17
 DELIVERY = ("sent", "failed", "unknown", "unroutable")
 DELIVERY_ZH = {"sent": "已发送", "failed": "失败", "unknown": "未知", "unroutable": "无路由",
                "skipped": "已记过"}
 
-
-EPHEMERAL_DEFAULTS = {
-    # A loaded 2-core machine needs more than Prefect's 20 s to start its temporary server.
-    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
-    # Nothing leaves the machine: no telemetry attempts (and no errors about them).
-    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-}
+LOCAL_HELP = ("Run in this process with a temporary Prefect server instead of the one `duban up` "
+              "runs (its runs are not seen in the service's UI).")
 
 
-def _note_server(as_json: bool) -> None:
-    require_ledger()  # one clear line and exit 1 before any flow runs (issue 14.7)
-    """Set defaults before Prefect is first imported (it reads PREFECT_* once, at import)."""
-    for name, value in EPHEMERAL_DEFAULTS.items():
-        os.environ.setdefault(name, value)
-    from flows.run import api_url
-
-    if not api_url() and not as_json:
-        typer.echo("未配置 PREFECT_API_URL：启动 Prefect 临时本地服务（约 5-10 秒）……", err=True)
+def _connect(local: bool, as_json: bool) -> None:
+    """Point Prefect at the server `duban up` published (before Prefect is first imported: it
+    reads PREFECT_* once, at import); without one, say so and stop unless --local. The ledger
+    is reached first: one clear line and exit 1 before any flow runs (issue 14.7)."""
+    require_ledger()
+    home = Settings.from_env().home
+    try:
+        line = connect(home, local)
+    except NotRunning as exc:
+        fail(f"{exc}{NOT_RUNNING_HINT}")
+    if not as_json:
+        typer.echo(line, err=True)
 
 
 def action_entry(run: dict[str, Any], by_action: dict[str, dict[str, int]]) -> dict[str, Any]:
@@ -54,7 +56,8 @@ def action_entry(run: dict[str, Any], by_action: dict[str, dict[str, int]]) -> d
     reminders = {state: delivered.get(state, 0) for state in DELIVERY}
     reminders["skipped"] = sum(r["skipped"] for r in results)
     return {
-        "action": run["action"], "title": run["title"], "flow_state": run["state"],
+        "plan": run["plan"], "action": run["action"], "title": run["title"],
+        "flow_state": run["state"],
         "ok": run["ok"], "message": run["message"], "states": states,
         "owed": sum(r["owed"] for r in results), "recorded": sum(r["recorded"] for r in results),
         "reminders": reminders,
@@ -100,12 +103,36 @@ def report_lines(report: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _actions(requested: list[int] | None) -> list[int]:
-    numbers = sorted(set(requested or range(1, ACTION_COUNT + 1)))
-    bad = [n for n in numbers if not 1 <= n <= ACTION_COUNT]
+def plan_actions(plan: str | None) -> dict[str, list[int]]:
+    """{plan key: action numbers} of the active plans in the ledger (of the config's plans when
+    the ledger has none yet), narrowed to `plan`."""
+    ctx = Context.from_env()
+    try:
+        with ctx.db.read() as session:
+            found = {p.key: [a.no for a in p.actions] for p in active_plans(session)}
+    except SQLAlchemyError:
+        found = {}
+    if not found:
+        found = {f.plan.key: [a.no for a in f.actions] for _, f in ctx.config.plans}
+    if plan is not None:
+        if plan not in found:
+            fail(f"--plan {plan}: no active plan with this key; active: {', '.join(found)}",
+                 code=2)
+        found = {plan: found[plan]}
+    return found
+
+
+def _actions(requested: list[int] | None, plan: str | None) -> list[int] | None:
+    """The requested action numbers, checked against the plans' own (None: every action)."""
+    if not requested:
+        return None
+    known = sorted({n for numbers in plan_actions(plan).values() for n in numbers})
+    bad = [n for n in requested if n not in known]
     if bad:
-        fail(f"--action {bad[0]}: expected an action number from 1 to {ACTION_COUNT}", code=2)
-    return numbers
+        fail(f"--action {bad[0]}: no such action; the plan's actions are numbered "
+             f"{known[0]} to {known[-1]}" if known else f"--action {bad[0]}: no active plan",
+             code=2)
+    return sorted(set(requested))
 
 
 @app.command("chase")
@@ -114,16 +141,22 @@ def chase(
         "--as-of", help="YYYY-MM-DD (end of that day in Asia/Shanghai) or an ISO datetime; "
         "default now.")] = None,
     action: Annotated[list[int] | None, typer.Option(
-        "--action", help="Action number 1-17; repeat for several. Default: all 17.")] = None,
+        "--action", help="Action number within the plan; repeat for several. Default: all.")
+    ] = None,
+    plan: Annotated[str | None, typer.Option(
+        "--plan", help="Only this active plan (its key). Default: every active plan.")] = None,
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", help="Decide what would be owed; record nothing, send nothing.")] = False,
+    local: Annotated[bool, typer.Option("--local", help=LOCAL_HELP)] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:
-    """Chase the plan's actions through their Prefect flows, then send the day's digests.
+    """Chase the active plans' actions through Prefect, then send the day's digests.
 
-    Runs each action's flow (named by the action's title), which records the reminders the ladder
-    owes, then the 发送督办汇总 flow, which sends one digest per recipient. Running it twice on
-    the same day records and sends nothing new. Non-working days are skipped.
+    Runs 每日督办 once, on the server `duban up` runs (so its runs, events and board are where
+    supervisors look): each action as a subflow ("02 社区养老服务行动"), which records the
+    reminders the ladder owes, then 发送督办汇总, which sends one digest per recipient. Running it
+    twice on the same day records and sends nothing new. Non-working days are skipped. Without a
+    running `duban up` it stops with a message, unless --local.
 
     Example: duban chase --as-of 2023-10-09 --action 2 --action 5
     """
@@ -131,11 +164,14 @@ def chase(
         now = parse_as_of(as_of)
     except ValueError as exc:
         fail(str(exc), code=2)
-    numbers = _actions(action)
-    _note_server(as_json)
+    numbers = _actions(action, plan)
+    _connect(local, as_json)
     from flows.run import run_chase
 
-    report = chase_report(run_chase(now.isoformat(), numbers, dry_run), now, dry_run)
+    raw = run_chase(now.isoformat(), numbers, dry_run, plan)
+    if raw.get("error"):
+        fail(f"每日督办运行失败：{raw['error']}")
+    report = chase_report(raw, now, dry_run)
     if as_json:
         echo_json(report)
     else:
@@ -152,6 +188,7 @@ def remind(
     occurrence: Annotated[int | None, typer.Option(
         "--occurrence", help="Only this occurrence id (see duban status).")] = None,
     note: Annotated[str, typer.Option("--note", help="A line added to the message.")] = "",
+    local: Annotated[bool, typer.Option("--local", help=LOCAL_HELP)] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Urge a department now (人工催办): record reminders for its open items and send at once.
@@ -160,7 +197,7 @@ def remind(
 
     Example: duban remind mzj --action 2 --note "请于本周五前报送"
     """
-    _note_server(as_json)
+    _connect(local, as_json)
     from flows.run import run_remind
 
     outcome = run_remind(department, action, occurrence, note)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import json
 import os
 import signal
 import socket
@@ -110,27 +111,90 @@ def wait_http(url: str, child: Child, timeout: float) -> float:
                        f"{child.log_tail()}")
 
 
-def prefect_env(home: Path, port: int) -> dict[str, str]:
+def prefect_env(home: Path, port: int, auth: str, host: str = HOST) -> dict[str, str]:
     """PREFECT_* for the server and for every process that talks to it.
 
     `prefect server start --port P` alone leaves the UI calling port 4200: the server's API port
-    and the UI's API URL must be set too. Analytics off: nothing leaves the machine.
+    and the UI's API URL must be set too. The API is locked with one credential (the server's
+    auth string; clients send the same). Flow runs send heartbeats, so a run whose process died
+    is marked Crashed by the server (flows/serve.py). Analytics off: nothing leaves the machine.
     """
-    api = f"http://{HOST}:{port}/api"
+    api = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/api"
     return {
         "PREFECT_HOME": str(home / "prefect"),
         "PREFECT_API_URL": api,
-        "PREFECT_SERVER_API_HOST": HOST,
+        "PREFECT_SERVER_API_HOST": host,
         "PREFECT_SERVER_API_PORT": str(port),
         "PREFECT_UI_API_URL": api,
+        "PREFECT_SERVER_API_AUTH_STRING": auth,
+        "PREFECT_API_AUTH_STRING": auth,
+        "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "30",
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     }
 
 
-def start_prefect_server(home: Path, port: int, env: Mapping[str, str]) -> Child:
-    argv = [sys.executable, "-m", "prefect", "server", "start", "--host", HOST,
+def start_prefect_server(home: Path, port: int, env: Mapping[str, str],
+                         host: str = HOST) -> Child:
+    argv = [sys.executable, "-m", "prefect", "server", "start", "--host", host,
             "--port", str(port)]
     return start_child("Prefect server", argv, env, home / "logs" / "prefect-server.log")
+
+
+PIDS_FILE = "run/children.json"
+
+
+def record_children(home: Path, children: list[Child]) -> None:
+    """Write the children's pids (each leads its own process group) under DUBAN_HOME, so a start
+    after `duban up` was killed outright can find what it left running."""
+    path = home / PIDS_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows = [{"name": c.name, "pid": c.process.pid, "cmdline": _cmdline(c.process.pid)}
+            for c in children]
+    path.write_text(json.dumps({"parent": os.getpid(), "children": rows}, ensure_ascii=False))
+
+
+def forget_children(home: Path) -> None:
+    (home / PIDS_FILE).unlink(missing_ok=True)
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+    except OSError:
+        return ""
+
+
+def stop_leftovers(home: Path, timeout: float = STOP_TIMEOUT) -> list[str]:
+    """Stop the children a previous `duban up` of this home left behind (it was killed before it
+    could stop them): each recorded pid still running the same command line, and not a child of
+    a live `duban up`, gets SIGTERM then SIGKILL for its process group. Returns what was stopped."""
+    path = home / PIDS_FILE
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return []
+    parent = int(record.get("parent", 0))
+    if parent and parent != os.getpid() and " up" in _cmdline(parent):
+        return []  # its `duban up` is still alive: not leftovers (the port check will refuse)
+    stopped = []
+    for row in record.get("children", []):
+        pid, cmdline = int(row["pid"]), row.get("cmdline", "")
+        if not cmdline or _cmdline(pid) != cmdline:
+            continue  # gone, or the pid now belongs to something else
+        _kill_group(pid, timeout)
+        stopped.append(f"{row['name']}（pid {pid}）")
+    forget_children(home)
+    return stopped
+
+
+def _kill_group(pid: int, timeout: float) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
+        time.sleep(0.2)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
 
 
 def portal_available() -> bool:
@@ -141,6 +205,6 @@ def portal_available() -> bool:
         return False
 
 
-def start_portal(home: Path, port: int, env: Mapping[str, str]) -> Child:
-    argv = [sys.executable, "-m", "portal", "--host", HOST, "--port", str(port)]
+def start_portal(home: Path, port: int, env: Mapping[str, str], host: str = HOST) -> Child:
+    argv = [sys.executable, "-m", "portal", "--host", host, "--port", str(port)]
     return start_child("report portal", argv, env, home / "logs" / "portal.log")

@@ -24,18 +24,11 @@ from duban.ledger.models import Department, Occurrence
 from duban.plan.config import ConfigError
 from duban.plan.progress import num
 from duban.reports import tokens
-from duban.reports.submission import (
-    EVIDENCE_LIMIT,
-    Evidence,
-    EvidenceFile,
-    ReportError,
-    ReportOutcome,
-    ReportView,
-    derive_key,
-    evidence_fingerprint,
-    list_reports,
-    submit,
-)
+from duban.reports.errors import ReportError
+from duban.reports.evidence import EVIDENCE_LIMIT, Evidence, EvidenceFile, evidence_fingerprint
+from duban.reports.queries import ReportView, list_reports
+from duban.reports.submission import Submission, Submitter, derive_key, submit
+from duban.reports.verdicts import ReportOutcome
 from duban.service import Context
 
 token_app = typer.Typer(no_args_is_help=True,
@@ -181,15 +174,13 @@ def confirm(
             grant = tokens.check(session, token, now)
             if grant is None:
                 fail(BAD_TOKEN)
-            return submit(
-                session, occurrence_id=occurrence_id, department_id=grant.department_id,
-                kind=kind, value=value, unit=unit, note=note, evidence=proof, problems=problems,
-                support=support, keep_open=keep_open, correction_of=correct, reason=reason,
-                idempotency_key=key, now=now, calendar=ctx.calendar,
-                ladder=ctx.config.ladder.ladder, link=grant if grant.purpose == "link" else None,
-                evidence_dir=ctx.settings.home / "evidence",
-                slow_ratio=ctx.config.ladder.slow_progress_ratio, via="cli",
-            )
+            submission = Submission(
+                occurrence_id, kind, key, value=value, unit=unit, note=note, evidence=proof,
+                problems=problems, support=support, keep_open=keep_open, correction_of=correct,
+                reason=reason)
+            by = Submitter(grant.department_id, link=grant if grant.purpose == "link" else None,
+                           via="cli")
+            return submit(session, submission, by, ctx.report_rules, now)
 
     outcome = _run(run)
     if as_json:

@@ -15,8 +15,8 @@ from cli.output import echo_json, echo_lines, fail, fit_table
 from duban.calendar.clock import utcnow
 from duban.plan.progress import num
 from duban.plan.resolve import UnknownName, resolve_department
+from duban.reports.queries import ReportView
 from duban.reports.review import ReviewError, accept, pending_reviews, return_item
-from duban.reports.submission import ReportView
 from duban.service import Context
 
 

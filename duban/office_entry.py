@@ -14,14 +14,10 @@ from datetime import datetime
 from sqlalchemy import select
 
 from duban.ledger.models import Department
-from duban.reports.submission import (
-    Evidence,
-    ReportOutcome,
-    ReportRefused,
-    derive_key,
-    evidence_fingerprint,
-    submit,
-)
+from duban.reports.errors import ReportRefused
+from duban.reports.evidence import Evidence, evidence_fingerprint
+from duban.reports.submission import Submission, Submitter, derive_key, submit
+from duban.reports.verdicts import ReportOutcome
 from duban.service import Context
 
 
@@ -61,13 +57,10 @@ def enter_on_behalf(
         if department is None:
             raise ReportRefused("department", f"没有代码为“{department_code}”的单位",
                                 f"unknown department code {department_code!r}")
-        return submit(  # the department's own check: its code must own the occurrence
-            session, occurrence_id=occurrence_id, department_id=department.id, kind=kind,
-            value=value,
-            unit=unit, note=note, evidence=evidence, problems=problems, support=support,
-            keep_open=keep_open, correction_of=correction_of, reason=reason,
-            idempotency_key=key, now=now, calendar=ctx.calendar,
-            ladder=ctx.config.ladder.ladder, entered_by=actor,
-            evidence_dir=ctx.settings.home / "evidence",
-            slow_ratio=ctx.config.ladder.slow_progress_ratio, via="office",
-        )
+        submission = Submission(
+            occurrence_id, kind, key, value=value, unit=unit, note=note, evidence=evidence,
+            problems=problems, support=support, keep_open=keep_open, correction_of=correction_of,
+            reason=reason)
+        # the department's own check applies: its code must own the occurrence
+        by = Submitter(department.id, entered_by=actor, via="office")
+        return submit(session, submission, by, ctx.report_rules, now)

@@ -19,13 +19,15 @@ from duban.chase.delivery import Sender
 from duban.chase.dispatch import DispatchResult, portal_link_maker
 from duban.chase.dispatch import dispatch as send_digests
 from duban.chase.holiday_notice import note_missing_data, recompute_provisional
+from duban.chase.items import open_items_query
 from duban.chase.ladder import ChaseResult, Owed, chase_action, record_owed, start_notices
 from duban.chase.occurrences import materialise
 from duban.ledger.database import Database, database_for, record_audit
-from duban.ledger.models import Action, Department, Duty, Occurrence, Plan
+from duban.ledger.models import Action, Department, Occurrence
 from duban.plan.config import PlanConfig, load_config
 from duban.plan.lifecycle import active_plans
 from duban.plan.loading import LoadResult, load_all
+from duban.reports.submission import ReportRules
 from duban.settings import Settings
 from duban.supervise.board import build_board
 from duban.supervise.weekly_brief import note_weekly_brief
@@ -47,6 +49,13 @@ class Context:
     @cached_property
     def config(self) -> PlanConfig:
         return load_config(self.settings.config_dir)
+
+    @property
+    def report_rules(self) -> ReportRules:
+        """What reports are checked and judged against in this installation."""
+        ladder = self.config.ladder
+        return ReportRules(self.calendar, ladder.ladder, self.settings.home / "evidence",
+                           ladder.slow_progress_ratio, ladder.value_ceiling)
 
 
 @dataclass
@@ -74,15 +83,19 @@ def materialise_all(ctx: Context, now: datetime, action_nos: list[int] | None = 
 
 
 def chase(
-    ctx: Context, now: datetime, action_nos: list[int] | None = None, dry_run: bool = False
+    ctx: Context, now: datetime, action_nos: list[int] | None = None, dry_run: bool = False,
+    plan_key: str | None = None,
 ) -> list[ChaseResult]:
-    """Materialise and chase the given actions (all by default) of every active plan."""
+    """Materialise and chase the given actions (all by default) of every active plan, or of the
+    active plan `plan_key` only (an action number means something only within its plan)."""
     if not dry_run:
         materialise_all(ctx, now, action_nos)
     today = local_day(now)
     results = []
     with ctx.db.session() as session:
         for plan in active_plans(session):
+            if plan_key is not None and plan.key != plan_key:
+                continue
             if not dry_run:
                 start_notices(session, plan, today, now, ctx.calendar)
             numbers = action_nos or [a.no for a in plan.actions]
@@ -129,20 +142,12 @@ def remind(
         department = session.scalar(select(Department).where(Department.code == department_code))
         if department is None:
             raise LookupError(f"unknown department code {department_code!r}")
-        query = (
-            select(Occurrence.id)
-            .join(Duty, Occurrence.duty_id == Duty.id)
-            .join(Action, Duty.action_id == Action.id)
-            .join(Plan, Duty.plan_id == Plan.id)
-            .where(Occurrence.department_id == department.id, Occurrence.status == "open",
-                   Occurrence.period_start <= today, Duty.active.is_(True),
-                   Plan.active.is_(True))
-        )
+        query = open_items_query(department.id, today)
         if action_no is not None:
             query = query.where(Action.no == action_no)
         if occurrence_id is not None:
             query = query.where(Occurrence.id == occurrence_id)
-        ids = session.scalars(query).all()
+        ids = [occ.id for occ in session.scalars(query)]
         if not ids:
             raise LookupError(_nothing_to_urge(department_code, action_no, occurrence_id))
         owed = [Owed(f"manual:{batch}:{occ}", occ, department_code, "manual", note)

@@ -6,6 +6,7 @@ exactly these fields with these defaults (tests/unit/test_settings.py checks it)
 
 from __future__ import annotations
 
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,13 @@ class Settings(BaseSettings):
                     "send it again (whole seconds)",
     )
 
+    portal_trusted_proxies: str = Field(
+        "", json_schema_extra={"shown": "(none)"},
+        description="addresses or networks (comma-separated, e.g. `10.0.0.5, 172.16.0.0/12`) of "
+                    "reverse proxies in front of the report page; only from these is "
+                    "X-Forwarded-For believed",
+    )
+
     @model_validator(mode="before")
     @classmethod
     def _fill_derived(cls, data: Any) -> Any:
@@ -91,6 +99,16 @@ class Settings(BaseSettings):
     def _no_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
 
+    @field_validator("portal_trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        """Every entry an IP address or network, so a typo is refused rather than ignored."""
+        try:
+            trusted_networks(value)
+        except ValueError as exc:
+            raise ValueError(f"not an address or network / 不是地址或网段: {exc}") from None
+        return value
+
     @field_validator("dispatch_lease_seconds", mode="before")
     @classmethod
     def _whole_seconds(cls, value: Any) -> Any:
@@ -106,6 +124,12 @@ class Settings(BaseSettings):
             return cls()
         except ValidationError as exc:
             raise SettingsError(describe(exc)) from None
+
+
+def trusted_networks(text: str) -> tuple[IPv4Network | IPv6Network, ...]:
+    """'10.0.0.5, 172.16.0.0/12' -> the networks (ValueError naming a bad entry)."""
+    return tuple(ip_network(part.strip(), strict=False) for part in text.split(",")
+                 if part.strip())
 
 
 def env_name(field: str) -> str:

@@ -1,8 +1,8 @@
-"""The 17 actions of 泰民〔2023〕12号, one flow each, named by the action's title.
+"""One action of a plan: a single flow, parameterised by the plan's key and the action's number.
 
-Explicit module-level flow objects, not a loop: `prefect deploy` finds flows by reading this source
-(entrypoints like flows/actions.py:action_02), and each flow keeps its own function name in logs.
-tests/prefect/test_registry.py checks the names against config/plans/2023.yaml.
+Each active plan's actions become deployments of this flow (flows/deployments.py), named by number
+and title ("02 社区养老服务行动"), so the UI lists them in order whatever the plan; the daily flow
+(flows/daily.py) runs them as subflows. Nothing here knows a plan: the ledger does.
 """
 
 from __future__ import annotations
@@ -10,89 +10,19 @@ from __future__ import annotations
 from prefect import flow
 from prefect.states import State
 
-from flows.common import ACTION_DESCRIPTION, run_action, run_name
+from flows.common import run_action, run_name
+
+ACTION_FLOW_NAME = "行动督办"
 
 
-@flow(name="社区固本强基行动", flow_run_name=run_name, description=ACTION_DESCRIPTION)
-async def action_01(as_of: str | None = None, dry_run: bool = False) -> State:
-    return run_action(1, as_of, dry_run)
-
-
-@flow(name="社区养老服务行动", flow_run_name=run_name, description=ACTION_DESCRIPTION)
-async def action_02(as_of: str | None = None, dry_run: bool = False) -> State:
-    return run_action(2, as_of, dry_run)
-
-
-@flow(name="社区未成年人关爱行动", flow_run_name=run_name, description=ACTION_DESCRIPTION)
-async def action_03(as_of: str | None = None, dry_run: bool = False) -> State:
-    return run_action(3, as_of, dry_run)
-
-
-@flow(name="社区助残服务行动", flow_run_name=run_name, description=ACTION_DESCRIPTION)
-async def action_04(as_of: str | None = None, dry_run: bool = False) -> State:
-    return run_action(4, as_of, dry_run)
-
-
-@flow(name="社区就业服务行动", flow_run_name=run_name, description=ACTION_DESCRIPTION)
-async def action_05(as_of: str | None = None, dry_run: bool = False) -> State:
-    return run_action(5, as_of, dry_run)
-
-
-@flow(name="社区卫生服务行动", flow_run_name=run_name, description=ACTION_DESCRIPTION)
-async def action_06(as_of: str | None = None, dry_run: bool = False) -> State:
-    return run_action(6, as_of, dry_run)
-
-
-@flow(name="社区教育行动", flow_run_name=run_name, description=ACTION_DESCRIPTION)
-async def action_07(as_of: str | None = None, dry_run: bool = False) -> State:
-    return run_action(7, as_of, dry_run)
-
-
-@flow(name="社区文化服务行动", flow_run_name=run_name, description=ACTION_DESCRIPTION)
-async def action_08(as_of: str | None = None, dry_run: bool = False) -> State:
-    return run_action(8, as_of, dry_run)
-
-
-@flow(name="社区体育服务行动", flow_run_name=run_name, description=ACTION_DESCRIPTION)
-async def action_09(as_of: str | None = None, dry_run: bool = False) -> State:
-    return run_action(9, as_of, dry_run)
-
-
-@flow(name="社区科普服务行动", flow_run_name=run_name, description=ACTION_DESCRIPTION)
-async def action_10(as_of: str | None = None, dry_run: bool = False) -> State:
-    return run_action(10, as_of, dry_run)
-
-
-@flow(name="平安社区建设行动", flow_run_name=run_name, description=ACTION_DESCRIPTION)
-async def action_11(as_of: str | None = None, dry_run: bool = False) -> State:
-    return run_action(11, as_of, dry_run)
-
-
-@flow(name="法律服务社区行动", flow_run_name=run_name, description=ACTION_DESCRIPTION)
-async def action_12(as_of: str | None = None, dry_run: bool = False) -> State:
-    return run_action(12, as_of, dry_run)
-
-
-@flow(name="社区应急服务行动", flow_run_name=run_name, description=ACTION_DESCRIPTION)
-async def action_13(as_of: str | None = None, dry_run: bool = False) -> State:
-    return run_action(13, as_of, dry_run)
-
-
-@flow(name="社区共建共治共享行动", flow_run_name=run_name, description=ACTION_DESCRIPTION)
-async def action_14(as_of: str | None = None, dry_run: bool = False) -> State:
-    return run_action(14, as_of, dry_run)
-
-
-@flow(name="社区社会救助提升行动", flow_run_name=run_name, description=ACTION_DESCRIPTION)
-async def action_15(as_of: str | None = None, dry_run: bool = False) -> State:
-    return run_action(15, as_of, dry_run)
-
-
-@flow(name="智慧社区建设突破行动", flow_run_name=run_name, description=ACTION_DESCRIPTION)
-async def action_16(as_of: str | None = None, dry_run: bool = False) -> State:
-    return run_action(16, as_of, dry_run)
-
-
-@flow(name="社区减负增效行动", flow_run_name=run_name, description=ACTION_DESCRIPTION)
-async def action_17(as_of: str | None = None, dry_run: bool = False) -> State:
-    return run_action(17, as_of, dry_run)
+@flow(
+    name=ACTION_FLOW_NAME,
+    flow_run_name=run_name,
+    description="判定某项行动今日应催办的事项并记入台账，发布该行动的督办视图；非工作日自动跳过。"
+    "发送由“发送督办汇总”统一完成。每项行动一个部署，由计划生成。",
+)
+async def action_flow(
+    plan: str, action: int, as_of: str | None = None, dry_run: bool = False
+) -> State:
+    """plan: the plan's key (config plans/*.yaml); action: its number within the plan."""
+    return run_action(plan, action, as_of, dry_run)

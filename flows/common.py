@@ -2,30 +2,28 @@
 
 Flows are `async def` although the work below them is synchronous: Prefect 3.9 spends ~1 s per sync
 flow run on its heartbeat and ~0.1-0.4 s per async one (measured here), which is most of the cost
-of `duban chase` over 17 actions. The tasks are ordinary sync functions called from the flow.
+of `duban chase` over a plan's actions. The tasks are ordinary sync functions called from the flow.
 """
 
 from __future__ import annotations
 
 from prefect.context import FlowRunContext
 from prefect.states import Completed, State
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from duban.calendar.clock import local_day, parse_as_of
 from duban.calendar.workdays import WorkCalendar
 from duban.chase.occurrences import STATE_ZH
-from tasks.chase import chase_actions
+from duban.ledger.models import Action, Plan
+from tasks.chase import chase_actions, task_context
 from tasks.publish import publish_action
 
 NON_WORKDAY = "非工作日"
 OVERDUE = "有逾期"
 NORMAL = "正常"
-DELIVERY_ZH = {"sent": "已发送", "failed": "失败", "unknown": "未知", "unroutable": "无路由"}
-
-ACTION_DESCRIPTION = (
-    "泰民〔2023〕12号：按督办阶梯判定本行动今日应催办的事项并记入台账；"
-    "非工作日自动跳过。发送由“发送督办汇总”统一完成。"
-)
-
+DELIVERY_ZH = {"sent": "已发送", "failed": "未送达", "unknown": "结果未知",
+               "unroutable": "无送达渠道", "retrying": "待重试", "in_flight": "发送中"}
 
 def resolve_as_of(as_of: str | None) -> str:
     """The run's instant as an aware ISO string, fixed once so every task sees the same now."""
@@ -42,16 +40,37 @@ def day_label(as_of: str | None) -> str:
 
 
 def run_name() -> str:
-    """e.g. "社区养老服务行动 2023-10-09", "手动催办 mzj 2023-10-09", "… （演练）"."""
+    """e.g. "02 社区养老服务行动 2023-10-09", "手动催办 mzj 2023-10-09", "… （演练）"."""
     context = FlowRunContext.get()
     if context is None:  # called outside a run: nothing better to say
         return "duban"
     params = context.parameters or {}
     parts = [context.flow.name]
-    if params.get("department"):
+    if params.get("action") is not None and params.get("plan"):
+        parts = [action_label(str(params["plan"]), int(params["action"]))]
+    elif params.get("department"):
         parts.append(str(params["department"]))
     parts.append(day_label(params.get("as_of")))
     return " ".join(parts) + ("（演练）" if params.get("dry_run") else "")
+
+
+def action_label(plan: str, action_no: int) -> str:
+    """e.g. "02 社区养老服务行动": the action's number and title as the ledger has them, so runs
+    and deployments sort by number; the bare number when the plan does not have it."""
+    title = action_titles(plan).get(action_no)
+    return f"{action_no:02d} {title}" if title else f"{action_no:02d}"
+
+
+def action_titles(plan: str) -> dict[int, str]:
+    """{number: title} of a plan's actions, read from the ledger (empty when it is not there)."""
+    ctx = task_context()
+    try:
+        with ctx.db.read() as session:
+            rows = session.execute(select(Action.no, Action.title).join(Plan)
+                                   .where(Plan.key == plan)).all()
+    except SQLAlchemyError:  # no ledger yet: the run still gets a name
+        return {}
+    return dict(rows)
 
 
 def non_workday_state(as_of: str, data: object = None) -> State | None:
@@ -62,14 +81,15 @@ def non_workday_state(as_of: str, data: object = None) -> State | None:
     return Completed(name=NON_WORKDAY, message=f"{day} 为非工作日，跳过", data=data)
 
 
-def run_action(action_no: int, as_of: str | None, dry_run: bool) -> State:
+def run_action(plan: str, action_no: int, as_of: str | None, dry_run: bool) -> State:
     """The whole body of an action flow: gate on the working day, chase in one task run, then
-    publish the events and the supervisors' artifacts in one more (not in a dry run)."""
+    publish the events and the supervisors' artifacts in one more (not in a dry run).
+    The final state comes from one function, action_state, so its naming lives in one place."""
     now = resolve_as_of(as_of)
     skipped = non_workday_state(now, data=[])
     if skipped is not None:
         return skipped
-    results = chase_actions(now, [action_no], dry_run)
+    results = chase_actions(now, [action_no], dry_run, plan)
     if not dry_run:
         publish_action(now, action_no)
     return action_state(results, dry_run)

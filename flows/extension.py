@@ -16,6 +16,7 @@ from prefect.states import Completed, Failed, State
 from duban.calendar.clock import utcnow
 from duban.reports.extensions import ExtensionError, decide
 from duban.service import Context
+from tasks.chase import audit_form
 from tasks.events import emit_pending
 
 APPROVED = "已批准"
@@ -41,8 +42,11 @@ def decide_extension(request_id: int, approve: bool, note: str, decided_by: str)
                 "requested_due_on": request.requested_due_on.isoformat(),
             }
     except ExtensionError as exc:
-        return {"error": str(exc)}
-    outcome["events"] = emit_pending(ctx)
+        outcome = {"error": str(exc)}
+    else:
+        outcome["events"] = emit_pending(ctx)
+    audit_form(ctx, "审批延期", "extension_request", str(request_id), {
+        "request_id": request_id, "approve": approve, "decided_by": decided_by}, outcome)
     return outcome
 
 

@@ -14,9 +14,10 @@ from prefect.states import Completed, Failed, State
 
 from duban.calendar.clock import parse_as_of
 from duban.office_entry import enter_on_behalf
-from duban.reports.submission import ReportError
+from duban.reports.errors import ReportError
 from duban.service import Context
 from flows.common import run_name
+from tasks.chase import audit_form
 from tasks.events import emit_pending
 
 ENTERED = "已登记"
@@ -44,8 +45,13 @@ def enter_report(
             parse_as_of(as_of), unit=unit,
         )
     except ReportError as exc:
-        return {"error": exc.message, "field": exc.field}
-    return {**outcome.as_dict(), "replayed": outcome.replayed, "events": emit_pending(ctx)}
+        result = {"error": exc.message, "field": exc.field}
+    else:
+        result = {**outcome.as_dict(), "replayed": outcome.replayed, "events": emit_pending(ctx)}
+    audit_form(ctx, "登记报送", "occurrence", str(occurrence), {
+        "department": department, "occurrence": occurrence, "kind": kind, "value": value,
+        "unit": unit, "entered_by": entered_by, "as_of": as_of}, result)
+    return result
 
 
 DESCRIPTION = "督办办公室代为登记部门以纸质或电话方式报送的办结、进展或签收情况。"

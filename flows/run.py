@@ -1,8 +1,9 @@
 """Run the flows in this process for the CLI (`duban chase`, `duban remind`) and return plain dicts.
 
-The CLI in duban/ imports this lazily, so duban/ itself never imports Prefect. Flows run one after
-another: measured here, 17 async action flows in sequence beat running them concurrently on one
-event loop (the Prefect client and the ledger's SQLite writer serialise them anyway).
+The CLI imports this lazily, after cli/service.py has pointed PREFECT_API_URL at the server
+`duban up` started (or chosen a temporary local one with --local), so the runs, their events and
+artifacts land where supervisors look. `duban chase` is one run of 每日督办 (each action as a
+subflow, then the digest), exactly as the daily schedule runs it.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ import asyncio
 from typing import Any
 
 from prefect.settings import get_current_settings
-from prefect.states import State
 
-from flows import ACTION_FLOWS, dispatch_flow, remind_flow
+from flows.daily import daily_flow, outcome
+from flows.remind import remind_flow
 
 
 def api_url() -> str | None:
@@ -21,37 +22,25 @@ def api_url() -> str | None:
     return get_current_settings().api.url
 
 
-async def _outcome(state: State) -> dict[str, Any]:
-    """A finished run as data: its state name and message, and what the flow returned."""
+async def _chase(as_of: str, actions: list[int] | None, dry_run: bool,
+                 plan: str | None) -> dict[str, Any]:
+    state = await daily_flow(as_of=as_of, actions=actions, dry_run=dry_run, plan=plan,
+                             return_state=True)
     data = await state.aresult(raise_on_failure=False)
-    ok = state.is_completed()
-    return {
-        "ok": ok,
-        "state": state.name,
-        "message": state.message or (str(data) if not ok else ""),
-        "data": data if ok else None,
-    }
+    if isinstance(data, BaseException) or data is None:
+        return {"runs": [], "dispatch": None, "error": str(data or state.message)}
+    return data
 
 
-async def _chase(as_of: str, actions: list[int], dry_run: bool) -> dict[str, Any]:
-    runs = []
-    for no in actions:
-        flow = ACTION_FLOWS[no - 1]
-        state = await flow(as_of=as_of, dry_run=dry_run, return_state=True)
-        runs.append({"action": no, "title": flow.name, **await _outcome(state)})
-    dispatch = None
-    if not dry_run:
-        dispatch = await _outcome(await dispatch_flow(as_of=as_of, return_state=True))
-    return {"runs": runs, "dispatch": dispatch}
-
-
-def run_chase(as_of: str, actions: list[int], dry_run: bool = False) -> dict[str, Any]:
-    """Run the given action flows, then (unless dry_run) 发送督办汇总, all at the same instant."""
-    return asyncio.run(_chase(as_of, actions, dry_run))
+def run_chase(as_of: str, actions: list[int] | None, dry_run: bool = False,
+              plan: str | None = None) -> dict[str, Any]:
+    """每日督办 once at `as_of`: the actions (of `plan`, numbers `actions`; default all active),
+    then (unless dry_run) 发送督办汇总. {"runs": [...], "dispatch": {...} | None}."""
+    return asyncio.run(_chase(as_of, actions, dry_run, plan))
 
 
 async def _remind(**params: Any) -> dict[str, Any]:
-    return await _outcome(await remind_flow(**params, return_state=True))
+    return await outcome(await remind_flow(**params, return_state=True))
 
 
 def run_remind(

@@ -12,6 +12,7 @@ and by the retry budget; the built-in 5.5 s throttle between sends is removed.
 from __future__ import annotations
 
 import contextvars
+import hashlib
 import logging
 import os
 import re
@@ -24,6 +25,9 @@ from typing import Any
 from apprise import Apprise, AppriseAsset, AppriseResult, NotifyFormat
 from apprise.plugins.base import NotifyBase
 from apprise.result import AppriseResultStatus, NotifyResult
+
+from duban.chase.delivery import Route
+from duban.chase.faults import checkpoint
 
 from . import checked, outbox, probe, redact
 from .config import load_services
@@ -61,8 +65,13 @@ class _Route:
     target: str  # masked URL as configured (before our timeout overrides)
     channel: str
     order: int
+    id: str = ""  # stable, secret-free: a hash of the full URL
     live_url: str = ""  # masked URL as apprise reports it now
     url_id: str | None = None
+
+    @property
+    def person_facing(self) -> bool:
+        return self.channel != outbox.SCHEMA
 
     def matches(self, result: NotifyResult) -> bool:
         return result.url == self.live_url and result.url_id == self.url_id
@@ -136,9 +145,18 @@ class Notifier:
         self._routes = [self._prepare(s, n) for n, s in enumerate(services)]
         self._index, self._always = _index(self._routes)
 
+    @property
+    def concurrency(self) -> int:
+        """Messages on the wire at once (the dispatch's in-flight bound)."""
+        return self._max_workers
+
     def routes(self, tag: str) -> list[str]:
         """Masked URLs that `tag` reaches, including the ones tagged 'always'."""
         return [r.target for r in self._match(tag)]
+
+    def routes_for(self, tag: str) -> list[Route]:
+        """The channels `tag` reaches, as the core records them (ids, masked URLs)."""
+        return [Route(r.id, r.target, r.channel, r.person_facing) for r in self._match(tag)]
 
     def send_many(self, messages: Sequence[OutgoingMessage]) -> list[TargetResult]:
         """Deliver every message; results come back grouped in message order."""
@@ -156,7 +174,8 @@ class Notifier:
     # -- loading ---------------------------------------------------------------------
 
     def _prepare(self, service: NotifyBase, order: int) -> _Route:
-        route = _Route(service, service.url(privacy=True), _channel(service), order)
+        route = _Route(service, service.url(privacy=True), _channel(service), order,
+                       id=_route_id(service))
         redact.REDACTOR.add(redact.service_secrets(service))
         service.request_rate_per_sec = 0  # the built-in 5.5 s pause between sends
         own = vars(service)
@@ -174,6 +193,12 @@ class Notifier:
         found = {id(r): r for r in (*self._index.get(tag.lower(), ()), *self._always)}
         return sorted(found.values(), key=lambda r: r.order)
 
+    def _routes_of(self, message: OutgoingMessage) -> list[_Route]:
+        routes = self._match(message.tag)
+        if message.route is not None:
+            routes = [r for r in routes if r.id == message.route]
+        return routes
+
     # -- delivering ------------------------------------------------------------------
 
     def _deliver_safely(self, message: OutgoingMessage) -> list[TargetResult]:
@@ -182,11 +207,11 @@ class Notifier:
         except Exception as exc:  # a bug must not sink the other messages
             log.exception("delivering %s to %s failed unexpectedly", message.key, message.tag)
             reason = f"internal error: {type(exc).__name__}"
-            routes = self._match(message.tag)
+            routes = self._routes_of(message)
             return [_unknown(r, reason).result(message) for r in routes] or [_unroutable(message)]
 
     def _deliver(self, message: OutgoingMessage) -> list[TargetResult]:
-        routes = self._match(message.tag)
+        routes = self._routes_of(message)
         if not routes:
             return [_unroutable(message)]
         deadline = time.monotonic() + self._retry_budget
@@ -202,6 +227,7 @@ class Notifier:
             apobj.add(route.service)
         calls: dict[int, Probe] = {}
         token = _CALLS.set(calls)
+        checkpoint("send.target")
         try:
             result = apobj.notify(
                 body=message.body,
@@ -211,6 +237,7 @@ class Notifier:
             )
         finally:
             _CALLS.reset(token)
+        checkpoint("send.target_done")
         with result:
             return _pair(result, routes, calls)
 
@@ -248,6 +275,12 @@ def _index(routes: list[_Route]) -> tuple[dict[str, list[_Route]], list[_Route]]
         for name in names - {"always"}:
             index.setdefault(name, []).append(route)
     return index, always
+
+
+def _route_id(service: NotifyBase) -> str:
+    """sha256 of the full URL, cut to 24 hex digits: stable across reloads, reveals nothing."""
+    full = service.url(privacy=False)
+    return hashlib.sha256(full.encode("utf-8")).hexdigest()[:24]
 
 
 def _channel(service: NotifyBase) -> str:
@@ -296,6 +329,8 @@ def _pair(result: AppriseResult, routes: list[_Route], calls: dict[int, Probe]) 
 def _outcome(route: _Route, item: NotifyResult, seen: Probe | None) -> _Outcome:
     status = _status(item)
     rejection = None if status == "sent" else _why(item, seen, status)
+    if rejection is not None and rejection.ambiguous:
+        status = "unknown"  # a read timeout after the request left: never re-sent blindly
     return _Outcome(
         route=route,
         status=status,
@@ -323,7 +358,8 @@ def _why(item: NotifyResult, seen: Probe | None, status: DeliveryStatus) -> Reje
     found = probe.diagnose(seen)
     if found is None:
         found = Rejection(_first_complaint(item) or "delivery failed", permanent=False)
-    return Rejection(redact.REDACTOR.redact(found.reason)[:_MAX_ERROR], found.permanent)
+    return Rejection(redact.REDACTOR.redact(found.reason)[:_MAX_ERROR], found.permanent,
+                     found.ambiguous)
 
 
 def _first_complaint(item: NotifyResult) -> str | None:
@@ -339,6 +375,8 @@ def _unroutable(message: OutgoingMessage) -> TargetResult:
         if not _valid_tag(message.tag)
         else f"no URL is tagged {message.tag!r} or 'always'"
     )
+    if message.route is not None and _valid_tag(message.tag):
+        why = f"the channel {message.route} is no longer configured for {message.tag!r}"
     return TargetResult(
         key=message.key,
         tag=message.tag,

@@ -36,6 +36,7 @@ class Rejection:
 
     reason: str
     permanent: bool
+    ambiguous: bool = False  # the request left and no answer came: it may have arrived
 
 
 @dataclass
@@ -123,7 +124,7 @@ def _from_exception(exc: BaseException, read_timeout: float | None) -> Rejection
     if isinstance(exc, rex.ConnectTimeout):
         return Rejection("connect timed out", permanent=False)
     if isinstance(exc, rex.ReadTimeout):
-        return Rejection(f"no response within {read_timeout}s", permanent=False)
+        return Rejection(f"no response within {read_timeout}s", permanent=False, ambiguous=True)
     if isinstance(exc, rex.ConnectionError):
         refused = "refused" in str(exc).lower()
         return Rejection("connection refused" if refused else "connection failed", False)

@@ -6,25 +6,37 @@ before the first request. `duban up` starts exactly this command.
 
 from __future__ import annotations
 
-import argparse
+from typing import Annotated
 
-import uvicorn
+import typer
 
-from duban.service import Context
-from portal.app import create_app
-from portal.server import uvicorn_config
+app = typer.Typer(add_completion=False, help="督办报送页面 / the report page server.")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option("--host", help="监听地址 / address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535,
+                                      help="监听端口 / port.")] = 8000,
+) -> None:
+    """Serve the report page until stopped.
+
+    Example: python -m portal --host 127.0.0.1 --port 8000
+    """
+    import uvicorn
+
+    from duban.service import Context
+    from portal.app import create_app
+    from portal.server import uvicorn_config
+
+    ctx = Context.from_env()
+    ctx.db.create_schema()
+    application = create_app(ctx, upgrade_schema=False)
+    uvicorn.Server(uvicorn_config(application, host, port)).run()
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m portal",
-                                     description="督办报送页面 / the report page server")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000)
-    args = parser.parse_args(argv)
-    ctx = Context.from_env()
-    ctx.db.create_schema()
-    app = create_app(ctx, upgrade_schema=False)
-    uvicorn.Server(uvicorn_config(app, args.host, args.port)).run()
+    app(args=argv, prog_name="python -m portal")
 
 
 if __name__ == "__main__":

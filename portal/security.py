@@ -1,5 +1,5 @@
-"""The report page's protections: a server secret, CSRF tokens, form nonces, a failure limiter,
-and a log filter that keeps link tokens out of every log line.
+"""The report page's protections: a server secret, CSRF tokens, form nonces, a failure limiter
+keyed on the real client address, and a log filter that keeps link tokens out of every log line.
 
 CSRF: the form carries HMAC-SHA256(secret, purpose|link token); only a page rendered by this
 server for that link has it. The secret lives in $DUBAN_HOME/portal.secret (created 0600 on first
@@ -17,6 +17,7 @@ import secrets
 import threading
 import time
 from collections import deque
+from ipaddress import IPv4Network, IPv6Network, ip_address
 from pathlib import Path
 
 SECRET_FILE = "portal.secret"
@@ -64,8 +65,10 @@ def web_key(token_hash: str, nonce: str) -> str:
 
 
 class FailureLimiter:
-    """At most `limit` failed link checks per client address per `window` seconds; past that the
-    address gets 'too many attempts' for everything until the window slides on."""
+    """At most `limit` failed token checks per client address per `window` seconds; past that
+    the address gets 'too many attempts' instead of the failure page until the window slides on.
+    Only failed token checks count (not a browser's /favicon.ico), and a request carrying a valid
+    token is never asked: one person guessing behind a shared NAT locks out no one."""
 
     def __init__(self, limit: int = 30, window: float = 60.0) -> None:
         self.limit, self.window = limit, window
@@ -88,6 +91,36 @@ class FailureLimiter:
             if len(self._failures) > 10_000:  # forget quiet addresses, keep memory bounded
                 for key in [k for k, v in self._failures.items() if not v]:
                     del self._failures[key]
+
+
+Networks = tuple[IPv4Network | IPv6Network, ...]
+
+
+def client_address(peer: str | None, forwarded_for: str | None, trusted: Networks) -> str:
+    """Who is asking: the socket's peer, unless that peer is a trusted proxy; then the nearest
+    address in X-Forwarded-For that is not itself a trusted proxy (anyone can write the left of
+    that header, so it is read from the right)."""
+    if not peer:
+        return "unknown"
+    if not trusted or not _within(peer, trusted):
+        return peer
+    hops = [hop.strip() for hop in (forwarded_for or "").split(",") if hop.strip()]
+    for hop in reversed(hops):
+        try:
+            ip_address(hop)
+        except ValueError:
+            return peer  # a malformed header: the proxy itself is all we know
+        if not _within(hop, trusted):
+            return hop
+    return peer
+
+
+def _within(address: str, networks: Networks) -> bool:
+    try:
+        ip = ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
 
 
 def redact(text: str) -> str:

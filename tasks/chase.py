@@ -9,6 +9,7 @@ the batch's summary as plain dicts (`ChaseResult.as_dict()`, `DispatchResult.as_
 
 from __future__ import annotations
 
+import os
 import threading
 from datetime import date
 
@@ -16,14 +17,15 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from duban import service
-from duban.calendar.clock import local_day, parse_as_of
+from duban.calendar.clock import local_day, parse_as_of, utcnow
+from duban.ledger.database import record_audit
 from duban.service import Context
 from duban.settings import Settings
 from notifications import notifier_for
 
 # (database URL, config dir, local day) already set up by this process. Served and deployed runs
-# each get a fresh process, so this means "once per flow run" there; `duban chase` runs 17 flows
-# in one process and sets up once.
+# each get a fresh process, so this means "once per flow run" there; `duban chase` runs every
+# action flow in one process and sets up once.
 _READY: set[tuple[str, str, date]] = set()
 _READY_LOCK = threading.Lock()
 
@@ -32,16 +34,25 @@ _CONTEXTS: dict[Settings, Context] = {}
 
 def task_context() -> Context:
     """Context.from_env(), one per settings per process: the plan config (~0.1 s to load and
-    check) and the calendar's caches are shared by the tasks of a process (`duban chase` runs 35
-    task runs in one; a served run is a process of its own, so a config change takes effect with
-    the next run)."""
+    check) and the calendar's caches are shared by the tasks of a process (`duban chase` runs
+    dozens of task runs in one; a served run is its own process, so a config change applies from
+    the next run on)."""
     settings = Settings.from_env()
     with _READY_LOCK:
         return _CONTEXTS.setdefault(settings, Context(settings))
 
 
+PREPARED_ENV = "DUBAN_LEDGER_PREPARED"  # set by cli/connect.py when `duban up` runs
+
+
 def ensure_ready(ctx: Context, as_of: str) -> None:
-    """Create or upgrade the schema and load the plan (idempotent), at most once per day here."""
+    """Create or upgrade the schema and load the plan (idempotent), at most once per day here.
+
+    Skipped in a command run beside `duban up` (PREPARED_ENV): the service prepared the ledger at
+    its start and its daily run does so every day; the chase itself still materialises the day's
+    periods. That is most of what `duban remind` would otherwise spend."""
+    if os.environ.get(PREPARED_ENV) == "1":
+        return
     now = parse_as_of(as_of)
     key = (ctx.settings.database_url, str(ctx.settings.config_dir), local_day(now))
     with _READY_LOCK:
@@ -61,9 +72,11 @@ def _chase_run_name() -> str:
 
 @task(name="判定催办", task_run_name=_chase_run_name, cache_policy=NO_CACHE)
 def chase_actions(
-    as_of: str, actions: list[int] | None = None, dry_run: bool = False
+    as_of: str, actions: list[int] | None = None, dry_run: bool = False,
+    plan: str | None = None,
 ) -> list[dict]:
-    """Classify the actions' occurrences and record the reminders owed at `as_of`.
+    """Classify the actions' occurrences (of the plan `plan`, or of every active plan) and record
+    the reminders owed at `as_of`.
 
     A dry run writes nothing (not even the plan load): it only needs the schema to exist.
     """
@@ -72,8 +85,23 @@ def chase_actions(
         ctx.db.create_schema()
     else:
         ensure_ready(ctx, as_of)
-    results = service.chase(ctx, parse_as_of(as_of), actions, dry_run=dry_run)
+    results = service.chase(ctx, parse_as_of(as_of), actions, dry_run=dry_run, plan_key=plan)
     return [r.as_dict() for r in results]
+
+
+def plan_actions(as_of: str, plan: str | None = None, actions: list[int] | None = None,
+                 dry_run: bool = False) -> list[tuple[str, int, str]]:
+    """(plan key, action number, title) of every action of the active plans, in plan then number
+    order; narrowed to one plan and/or some numbers. Sets the ledger up first, except in a dry
+    run (not a task: the daily flow's own bookkeeping, one short read)."""
+    ctx = task_context()
+    if dry_run:
+        ctx.db.create_schema()
+    else:
+        ensure_ready(ctx, as_of)
+    with ctx.db.read() as session:
+        return [(p.key, a.no, a.title) for p in service.active_plans(session) for a in p.actions
+                if (plan is None or p.key == plan) and (not actions or a.no in actions)]
 
 
 @task(name="发送汇总", task_run_name="发送汇总", cache_policy=NO_CACHE)
@@ -107,3 +135,21 @@ def remind_department(
         return {"error": str(exc), "recorded": 0}
     sent = service.dispatch(ctx, now, notifier_for(ctx, now), force=True).as_dict()
     return {"recorded": recorded, "dispatch": sent}
+
+
+def audit_form(ctx: Context, form: str, entity: str, key: str, params: dict,
+               outcome: dict) -> None:
+    """Record an office action taken through a Prefect form (登记报送, 审批延期, …) in the audit
+    trail with the flow run that did it: whoever holds the API credential acts as the office, so
+    the run id is what ties an entry to a click in the UI (and to the run's logs)."""
+    from prefect.runtime import deployment, flow_run
+
+    with ctx.db.session() as session:
+        record_audit(session, f"prefect:{flow_run.id or '-'}", form, entity, key, utcnow(),
+                     flow_run_id=str(flow_run.id or ""), flow_run_name=flow_run.name or "",
+                     deployment=str(deployment.name or ""), params=params,
+                     outcome={k: v for k, v in outcome.items() if k in AUDITED_OUTCOME})
+
+
+AUDITED_OUTCOME = ("error", "field", "state", "replayed", "request_id", "occurrence_id",
+                   "report_id", "due_on")

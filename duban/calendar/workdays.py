@@ -231,6 +231,11 @@ class WorkCalendar:
             total += self._count_through(date(year, 12, 31))
         return total
 
+    def workdays_late(self, due: date, today: date) -> int:
+        """How many working days past its deadline an item is on `today` (0 when not late):
+        the one definition of "逾期 N 个工作日"."""
+        return max(self.workdays_between(due, today), 0) if today > due else 0
+
     def month(self, year: int, month: int) -> list[DayInfo]:
         length = calendar.monthrange(year, month)[1]
         return [self.day(date(year, month, day)) for day in range(1, length + 1)]

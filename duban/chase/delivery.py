@@ -24,6 +24,17 @@ class OutgoingMessage:
     tag: str  # routing tag: a department code, "office" or "supervisor"
     title: str  # Chinese subject
     body: str  # Chinese plain text, with line breaks
+    route: str | None = None  # send to this one route only (a Route.id); None: every route
+
+
+@dataclass(frozen=True)
+class Route:
+    """One configured channel a tag reaches, as the core may know it (no secret in it)."""
+
+    id: str  # stable hash of the channel's full URL: survives reloads and reordering
+    target: str  # masked URL
+    channel: str
+    person_facing: bool  # False for the built-in outbox: a record, not a delivery
 
 
 @dataclass(frozen=True)
@@ -42,6 +53,12 @@ class TargetResult:
 
 
 class Sender(Protocol):
-    """Sends composed messages; one TargetResult per configured target of each message."""
+    """Sends composed messages; one TargetResult per configured target of each message (or of
+    its one `route`). `concurrency`: how many messages may be on the wire at once, which bounds
+    how many a crash can leave unrecorded (the dispatch claims no more than that at a time)."""
+
+    concurrency: int
+
+    def routes_for(self, tag: str) -> list[Route]: ...
 
     def send_many(self, messages: Sequence[OutgoingMessage]) -> list[TargetResult]: ...

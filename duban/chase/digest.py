@@ -1,7 +1,13 @@
-"""Compose one Chinese digest per recipient per day from the reminders owed to it (pure text)."""
+"""Compose one Chinese digest per recipient per day from the reminders owed to it (pure text).
+
+A department's digest names its most urgent items in text and carries ONE link: its department
+page, which lists every open item (report, acknowledge, ask for an extension there). The stored
+copy of a digest never holds a live link (`redact_links`).
+"""
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
@@ -15,8 +21,17 @@ LEVEL_ZH = {
     "manual": "人工催办",
     "start": "启动通知",
 }
+FIRST_LEVEL_ZH = {"repeat": "催办"}  # a recipient's first message about an item never says 再次
 OFFICE_NAMES = {"office": "督办办公室", "supervisor": "督查人员"}
 CN_NUMERALS = "一二三四五六七八九十"
+SIGNATURE = "泰安市民政局 督办系统（duban）"
+REDACTED = "（链接已隐去）"
+_LINK = re.compile(r"/([rd])/[A-Za-z0-9_-]{16,}")
+
+
+def redact_links(text: str) -> str:
+    """The stored form of a message: every report/department link token replaced."""
+    return _LINK.sub(lambda m: f"/{m.group(1)}/{REDACTED}", text)
 
 
 @dataclass(frozen=True)
@@ -30,9 +45,18 @@ class DigestItem:
     due_on: date
     overdue_days: int  # working days; 0 when not yet late
     level: str
-    how_to_report: str
+    how_to_report: str  # "" when the digest's one department link covers it
     provisional: bool = False
     note: str = ""
+    first: bool = False  # no earlier message about this item reached this recipient
+
+
+@dataclass(frozen=True)
+class DepartmentLink:
+    """The one link of a department's digest, and until when it works."""
+
+    url: str
+    until: date
 
 
 def section_no(n: int) -> str:
@@ -47,11 +71,12 @@ def compose(
     items: list[DigestItem],
     for_office: bool,
     notices: list[str] | None = None,
-    more: tuple[int, int, str | None] | None = None,
+    more: tuple[int, int] | None = None,
+    link: DepartmentLink | None = None,
 ) -> tuple[str, str]:
-    """(title, body) grouped by action; each item says what, by when, how late, how to report.
-    `more`: (items not listed, how many of them are overdue, the department link for all)."""
-    hidden, hidden_late, more_link = more or (0, 0, None)
+    """(title, body) grouped by action; each item says what, by when, how late.
+    `more`: (items not listed, how many of them are overdue); `link`: the department page."""
+    hidden, hidden_late = more or (0, 0)
     total = len(items) + hidden
     late = sum(1 for i in items if i.overdue_days > 0) + hidden_late
     title = f"【督办】{recipient_name}：{total}项待办" + (f"（逾期{late}项）" if late else "")
@@ -62,13 +87,9 @@ def compose(
     for notice in notices or []:
         lines += [f"【系统提示】{notice}", ""]
     if not items:
-        return title, "\n".join([*lines, "泰安市民政局 督办系统（duban）"])
-    lines += [
-        f"截至{day.year}年{day.month}月{day.day}日，"
-        + ("以下事项已逾期，请督促相关单位办理" if for_office else "您单位有以下事项需要办理")
-        + f"，共{total}项" + (f"，其中逾期{late}项" if late else "") + "。",
-        "",
-    ]
+        return title, "\n".join([*lines, SIGNATURE])
+    lines += [_intro(day, total, late, for_office), ""]
+    lines += _postscript(items)
     by_action: dict[tuple[int, str], list[DigestItem]] = defaultdict(list)
     for item in items:
         by_action[(item.action_no, item.action_title)].append(item)
@@ -78,23 +99,51 @@ def compose(
             lines.extend(_item_lines(n, item, for_office))
         lines.append("")
     if hidden:
-        where = f"全部待办请见：{more_link}" if more_link else "请登录督办系统查看全部待办"
-        lines += [f"另有{hidden}项未列出（以上按紧急程度排列）。{where}", ""]
-    lines.append("如已办结，请通过报送链接填报完成情况；如需延期，请在报送页面提出申请。")
-    lines.append("泰安市民政局 督办系统（duban）")
+        where = "全部待办见下方链接" if link else "请登录督办系统查看全部待办"
+        lines += [f"另有{hidden}项未列出（以上按紧急程度排列），{where}。", ""]
+    lines += _footer(total, link)
     return title, "\n".join(lines)
+
+
+def _intro(day: date, total: int, late: int, for_office: bool) -> str:
+    what = "以下事项已逾期，请督促相关单位办理" if for_office else "您单位有以下事项需要办理"
+    return (f"截至{day.year}年{day.month}月{day.day}日，{what}，共{total}项"
+            + (f"，其中逾期{late}项" if late else "") + "。")
+
+
+def _postscript(items: list[DigestItem]) -> list[str]:
+    """The office's note (附言) once per digest, however many items it was attached to."""
+    notes = list(dict.fromkeys(i.note.strip() for i in items if i.note.strip()))
+    return [f"附言：{note}" for note in notes] + ([""] if notes else [])
+
+
+def _footer(total: int, link: DepartmentLink | None) -> list[str]:
+    if link is None:
+        return ["如已办结，请通过报送链接填报完成情况；如需延期，请在报送页面提出申请。", SIGNATURE]
+    return [
+        f"报送完成情况、签收或申请延期，请打开本单位督办页面（列出全部{total}项待办，"
+        f"{link.until.year}年{link.until.month}月{link.until.day}日前有效）：",
+        link.url,
+        "",
+        SIGNATURE,
+    ]
+
+
+def level_label(item: DigestItem) -> str:
+    if item.first and item.level in FIRST_LEVEL_ZH:
+        return FIRST_LEVEL_ZH[item.level]
+    return LEVEL_ZH.get(item.level, item.level)
 
 
 def _item_lines(n: int, item: DigestItem, for_office: bool) -> list[str]:
     who = f"【{item.department_name}】" if for_office else ""
-    lateness = f"，已逾期{item.overdue_days}个工作日" if item.overdue_days > 0 else ""
+    lateness = f"（逾期 {item.overdue_days} 个工作日）" if item.overdue_days > 0 else ""
     provisional = "（暂定，节假日数据未发布）" if item.provisional else ""
     out = [
-        f"{n}. {who}{item.duty_title}（{item.period}）[{LEVEL_ZH.get(item.level, item.level)}]",
+        f"{n}. {who}{item.duty_title}（{item.period}）[{level_label(item)}]",
         f"   应交：{item.deliverable}",
         f"   截止：{item.due_on.isoformat()}{provisional}{lateness}",
     ]
-    if item.note:
-        out.append(f"   附言：{item.note}")
-    out.append(f"   报送：{item.how_to_report}")
+    if item.how_to_report:
+        out.append(f"   报送：{item.how_to_report}")
     return out

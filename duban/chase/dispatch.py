@@ -1,12 +1,15 @@
-"""Dispatch: turn pending reminders into one digest per recipient per day, claim, send, record.
+"""Dispatch: turn pending reminders into one digest per recipient per day, then deliver each
+digest to each of its recipient's channels as its own message (duban.chase.messages).
 
-1. assemble: in one write transaction, group every pending reminder by recipient into a new
-   digest row (composed text included) and attach the reminders to it;
-2. claim: take digests atomically before sending (compare-and-set on SQLite,
-   SELECT ... FOR UPDATE SKIP LOCKED on PostgreSQL); a digest claimed by a process that died
-   is taken again after its lease expires, under the same digest id: never lost, at most one
-   duplicate;
-3. send through the notifier (outside any transaction) and record one delivery row per target.
+1. carry over: reminders whose digest of an earlier day never reached a person join today's;
+2. assemble: in one write transaction, group every pending reminder by recipient into a new
+   digest row and attach the reminders to it;
+3. plan: one message row per digest x channel its tag reaches (none person-facing: 未送达);
+4. rounds of claim (at most the sender's concurrency, atomically, with a lease) -> compose what
+   is still owed at send time (one department link, stored redacted) -> send -> record each
+   message in its own transaction. Transient failures wait for a later dispatch (backoff, cap);
+   permanent ones and the cap tell the office once per channel;
+5. the result: every digest this run touched, in flight elsewhere, or waiting for a retry.
 """
 
 from __future__ import annotations
@@ -19,17 +22,27 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from itertools import groupby
 
-from sqlalchemy import func, or_, select, text, update
+from sqlalchemy import exists, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
+from duban.calendar.clock import SHANGHAI, local_day
 from duban.calendar.workdays import WorkCalendar
-from duban.chase.delivery import OutgoingMessage, Sender
-from duban.chase.digest import OFFICE_NAMES, DigestItem, compose
+from duban.chase import messages
+from duban.chase.delivery import OutgoingMessage, Sender, TargetResult
+from duban.chase.digest import (
+    OFFICE_NAMES,
+    DepartmentLink,
+    DigestItem,
+    compose,
+    redact_links,
+)
+from duban.chase.faults import checkpoint
+from duban.chase.messages import LEASE, Claimed, RetryPolicy, fast_update, lease
 from duban.ledger.batching import chunked
 from duban.ledger.database import Database
 from duban.ledger.models import (
     Action,
-    Delivery,
+    DeliveryMessage,
     Department,
     Digest,
     Duty,
@@ -38,21 +51,50 @@ from duban.ledger.models import (
     Reminder,
 )
 from duban.reports.tokens import LINK_DAYS, issue_for
-from duban.settings import Settings
 
-LEASE = timedelta(seconds=Settings.model_fields["dispatch_lease_seconds"].default)  # default
-MAX_ITEMS = 30  # per digest; the rest behind the department link, most urgent listed first
+__all__ = ["LEASE", "DispatchResult", "assemble", "dispatch", "lease", "portal_link_maker"]
+
+MAX_ITEMS = 10  # named in a digest, most urgent first; the department link lists every one
+LINK_MARGIN_DAYS = 14  # a department link outlives its latest listed deadline by this much
+OWED = ("open", "returned")  # occurrence states still owed at send time
+EARLIER_MESSAGE = ("sent", "unknown", "unroutable")  # an earlier digest went out (or is on record)
+CARRIED = ("pending", "sending", "retrying", "failed")  # an earlier day's digest nobody got
+NO_CHANNEL = "没有配置面向人员的送达渠道（发件箱只是记录）"
+URGENCY = ("failed", "unknown", "retrying", "in_flight", "pending", "unroutable")
+STATE_ZH = {"sent": "已送达", "failed": "未送达", "unknown": "结果未知", "unroutable": "无送达渠道",
+            "retrying": "待重试", "in_flight": "发送中", "pending": "待发送", "void": "已无待办"}
 
 
 @dataclass
 class DispatchResult:
     day: str
-    digests: int = 0
+    digests: int = 0  # touched by this run, in flight elsewhere, or waiting for a retry
     status: Counter[str] = field(default_factory=Counter)  # per digest
     reminders: Counter[str] = field(default_factory=Counter)  # per reminder, by final state
     by_action: dict[int, Counter[str]] = field(default_factory=dict)
     dry_run: bool = False
-    undelivered: list[dict[str, str]] = field(default_factory=list)  # recipient, name, state
+    # recipient, name, state, reason, retry_at (local time, "" when no retry is planned)
+    undelivered: list[dict[str, str]] = field(default_factory=list)
+    messages: Counter[str] = field(default_factory=Counter)  # per channel message this run
+    office_notices: int = 0  # broken channels the office was told about in this run
+    void: int = 0  # digests with nothing owed any more at send time
+
+    @property
+    def summary(self) -> str:
+        """One Chinese line: what reached people, what did not and when it is tried again."""
+        if not self.digests:
+            return "无待发"
+        parts = [f"{STATE_ZH.get(k, k)} {n}" for k, n in sorted(self.status.items()) if n]
+        text = f"汇总 {self.digests} 份：" + "，".join(parts)
+        missed = [f"{u['name']}（{STATE_ZH.get(u['state'], u['state'])}"
+                  + (f"，{u['retry_at']} 后重试" if u.get("retry_at") else "") + "）"
+                  for u in self.undelivered[:5]]
+        if missed:
+            more = f"等 {len(self.undelivered)} 个" if len(self.undelivered) > 5 else ""
+            text += "；未送达：" + "、".join(missed) + more
+        if self.office_notices:
+            text += f"；已通知督办办公室 {self.office_notices} 个故障渠道"
+        return text
 
     def as_dict(self) -> dict:
         return {
@@ -60,6 +102,8 @@ class DispatchResult:
             "reminders": dict(self.reminders),
             "by_action": {str(k): dict(v) for k, v in sorted(self.by_action.items())},
             "dry_run": self.dry_run, "undelivered": list(self.undelivered),
+            "messages": dict(self.messages), "office_notices": self.office_notices,
+            "void": self.void, "summary": self.summary,
         }
 
 
@@ -73,73 +117,88 @@ def _recipient_names(session: Session) -> dict[str, str]:
 
 
 class Links:
-    """Report links written into digests: a single-use link per listed item sent to the owing
-    department, and a department link (its list of open duties) for what did not fit."""
+    """The one link a department's digest carries: its department page (every open item)."""
 
     def __init__(self, portal_url: str, now: datetime) -> None:
         self.portal_url, self.now = portal_url, now
 
-    def item(self, session: Session, occurrence_id: int, department_id: int) -> str:
-        token = issue_for(session, department_id, self.now, "link", occurrence_id)
-        return f"{self.portal_url}/r/{token}"
-
-    def department(self, session: Session, department_id: int) -> str:
-        token = issue_for(session, department_id, self.now, "department", days=LINK_DAYS)
-        return f"{self.portal_url}/d/{token}"
+    def department(self, session: Session, department_id: int, until: date) -> DepartmentLink:
+        days = max(LINK_DAYS, (until - local_day(self.now)).days + LINK_MARGIN_DAYS)
+        token = issue_for(session, department_id, self.now, "department", days=days)
+        expires = local_day(self.now + timedelta(days=days))
+        return DepartmentLink(f"{self.portal_url}/d/{token}", expires)
 
 
 def portal_link_maker(portal_url: str, now: datetime) -> Links:
     return Links(portal_url, now)
 
 
-_PENDING_COLUMNS = (
+_COLUMNS = (
     Reminder.id, Reminder.recipient, Reminder.level, Reminder.note, Reminder.occurrence_id,
     Occurrence.due_on, Occurrence.period, Occurrence.provisional, Duty.title, Duty.deliverable,
-    Department.id, Department.code, Department.name, Action.no, Action.title,
+    Department.id, Department.code, Department.name, Action.no, Action.title, Occurrence.status,
 )
 
 
-def assemble(
-    session: Session, today: date, now: datetime, calendar: WorkCalendar, links: Links
-) -> list[int]:
-    """Group pending reminders by recipient into new digests. Returns the new digest ids.
-
-    Streams plain rows ordered by recipient, so memory holds one recipient's items at a time."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(7262001)"))  # one assembler at a time
-    query = (
-        select(*_PENDING_COLUMNS)
+def _rows(where) -> select:
+    return (
+        select(*_COLUMNS)
         .outerjoin(Occurrence, Reminder.occurrence_id == Occurrence.id)
         .outerjoin(Duty, Occurrence.duty_id == Duty.id)
         .outerjoin(Department, Occurrence.department_id == Department.id)
         .outerjoin(Action, Duty.action_id == Action.id)
-        .where(Reminder.state == "pending", Reminder.send_on <= today)
-        .order_by(Reminder.recipient, Reminder.id)
+        .where(*where)
     )
+
+
+def carry_over(session: Session, today: date, now: datetime) -> int:
+    """Reminders of an earlier day's digest that reached nobody are owed again today: they join
+    today's digest (not a second message of the day); that digest is closed as carried."""
+    old = select(Digest.id).where(Digest.day < today, Digest.state.in_(CARRIED))
+    old_ids = list(session.scalars(old))
+    if not old_ids:
+        return 0
+    moved = 0
+    for batch in chunked(old_ids, 1000):
+        moved += fast_update(session,
+            update(Reminder).where(Reminder.digest_id.in_(batch), Reminder.state != "void")
+            .values(state="pending", digest_id=None, send_on=today)
+        ).rowcount
+        fast_update(session,update(DeliveryMessage).where(
+            DeliveryMessage.digest_id.in_(batch),
+            DeliveryMessage.state.in_(("pending", "sending"))).values(
+            state="failed", error="当日未送达，转入次日汇总", finished_at=now))
+        fast_update(session,update(Digest).where(Digest.id.in_(batch))
+                        .values(state="carried", finished_at=now))
+    return moved
+
+
+def assemble(
+    session: Session, today: date, now: datetime, calendar: WorkCalendar,
+    links: Links | None = None,
+) -> list[int]:
+    """Group pending reminders by recipient into new digests. Returns the new digest ids.
+
+    Streams plain rows ordered by recipient, so memory holds one recipient's items at a time.
+    The stored body is a preview without links; the sent text is composed at send time."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(7262001)"))  # one assembler at a time
+    query = _rows([Reminder.state == "pending", Reminder.send_on <= today]).order_by(
+        Reminder.recipient, Reminder.id)
     names = _recipient_names(session)
     rows = session.execute(query.execution_options(yield_per=5000)).tuples().all()
     ids = []
     for recipient, group in groupby(rows, key=lambda r: r[1]):
-        ids.append(_digest_for(session, recipient, list(group), names, today, now, calendar,
-                               links))
+        ids.append(_new_digest(session, recipient, list(group), names, today, now, calendar))
+        checkpoint("assemble.digest")
     return ids
 
 
-def _digest_for(
+def _new_digest(
     session: Session, recipient: str, rows: list[tuple], names: dict[str, str], today: date,
-    now: datetime, calendar: WorkCalendar, links: Links,
+    now: datetime, calendar: WorkCalendar,
 ) -> int:
-    notices = [r[3] for r in rows if r[4] is None]  # system notices carry no occurrence
-    items = _unique_items([r for r in rows if r[4] is not None], today, calendar)
-    listed, hidden = items[:MAX_ITEMS], items[MAX_ITEMS:]
-    digest_items = [_item(session, r, late, links) for r, late in listed]
-    more = None
-    if hidden:
-        owner_ids = {r[10] for r, _ in hidden if r[11] == recipient}
-        link = links.department(session, owner_ids.pop()) if owner_ids else None
-        more = (len(hidden), sum(1 for _, late in hidden if late > 0), link)
-    title, body = compose(names.get(recipient, recipient), today, digest_items,
-                          recipient in OFFICE_NAMES, notices, more)
+    title, body = _compose(recipient, rows, names, today, calendar, set(), None)
     seq = session.scalar(select(func.coalesce(func.max(Digest.seq) + 1, 0))
                          .where(Digest.recipient == recipient, Digest.day == today))
     digest = Digest(recipient=recipient, day=today, seq=seq, title=title, body=body,
@@ -147,9 +206,22 @@ def _digest_for(
     session.add(digest)
     session.flush()
     for batch in chunked([r[0] for r in rows], 1000):
-        session.execute(update(Reminder).where(Reminder.id.in_(batch))
+        fast_update(session,update(Reminder).where(Reminder.id.in_(batch))
                         .values(digest_id=digest.id, state="queued"))
     return digest.id
+
+
+def _compose(
+    recipient: str, rows: list[tuple], names: dict[str, str], today: date,
+    calendar: WorkCalendar, seen: set[int], link: DepartmentLink | None,
+) -> tuple[str, str]:
+    notices = list(dict.fromkeys(r[3] for r in rows if r[4] is None))  # no occurrence: notices
+    items = _unique_items([r for r in rows if r[4] is not None], today, calendar)
+    listed, hidden = items[:MAX_ITEMS], items[MAX_ITEMS:]
+    digest_items = [_item(r, late, r[4] not in seen) for r, late in listed]
+    more = (len(hidden), sum(1 for _, late in hidden if late > 0)) if hidden else None
+    return compose(names.get(recipient, recipient), today, digest_items,
+                   recipient in OFFICE_NAMES, notices, more, link)
 
 
 def _unique_items(rows: list[tuple], today: date, calendar: WorkCalendar) -> list[tuple]:
@@ -166,84 +238,209 @@ def _late(due: date, today: date, calendar: WorkCalendar) -> int:
     return max(calendar.workdays_between(due, today), 0) if today > due else 0
 
 
-def _item(session: Session, row: tuple, late: int, links: Links) -> DigestItem:
+def _item(row: tuple, late: int, first: bool) -> DigestItem:
     (_, recipient, level, note, occ_id, due, period, provisional, duty_title, deliverable,
-     dept_id, dept_code, dept_name, action_no, action_title) = row
-    if recipient == dept_code:
-        how = links.item(session, occ_id, dept_id)
-    else:
-        how = f"请督促{dept_name}办理（待办编号 {occ_id}）"
+     _dept_id, dept_code, dept_name, action_no, action_title, _status) = row
+    how = "" if recipient == dept_code else f"请督促{dept_name}办理（待办编号 {occ_id}）"
     return DigestItem(
         action_no=action_no, action_title=action_title, duty_title=duty_title,
         deliverable=deliverable, department_name=dept_name, period=period, due_on=due,
         overdue_days=late, level=level, how_to_report=how, provisional=provisional, note=note,
+        first=first,
     )
 
 
-def lease() -> timedelta:
-    """How long a claimed digest stays its claimer's (Settings.dispatch_lease_seconds). Read at
-    each claim, never at import; a bad value is a SettingsError naming the variable."""
-    return timedelta(seconds=Settings.from_env().dispatch_lease_seconds)
+@dataclass(frozen=True)
+class Composed:
+    title: str
+    body: str  # as sent: with the live department link
 
 
-def claim(db: Database, worker: str, now: datetime, limit: int = 500) -> list[Digest]:
-    """Take up to `limit` sendable digests for this worker, atomically."""
-    stale = now - lease()
-    claimable = or_(
-        Digest.state == "pending", (Digest.state == "sending") & (Digest.claimed_at < stale)
-    )
-    with db.session() as session:
-        if db.dialect == "postgresql":
-            ids = session.scalars(
-                select(Digest.id).where(claimable).order_by(Digest.id).limit(limit)
-                .with_for_update(skip_locked=True)
-            ).all()
-            won = list(ids)
-        else:
-            candidates = session.scalars(
-                select(Digest.id).where(claimable).order_by(Digest.id).limit(limit)
-            ).all()
-            won = [i for i in candidates if _compare_and_set(session, i, claimable, worker, now)]
-        if db.dialect == "postgresql" and won:
-            session.execute(
-                update(Digest).where(Digest.id.in_(won))
-                .values(state="sending", claimed_by=worker, claimed_at=now,
-                        attempts=Digest.attempts + 1)
-            )
-        return list(session.scalars(select(Digest).where(Digest.id.in_(won))).all())
+def compose_for_send(
+    session: Session, digest: Digest, today: date, calendar: WorkCalendar, links: Links,
+) -> Composed | None:
+    """What the digest says now: items closed since assembly are dropped (their reminders
+    become void); None when nothing is owed any more. The stored copy is redacted."""
+    rows = session.execute(_rows([Reminder.digest_id == digest.id, Reminder.state != "void"])
+                           .order_by(Reminder.id)).tuples().all()
+    closed = [r[0] for r in rows if r[4] is not None and r[15] not in OWED]
+    if closed:
+        fast_update(session,update(Reminder).where(Reminder.id.in_(closed)).values(state="void"))
+    rows = [r for r in rows if r[0] not in set(closed)]
+    if not rows:
+        return None
+    link = _department_link(session, digest.recipient, rows, links)
+    checkpoint("compose.link_issued")
+    title, body = _compose(digest.recipient, rows, _recipient_names(session), digest.day,
+                           calendar, _already_reached(session, digest, rows), link)
+    fast_update(session,update(Digest).where(Digest.id == digest.id)
+                    .values(title=title, body=redact_links(body)))
+    return Composed(title, body)
 
 
-def _compare_and_set(session: Session, digest_id: int, claimable, worker: str, now: datetime):
-    result = session.execute(
-        update(Digest).where(Digest.id == digest_id, claimable)
-        .values(state="sending", claimed_by=worker, claimed_at=now, attempts=Digest.attempts + 1)
-    )
-    return result.rowcount == 1
+def _department_link(session: Session, recipient: str, rows: list[tuple],
+                     links: Links) -> DepartmentLink | None:
+    own = [r for r in rows if r[4] is not None and r[11] == recipient]
+    if not own:
+        return None
+    return links.department(session, own[0][10], max(r[5] for r in own))
 
 
-def digest_state(statuses: list[str]) -> str:
-    """A digest is sent when any target took it; unknown beats failed (it may have arrived)."""
-    for state in ("sent", "unknown", "failed"):
-        if state in statuses:
-            return state
-    return "unroutable"
+def _already_reached(session: Session, digest: Digest, rows: list[tuple]) -> set[int]:
+    """Occurrences an earlier digest already brought to this recipient (so 再次 is true)."""
+    occurrences = [r[4] for r in rows if r[4] is not None]
+    seen: set[int] = set()
+    for batch in chunked(occurrences, 1000):
+        seen.update(session.scalars(select(Reminder.occurrence_id).where(
+            Reminder.recipient == digest.recipient, Reminder.state.in_(EARLIER_MESSAGE),
+            Reminder.digest_id != digest.id, Reminder.occurrence_id.in_(batch))))
+    return seen
 
 
-def record(session: Session, digest: Digest, results: list, now: datetime) -> str:
-    """One delivery row per target; the digest and its reminders take the combined state."""
-    for r in results:
-        session.add(Delivery(
-            digest_id=digest.id, recipient=digest.recipient, target=r.target, channel=r.channel,
-            status=r.status, error=r.error, permanent=r.permanent, attempts=r.attempts,
-            elapsed=r.elapsed, at=now,
-        ))
-    state = digest_state([r.status for r in results])
-    session.execute(
-        update(Digest).where(Digest.id == digest.id)
-        .values(state=state, finished_at=now)
-    )
-    session.execute(update(Reminder).where(Reminder.digest_id == digest.id).values(state=state))
-    return state
+class _Run:
+    """One dispatch: plans, claims, sends and records; remembers what it touched."""
+
+    def __init__(self, db: Database, sender: Sender, now: datetime, today: date,
+                 calendar: WorkCalendar, links: Links, worker: str, policy: RetryPolicy) -> None:
+        self.db, self.sender, self.now, self.today = db, sender, now, today
+        self.calendar, self.links, self.worker, self.policy = calendar, links, worker, policy
+        self.touched: set[int] = set()
+        self.messages: Counter[str] = Counter()
+        self.told = 0
+
+    def plan_all(self) -> None:
+        """Message rows for today's digests that have none yet (one transaction)."""
+        no_messages = ~exists().where(DeliveryMessage.digest_id == Digest.id)
+        with self.db.session() as session:
+            digests = session.scalars(select(Digest).where(
+                Digest.day == self.today, Digest.state == "pending", no_messages)).all()
+            for digest in digests:
+                routes = self.sender.routes_for(digest.recipient)
+                if messages.plan(session, digest, routes, self.now) == "unroutable":
+                    self.touched.add(digest.id)
+            checkpoint("plan.routes")
+        checkpoint("plan.committed")
+
+    def send_all(self) -> int:
+        """Claim-compose-send-record rounds until nothing is claimable. Returns notices told."""
+        told = 0
+        limit = max(1, int(getattr(self.sender, "concurrency", 32)))
+        while True:
+            checkpoint("claim.before")
+            claimed = messages.claim(self.db, self.worker, self.now, self.today, limit)
+            if not claimed:
+                return told
+            checkpoint("claim.committed")
+            told += self._round(claimed)
+            checkpoint("round.done")
+
+    def _round(self, claimed: list[Claimed]) -> int:
+        texts = self._compose([c.digest_id for c in claimed])
+        outgoing = [OutgoingMessage(key=f"message:{c.id}", tag=c.recipient,
+                                    title=texts[c.digest_id].title,
+                                    body=texts[c.digest_id].body, route=c.route)
+                    for c in claimed if texts.get(c.digest_id)]
+        checkpoint("send.before")
+        results = self.sender.send_many(outgoing) if outgoing else []
+        checkpoint("send.returned")
+        by_key: dict[str, list[TargetResult]] = {}
+        for r in results:
+            by_key.setdefault(r.key, []).append(r)
+        told = 0
+        for c in claimed:
+            told += self._record(c, texts.get(c.digest_id), by_key.get(f"message:{c.id}", []))
+        return told
+
+    def _compose(self, digest_ids: list[int]) -> dict[int, Composed | None]:
+        texts: dict[int, Composed | None] = {}
+        with self.db.session() as session:
+            for digest in session.scalars(select(Digest).where(Digest.id.in_(set(digest_ids)))):
+                texts[digest.id] = compose_for_send(session, digest, self.today, self.calendar,
+                                                    self.links)
+        checkpoint("compose.committed")
+        return texts
+
+    def _record(self, c: Claimed, text: Composed | None, results: list[TargetResult]) -> int:
+        self.touched.add(c.digest_id)
+        checkpoint("record.message")
+        with self.db.session() as session:
+            if text is None:
+                fast_update(session,update(DeliveryMessage).where(DeliveryMessage.id == c.id)
+                                .values(state="void", finished_at=self.now))
+                messages.refresh_digest(session, c.digest_id, self.now)
+                self.messages["void"] += 1
+                return 0
+            done = messages.record(session, c, results, self.now, self.policy)
+            self.messages[done.state] += 1
+            told = 0
+            if done.broken:
+                name = _recipient_names(session).get(c.recipient, c.recipient)
+                told = messages.tell_office(session, c.id, name, self.today, self.now)
+        checkpoint("record.message_committed")
+        self.told += told
+        return told
+
+    def result(self) -> DispatchResult:
+        checkpoint("result.before")
+        result = DispatchResult(day=self.today.isoformat(), messages=self.messages,
+                                office_notices=self.told)
+        with self.db.session() as session:
+            retry_at = _retry_times(session, self.today, self.now)
+            ids = self.touched | set(retry_at)
+            names = _recipient_names(session)
+            rows = session.execute(select(Digest.id, Digest.recipient, Digest.state)
+                                   .where(Digest.id.in_(ids)).order_by(Digest.id)).tuples().all()
+            reasons = _reasons(session, [r[0] for r in rows])
+        for digest_id, recipient, state in rows:
+            if state == "void":
+                result.void += 1
+                continue
+            state = "in_flight" if state == "sending" else state
+            result.digests += 1
+            result.status[state] += 1
+            if state != "sent":
+                when = retry_at.get(digest_id)
+                result.undelivered.append({
+                    "recipient": recipient, "name": names.get(recipient, recipient),
+                    "state": state, "reason": reasons.get(digest_id, NO_CHANNEL),
+                    "retry_at": when.astimezone(SHANGHAI).strftime("%H:%M") if when else "",
+                })
+        result.undelivered.sort(key=lambda u: URGENCY.index(u["state"])
+                                if u["state"] in URGENCY else len(URGENCY))
+        _count_reminders(self.db, self.today, result)
+        return result
+
+
+def _retry_times(session: Session, today: date, now: datetime) -> dict[int, datetime]:
+    """Today's digests with a message waiting: in flight elsewhere (lease end) or a retry."""
+    held = lease()
+    todays = select(Digest.id).where(Digest.day == today)
+    rows = session.execute(
+        select(DeliveryMessage.digest_id, DeliveryMessage.state, DeliveryMessage.claimed_at,
+               DeliveryMessage.next_at)
+        .where(DeliveryMessage.digest_id.in_(todays), or_(
+            DeliveryMessage.state == "sending",
+            (DeliveryMessage.state == "pending") & (DeliveryMessage.next_at > now)))
+    ).tuples()
+    out: dict[int, datetime] = {}
+    for digest_id, state, claimed_at, next_at in rows:
+        when = claimed_at + held if state == "sending" else next_at
+        if when is not None and (digest_id not in out or when < out[digest_id]):
+            out[digest_id] = when
+    return out
+
+
+def _reasons(session: Session, digest_ids: list[int]) -> dict[int, str]:
+    """The latest person-facing error of each digest (the vendor's reason, secret-free)."""
+    out: dict[int, str] = {}
+    for batch in chunked(digest_ids, 1000):
+        for digest_id, error in session.execute(
+            select(DeliveryMessage.digest_id, DeliveryMessage.error)
+            .where(DeliveryMessage.digest_id.in_(batch), DeliveryMessage.person_facing.is_(True),
+                   DeliveryMessage.error.is_not(None)).order_by(DeliveryMessage.id)
+        ).tuples():
+            out[digest_id] = error
+    return out
 
 
 def dispatch(
@@ -254,40 +451,26 @@ def dispatch(
     calendar: WorkCalendar,
     links: Links,
     worker: str | None = None,
-    message_factory: Callable[[Digest], object] | None = None,
+    policy: RetryPolicy | None = None,
 ) -> DispatchResult:
-    """Assemble today's digests, then claim and send until nothing is claimable."""
-    result = DispatchResult(day=today.isoformat())
+    """Carry over, assemble, plan, then claim and send until nothing is claimable; a second
+    pass sends the office the notices about channels this run found broken."""
+    checkpoint("dispatch.start")
+    run = _Run(db, sender, now, today, calendar, links, worker or worker_name(),
+               policy or RetryPolicy.from_env())
     with db.session() as session:
-        assemble(session, today, now, calendar, links)
-    worker = worker or worker_name()
-    make_message = message_factory or _outgoing
-    while batch := claim(db, worker, now):
-        outcomes = sender.send_many([make_message(d) for d in batch])
-        by_key: dict[str, list] = {}
-        for outcome in outcomes:
-            by_key.setdefault(outcome.key, []).append(outcome)
+        carry_over(session, today, now)
+    checkpoint("carry_over.done")
+    for _ in range(2):
         with db.session() as session:
-            names = _recipient_names(session)
-            for digest in batch:
-                state = record(session, digest, by_key.get(_key(digest), []), now)
-                result.status[state] += 1
-                result.digests += 1
-                if state != "sent":
-                    result.undelivered.append({"recipient": digest.recipient, "state": state,
-                                               "name": names.get(digest.recipient,
-                                                                 digest.recipient)})
-    _count_reminders(db, today, result)
+            assemble(session, today, now, calendar)
+        checkpoint("assemble.committed")
+        run.plan_all()
+        if not run.send_all():
+            break
+    result = run.result()
+    checkpoint("dispatch.end")
     return result
-
-
-def _key(digest: Digest) -> str:
-    return f"digest:{digest.id}"
-
-
-def _outgoing(digest: Digest) -> OutgoingMessage:
-    return OutgoingMessage(key=_key(digest), tag=digest.recipient, title=digest.title,
-                           body=digest.body)
 
 
 def _count_reminders(db: Database, today: date, result: DispatchResult) -> None:
@@ -309,11 +492,13 @@ def _count_reminders(db: Database, today: date, result: DispatchResult) -> None:
 def outbox_sink(
     database_url: str, now_fn: Callable[[], datetime]
 ) -> Callable[[str, str, str], None]:
-    """The built-in channel's storage: its own session per call (it runs in notifier threads)."""
+    """The built-in channel's storage: its own session per call (it runs in notifier threads).
+    It stores the text with its links redacted: a record, never a live credential."""
     from duban.ledger.database import database_for
 
     def store(tag: str, title: str, body: str) -> None:
         with database_for(database_url).session() as session:
-            session.add(OutboxMessage(recipient=tag, title=title, body=body, at=now_fn()))
+            session.add(OutboxMessage(recipient=tag, title=title, body=redact_links(body),
+                                      at=now_fn()))
 
     return store

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+from duban.ledger.database import private_dir
 from duban.ledger.migrate import known_revisions
 
 #: Tables every duban ledger has had since its first revision.
@@ -88,7 +89,7 @@ def backup(database_url: str, target: Path) -> Path:
 
 
 def _copy(source_path: Path, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(target.parent)
     target.touch(mode=0o600)
     os.chmod(target, 0o600)  # a backup holds the ledger: owner only, whatever the umask
     source = sqlite3.connect(f"file:{source_path}?mode=ro", uri=True, timeout=30)

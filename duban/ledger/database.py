@@ -7,6 +7,7 @@ locked", an immediate one waits its turn instead.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -43,13 +44,33 @@ def audit_guard_statements(dialect: str) -> list[str]:
     return _AUDIT_GUARD_POSTGRES if dialect == "postgresql" else _AUDIT_GUARD_SQLITE
 
 
+def private_dir(path: Path) -> Path:
+    """Create a directory only duban's account can enter (0700): the ledger's home, evidence,
+    backups. An existing directory is left as it is (it may be shared, like /tmp); the files
+    duban puts in it are 0600 themselves."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return path
+
+
+def private_file(path: Path) -> Path:
+    """Create `path` empty and 0600 if it does not exist yet; tighten it if it does."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        if path.stat().st_mode & 0o077:
+            path.chmod(0o600)
+    return path
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine with duban's connection rules: for SQLite, WAL, a busy timeout, foreign keys and
     transactions that begin IMMEDIATE; for PostgreSQL, pre-ping."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            database = Path(parsed.database)
+            private_dir(database.parent)
+            private_file(database)  # SQLite gives its -wal and -shm files the same mode
         engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000}, **kwargs)
         _configure_sqlite(engine)
         return engine
@@ -101,6 +122,11 @@ class Database:
         reports run beside writers (WAL) instead of queueing behind them. Never write in it."""
         with self._readers() as session, session.begin():
             yield session
+
+    def ping(self) -> None:
+        """Raise unless the database answers a trivial query (health checks)."""
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
 
     def create_schema(self) -> None:
         """Bring the schema to the newest migration (Alembic), creating the database if new."""

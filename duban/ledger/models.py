@@ -239,7 +239,7 @@ class Reminder(Base):
     send_on: Mapped[date] = mapped_column(Date)
     note: Mapped[str] = mapped_column(Text, default="")
     state: Mapped[str] = mapped_column(String(16), default="pending")
-    digest_id: Mapped[int | None] = mapped_column(ForeignKey("digest.id"))
+    digest_id: Mapped[int | None] = mapped_column(ForeignKey("digest.id"), index=True)
     created_at: Mapped[datetime]
     occurrence: Mapped[Occurrence | None] = relationship()
 
@@ -263,12 +263,42 @@ class Digest(Base):
     created_at: Mapped[datetime]
 
 
+class DeliveryMessage(Base):
+    """One digest to one channel of its recipient (recipient x route): the unit that is claimed,
+    sent, recorded and retried. Only person-facing channels count as delivering the digest; the
+    built-in outbox is a record. `route` is a hash of the channel's URL, never the URL."""
+
+    __tablename__ = "delivery_message"
+    __table_args__ = (
+        UniqueConstraint("digest_id", "route"),
+        Index("ix_delivery_message_state_next", "state", "next_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    digest_id: Mapped[int] = mapped_column(ForeignKey("digest.id"), index=True)
+    recipient: Mapped[str] = mapped_column(String(64))
+    route: Mapped[str] = mapped_column(String(32))
+    target: Mapped[str] = mapped_column(String(300))  # masked URL only
+    channel: Mapped[str] = mapped_column(String(32))
+    person_facing: Mapped[bool] = mapped_column(Boolean, default=True)
+    # pending (incl. a retry due at next_at) | sending | sent | failed | unknown | void
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # claims, i.e. sends started
+    permanent: Mapped[bool] = mapped_column(Boolean, default=False)
+    error: Mapped[str | None] = mapped_column(Text)
+    next_at: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    claimed_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+
 class Delivery(Base):
     """One attempt to one target: kept as evidence that a department was chased."""
 
     __tablename__ = "delivery"
     id: Mapped[int] = mapped_column(primary_key=True)
     digest_id: Mapped[int] = mapped_column(ForeignKey("digest.id"), index=True)
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("delivery_message.id"), index=True)
     recipient: Mapped[str] = mapped_column(String(64))
     target: Mapped[str] = mapped_column(String(300))  # masked URL only
     channel: Mapped[str] = mapped_column(String(32))
@@ -316,6 +346,10 @@ class AccessToken(Base):
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
+    # what the token has done that does not spend it, each capped (duban.reports.tokens)
+    acks: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    extension_requests: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    links_minted: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     department: Mapped[Department] = relationship()
 
 

@@ -67,6 +67,24 @@ class DepartmentSpec(_Strict):
     county: str | None = None
 
 
+class OfficeSpec(_Strict):
+    """The coordinating office (督办办公室) as departments are told to reach it (office.yaml,
+    optional; the same for every plan)."""
+
+    name: str = Field(default="督办办公室", min_length=1, max_length=100)
+    phone: str = Field(default="", max_length=100)
+    email: str = Field(default="", max_length=200)
+    hours: str = Field(default="", max_length=100)  # 办公时间
+
+    @property
+    def contact(self) -> str:
+        """'name（电话 …，邮箱 …）' with whatever is configured."""
+        parts = [f"电话 {self.phone}" if self.phone else "", f"邮箱 {self.email}" if self.email
+                 else "", f"办公时间 {self.hours}" if self.hours else ""]
+        shown = "，".join(p for p in parts if p)
+        return f"{self.name}（{shown}）" if shown else self.name
+
+
 class DepartmentsFile(_Strict):
     jurisdictions: list[JurisdictionSpec] = Field(min_length=1)
     departments: list[DepartmentSpec] = Field(min_length=1)
@@ -196,6 +214,9 @@ class LadderFile(_Strict):
     ] = {}
     warning_days: int = Field(default=3, ge=0, le=30)
     slow_progress_ratio: float = Field(default=0.7, gt=0, le=1)
+    # a reported figure above this many times its target is refused as implausible (a typo,
+    # a unit slip); raise it for targets that are ceilings (at_most) if need be
+    value_ceiling: float = Field(default=10, ge=1, le=1_000_000)
     ladder: LadderSpec = LadderSpec()
     review: ReviewSpec = ReviewSpec()
     send_hour: int = Field(default=9, ge=0, le=23)
@@ -241,6 +262,7 @@ class PlanConfig:
     plans: list[tuple[str, PlanFile]]  # (file name, plan)
     ladder: LadderFile
     deadlines: dict[str, DeadlineRule] = field(default_factory=dict)
+    office: OfficeSpec = field(default_factory=OfficeSpec)
 
     def plan(self, key: str | None = None) -> PlanFile:
         if key is None:
@@ -337,12 +359,17 @@ def load_config(config_dir: str | Path) -> PlanConfig:
     ladder = LadderFile()
     if ladder_path.exists():
         ladder = _validate(LadderFile, read_yaml(ladder_path, problems), str(ladder_path), problems)
+    office_path = root / "office.yaml"
+    office = OfficeSpec()
+    if office_path.exists():
+        office = _validate(OfficeSpec, read_yaml(office_path, problems), str(office_path),
+                           problems)
     registry = _registry(departments, str(dep_file), problems) if departments else None
     plans = _read_plans(root, registry, problems)
     if problems:
         raise ConfigError(problems)
-    assert registry is not None and ladder is not None
-    return PlanConfig(registry, plans, ladder, {**DEFAULT_DEADLINES, **ladder.deadlines})
+    assert registry is not None and ladder is not None and office is not None
+    return PlanConfig(registry, plans, ladder, {**DEFAULT_DEADLINES, **ladder.deadlines}, office)
 
 
 def _read_plans(root: Path, registry: Registry | None, problems: list[Problem]) -> list[Any]:

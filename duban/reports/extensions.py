@@ -7,6 +7,7 @@ and every request and decision is in the audit trail and counted per department.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -17,12 +18,11 @@ from duban.calendar.workdays import WorkCalendar
 from duban.ledger.database import record_audit
 from duban.ledger.item_events import Change, record_changes
 from duban.ledger.models import Department, ExtensionRequest, Occurrence
+from duban.reports.errors import ExtensionError
+from duban.reports.inputs import check_text
+from duban.reports.tokens import LIMITS, Grant, use
 
 MAX_REASON = 500
-
-
-class ExtensionError(ValueError):
-    """A request or decision refused, with the reason in Chinese and English."""
 
 
 @dataclass(frozen=True)
@@ -57,24 +57,25 @@ def request_extension(
     """Record a request; the new deadline must be a later working day and a reason is given."""
     occ = session.get(Occurrence, occurrence_id)
     if occ is None or occ.department_id != department_id:
-        raise ExtensionError(f"待办 {occurrence_id} 不属于本单位 / occurrence {occurrence_id} "
-                             "is not this department's")
+        raise ExtensionError(f"待办 {occurrence_id} 不属于本单位",
+                             f"occurrence {occurrence_id} is not this department's")
     if occ.status != "open":
-        raise ExtensionError("该事项已办结，无需延期 / the item is already closed")
+        raise ExtensionError("该事项已办结，无需延期", "the item is already closed")
     reason = (reason or "").strip()
     if not reason or len(reason) > MAX_REASON:
-        raise ExtensionError(f"请填写延期理由（不超过{MAX_REASON}字） / a reason of 1-{MAX_REASON} "
-                             "characters is required")
+        raise ExtensionError(f"请填写延期理由（不超过{MAX_REASON}字）",
+                             f"a reason of 1-{MAX_REASON} characters is required")
     if until <= occ.due_on:
-        raise ExtensionError(f"新截止日期须晚于当前截止日期 {occ.due_on} / the new deadline must "
-                             f"be after {occ.due_on}")
+        raise ExtensionError(f"新截止日期须晚于当前截止日期 {occ.due_on}",
+                             f"the new deadline must be after {occ.due_on}", "until")
     if not calendar.is_workday(until):
-        raise ExtensionError(f"{until} 不是工作日，请选择工作日 / {until} is not a working day")
+        raise ExtensionError(f"{until} 不是工作日，请选择工作日", f"{until} is not a working day",
+                             "until")
     pending = session.scalar(select(ExtensionRequest).where(
         ExtensionRequest.occurrence_id == occurrence_id, ExtensionRequest.state == "pending"))
     if pending is not None:
-        raise ExtensionError(f"已有待审批的延期申请（编号 {pending.id}） / request {pending.id} "
-                             "is already pending")
+        raise ExtensionError(f"已有待审批的延期申请（编号 {pending.id}）",
+                             f"request {pending.id} is already pending")
     request = ExtensionRequest(
         occurrence_id=occurrence_id, department_id=department_id, current_due_on=occ.due_on,
         requested_due_on=until, reason=reason, requested_by=requested_by, state="pending",
@@ -87,6 +88,35 @@ def request_extension(
     return request
 
 
+def ask(
+    session: Session, link: Grant, until_text: str, reason: str, now: datetime,
+    calendar: WorkCalendar,
+) -> ExtensionRequest:
+    """A request as typed on the report page through a link: the date as text; the same pending
+    request again (a double click) is the one already recorded; a link makes at most
+    LIMITS["extension_requests"] requests."""
+    occurrence_id, department_id = link.occurrence_id, link.department_id
+    requested_by = f"department:{link.department_code}"
+    try:
+        until = date.fromisoformat(unicodedata.normalize("NFKC", until_text).strip())
+    except ValueError:
+        raise ExtensionError("日期格式应为 YYYY-MM-DD，例如 2023-07-14",
+                             "the date must be written YYYY-MM-DD", "until") from None
+    reason = check_text("extension", reason, "延期理由")
+    pending = session.scalar(select(ExtensionRequest).where(
+        ExtensionRequest.occurrence_id == occurrence_id, ExtensionRequest.state == "pending"))
+    if (pending is not None and pending.requested_by == requested_by
+            and pending.requested_due_on == until and pending.reason == reason):
+        return pending
+    if not use(session, link, "extension_requests"):
+        limit = LIMITS["extension_requests"]
+        raise ExtensionError(f"此链接已提交{limit}次延期申请，达到上限；如需再次申请，请联系"
+                             "督办办公室",
+                             f"this link has made {limit} extension requests already", "limit")
+    return request_extension(session, occurrence_id, department_id, until, reason, now,
+                             calendar, requested_by)
+
+
 def decide(
     session: Session, request_id: int, approve: bool, decided_by: str, now: datetime,
     note: str = "",
@@ -94,13 +124,13 @@ def decide(
     """Approve (the deadline moves) or reject (it stays) a pending request."""
     request = session.get(ExtensionRequest, request_id, with_for_update=True)
     if request is None:
-        raise ExtensionError(f"没有编号为 {request_id} 的延期申请 / no request {request_id}")
+        raise ExtensionError(f"没有编号为 {request_id} 的延期申请", f"no request {request_id}")
     if request.state != "pending":
-        raise ExtensionError(f"申请 {request_id} 已{_STATE_ZH[request.state]} / request "
-                             f"{request_id} is already {request.state}")
+        raise ExtensionError(f"申请 {request_id} 已{_STATE_ZH[request.state]}",
+                             f"request {request_id} is already {request.state}")
     occ = request.occurrence
     if approve and occ.status != "open":
-        raise ExtensionError("该事项已办结 / the item is already closed")
+        raise ExtensionError("该事项已办结", "the item is already closed")
     request.state = "approved" if approve else "rejected"
     request.decided_by, request.decided_at, request.decision_note = decided_by, now, note
     if approve:

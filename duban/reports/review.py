@@ -26,7 +26,9 @@ from duban.calendar.workdays import WorkCalendar
 from duban.ledger.database import record_audit
 from duban.ledger.item_events import Change, record_changes
 from duban.ledger.models import Department, Occurrence, Report, Review
-from duban.reports.submission import ReportError, check_text, standing_report_id
+from duban.reports.errors import ReportError
+from duban.reports.inputs import check_text
+from duban.reports.queries import standing_report_id
 
 ACCEPTED, RETURNED = "accepted", "returned"
 VERDICT_ZH = {ACCEPTED: "销号", RETURNED: "退回"}

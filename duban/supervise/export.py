@@ -30,8 +30,10 @@ DEPT_HEADERS = ["排名", "单位", "所属区县", *(STATE_ZH[s] for s in STATE
                 "延期批准"]
 TARGET_HEADERS = ["行动", "指标", "目标", "全市数值", "已报送单位", "应报送单位", "研判"]
 SHARE_HEADERS = ["指标", "区县（功能区）", "分解任务", "已报送数值", "研判"]
-DELIVERY_ZH = {"sent": "已送达", "failed": "失败", "unknown": "结果未知",
-               "unroutable": "无送达渠道", "pending": "待发送", "queued": "发送中", "": "—"}
+DELIVERY_ZH = {"sent": "已送达", "failed": "未送达（渠道失败）", "unknown": "结果未知",
+               "unroutable": "未送达（无送达渠道）", "retrying": "未送达（待重试）",
+               "pending": "待发送", "queued": "待发送", "sending": "发送中",
+               "void": "已办结（未发）", "": "—"}
 
 
 def text_width(text: str) -> int:

@@ -4,7 +4,7 @@ Load the plan; on Monday 2023-07-10 (one working day after the June reports' dea
 chase action 2 and send the digests to a local HTTP receiver (Apprise json://); take 泰山区民政局's
 link for its 适老化改造 item from the received digest; let a mail "scanner" open it first; then
 open it in Chromium, fill in the figure and a note, submit, see the Chinese success page; then chase
-the next working days: nothing more is owed for that item and its status is done_late.
+the next working days: nothing more is owed for that item, which awaits the office's review.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 
 from duban.calendar.clock import at_local
 from duban.chase.occurrences import status_rows
-from duban.ledger.models import AccessToken, Reminder, Report
+from duban.ledger.models import AccessToken, Department, Reminder, Report
 from duban.reports import tokens
 from duban.service import Context, chase, dispatch, setup
 from duban.settings import Settings
@@ -44,11 +44,16 @@ pytestmark = [
 
 
 def link_for(body: str, item: str) -> str:
-    """The report link printed under `item` in a digest body."""
-    lines = body.splitlines()
-    start = next(i for i, line in enumerate(lines) if item in line)
-    line = next(x for x in lines[start:] if "报送：" in x)
-    return re.search(r"http://127\.0\.0\.1:\d+/r/[A-Za-z0-9_-]+", line)[0]
+    """The report link of `item`, reached as a department does: the digest names the item and
+    carries one department link; its page lists every open item, each opening its own form."""
+    assert item in body
+    department = re.search(r"http://127\.0\.0\.1:\d+/d/[A-Za-z0-9_-]+", body)[0]
+    page = httpx.get(department).text
+    card = next(c for c in page.split('<form class="card"')[1:] if item in c)
+    fields = dict(re.findall(r'name="(csrf|occurrence)" value="([^"]+)"', card))
+    opened = httpx.post(department, data=fields)
+    assert opened.status_code == 303, opened.text
+    return department.split("/d/")[0] + opened.headers["location"]
 
 
 def new_reminders(ctx: Context, occurrence_id: int, day: date) -> int:
@@ -101,7 +106,8 @@ def test_a_department_answers_a_reminder_from_a_phone(tmp_path: Path) -> None:
             assert new_reminders(ctx, peer, date(2023, 7, 12)) >= 2  # escalated, unlike ours
             with ctx.db.session() as s:
                 rows = {r.id: r.state for r in status_rows(s, date(2023, 7, 12), ctx.calendar)}
-            assert rows[occ] == "done_late" and rows[peer] == "overdue"
+            # reported late, awaiting the office's review (审核销号); no longer chased
+            assert rows[occ] == "reported" and rows[peer] == "overdue"
 
 
 def _assert_untouched(ctx: Context, token: str) -> None:
@@ -143,5 +149,57 @@ def _answer_in_chromium(link: str) -> None:
             page.wait_for_selector("text=报送成功")
             assert "本单位260户" in page.inner_text("main")
             page.screenshot(path=str(SHOTS / "portal-success.png"), full_page=True)
+        finally:
+            browser.close()
+
+
+def test_a_department_link_on_a_phone_lists_reports_and_shows_a_spent_link(
+        tmp_path: Path) -> None:
+    """390×844: the root, the department's list, one item's form, the success page and the
+    spent link's read-only record all fit the width (no sideways scrolling)."""
+    from playwright.sync_api import sync_playwright
+
+    settings = Settings(home=tmp_path, database_url=f"sqlite:///{tmp_path / 'duban.db'}",
+                        config_dir=CONFIG_DIR, notify_config=CONFIG_DIR / "notify.yaml",
+                        portal_url="http://127.0.0.1:1")
+    ctx = Context(settings)
+    setup(ctx, LOADED_AT)
+    with ctx.db.session() as s:
+        taishan = s.scalar(select(Department.id).where(Department.code == "taishan-mzj"))
+        token = tokens.issue_for(s, taishan, MONDAY, "department")  # as a digest carries
+    app = create_app(ctx, clock=lambda: MONDAY)
+    SHOTS.mkdir(exist_ok=True)
+    with LiveServer(app) as server, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_context(viewport={"width": 390, "height": 844},
+                                       device_scale_factor=2, is_mobile=True, has_touch=True,
+                                       locale="zh-CN").new_page()
+
+            def fits(name: str) -> None:
+                width = page.evaluate("document.documentElement.scrollWidth")
+                assert width <= 390, (name, width)
+                page.screenshot(path=str(SHOTS / f"portal-{name}.png"), full_page=True)
+
+            page.goto(server.url("/"))
+            assert "如何获得报送链接" in page.inner_text("main")
+            fits("root")
+            page.goto(server.url(f"/d/{token}"))
+            assert "泰山区民政局" in page.inner_text("h1") and "逾期" in page.inner_text("main")
+            fits("department")
+            page.locator("form.card", has_text=ITEM).first.locator("button").click()
+            page.wait_for_selector("text=提交报送")
+            fits("item-form")
+            link = page.url
+            page.fill("#value", "260")
+            page.fill("#note", "6月新增改造260户")
+            page.click("text=提交报送")
+            page.wait_for_selector("text=报送成功")
+            fits("item-success")
+            page.goto(link)
+            text = page.inner_text("main")
+            assert "该事项已报送" in text and "260户" in text and "6月新增改造260户" in text
+            assert page.locator("form").count() == 0
+            fits("spent-link")
         finally:
             browser.close()

@@ -150,11 +150,12 @@ def test_one_digest_per_recipient_per_day_and_every_delivery_recorded(walked) ->
         digests = s.scalars(select(Digest)).all()
         pairs = [(d.recipient, d.day) for d in digests]
         assert len(pairs) == len(set(pairs))
-        assert all(d.state == "sent" for d in digests)
+        # The shipped notify.yaml has only the outbox: a record, never a delivery to a person.
+        assert all(d.state == "unroutable" for d in digests)
         deliveries = s.scalars(select(Delivery)).all()
         assert len(deliveries) == len(digests)
-        assert {d.channel for d in deliveries} == {"outbox"}
-        assert s.scalars(select(Reminder).where(Reminder.state != "sent")).all() == []
+        assert {(d.channel, d.status) for d in deliveries} == {("outbox", "sent")}
+        assert s.scalars(select(Reminder).where(Reminder.state != "unroutable")).all() == []
 
 
 def test_rerunning_a_day_sends_nothing_new(walked) -> None:
@@ -178,8 +179,11 @@ def test_digest_text_says_what_when_how_late_and_how(walked) -> None:
     assert message is not None
     assert "泰山区市场监管局" in message.title
     assert "二、社区养老服务行动" in message.body
-    assert "截止：2023-10-11，已逾期1个工作日" in message.body
-    assert re.search(r"报送：http://127\.0\.0\.1:8000/r/[A-Za-z0-9_-]{40,}", message.body)
+    assert "截止：2023-10-11（逾期 1 个工作日）" in message.body
+    assert "逾期，" not in message.body and "再次" not in message.body
+    # One department link, stored redacted (the sent text carried the live one).
+    assert message.body.count("http://127.0.0.1:8000/d/（链接已隐去）") == 1
+    assert not re.search(r"/[rd]/[A-Za-z0-9_-]{20,}", message.body)
 
 
 def test_supervisors_get_a_weekly_brief_on_each_weeks_first_working_day(walked) -> None:

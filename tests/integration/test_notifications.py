@@ -459,9 +459,10 @@ def test_dead_and_silent_targets_do_not_stall_the_others(http: HttpReceiver, tmp
 
     by_path = {r.target.split("/")[3].split("?")[0]: r for r in results}
     assert wall < 5.0
-    assert (by_path["silent"].status, by_path["silent"].permanent) == ("failed", False)
+    # The request left and no answer came: it may have arrived, so it is not re-sent blindly.
+    assert (by_path["silent"].status, by_path["silent"].permanent) == ("unknown", False)
     assert by_path["silent"].error == "no response within 1.0s"
-    assert by_path["silent"].attempts == 3
+    assert by_path["silent"].attempts == 1
     assert (by_path["dead"].status, by_path["dead"].error) == ("failed", "connection refused")
     assert (by_path["alive"].status, by_path["alive"].attempts) == ("sent", 1)
     assert by_path["office"].status == "sent"

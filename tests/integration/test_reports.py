@@ -29,16 +29,12 @@ from duban.ledger.models import (
     Report,
 )
 from duban.reports import tokens
+from duban.reports.errors import ReportInputError, ReportRefused
+from duban.reports.evidence import EVIDENCE_LIMIT, EvidenceFile
+from duban.reports.queries import list_reports
 from duban.reports.review import accept
-from duban.reports.submission import (
-    EVIDENCE_LIMIT,
-    EvidenceFile,
-    ReportInputError,
-    ReportOutcome,
-    ReportRefused,
-    list_reports,
-    submit,
-)
+from duban.reports.submission import Submission, Submitter, submit
+from duban.reports.verdicts import ReportOutcome
 from duban.service import Context, chase
 
 NOW = datetime(2023, 7, 5, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
@@ -85,13 +81,9 @@ def file_report(
 ) -> ReportOutcome:
     """Submit as the owning department (or `department`) in a transaction of its own."""
     submitter = dept_id(ctx, department) if department else owner_of(ctx, occurrence_id)
+    submission = Submission(occurrence_id, kind, key or uuid.uuid4().hex, **fields)
     with ctx.db.session() as s:
-        return submit(
-            s, occurrence_id=occurrence_id, department_id=submitter, kind=kind,
-            idempotency_key=key or uuid.uuid4().hex, now=now, calendar=ctx.calendar,
-            ladder=ctx.config.ladder.ladder, evidence_dir=ctx.settings.home / "evidence",
-            slow_ratio=ctx.config.ladder.slow_progress_ratio, **fields,
-        )
+        return submit(s, submission, Submitter(submitter), ctx.report_rules, now)
 
 
 def counts(ctx: Context) -> dict[str, Any]:
@@ -314,13 +306,13 @@ def test_no_department_can_report_on_another_departments_item(loaded) -> None:
 
 def test_an_office_entry_is_the_departments_report_entered_by_a_named_person(loaded) -> None:
     occ = occ_id(loaded, HOMES, "taishan-mzj", "2023-06")
-    common = {"occurrence_id": occ, "department_id": None, "kind": "done", "value": 1,
-              "now": NOW, "calendar": loaded.calendar, "ladder": loaded.config.ladder.ladder}
-    with loaded.db.session() as s, pytest.raises(ReportRefused):
-        submit(s, idempotency_key="x", **common)  # no name: refused
+    rules = loaded.report_rules
+    with loaded.db.session() as s, pytest.raises(ReportRefused):  # no name: refused
+        submit(s, Submission(occ, "done", "x", value=1), Submitter(None), rules, NOW)
     owner = owner_of(loaded, occ)
     with loaded.db.session() as s:
-        outcome = submit(s, idempotency_key="y", entered_by="office:赵六", **common)
+        outcome = submit(s, Submission(occ, "done", "y", value=1),
+                         Submitter(None, entered_by="office:赵六"), rules, NOW)
         report = s.get(Report, outcome.report_id)
         assert (report.entered_by, report.department_id) == ("office:赵六", owner)
     assert outcome.department == "taishan-mzj" and outcome.closed
@@ -429,7 +421,10 @@ def test_the_audit_and_reports_cannot_be_rewritten(loaded) -> None:
     for statement in ("UPDATE audit SET actor = 'someone'", "DELETE FROM audit"):
         with pytest.raises(Exception, match="append-only"), loaded.db.session() as s:
             s.execute(text(statement))
-    import duban.reports.submission as core
+    import duban.reports.evidence
+    import duban.reports.queries
+    import duban.reports.submission
 
-    public = [name for name in dir(core) if not name.startswith("_")]
-    assert not [n for n in public if n.startswith(("delete", "update", "edit", "remove"))]
+    for core in (duban.reports.submission, duban.reports.queries, duban.reports.evidence):
+        public = [name for name in dir(core) if not name.startswith("_")]
+        assert not [n for n in public if n.startswith(("delete", "update", "edit", "remove"))]

@@ -17,7 +17,7 @@ from cli import app
 from duban.ledger.models import AccessToken, AuditEntry, Occurrence, Report
 from duban.office_entry import enter_on_behalf
 from duban.reports import tokens
-from duban.reports.submission import ReportInputError, ReportRefused
+from duban.reports.errors import ReportInputError, ReportRefused
 from duban.service import Context
 from tests.integration.test_reports import (
     HOMES,

@@ -15,15 +15,17 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
-from duban.ledger.models import AccessToken, Occurrence, Report
+from duban.ledger.models import AccessToken, Occurrence, Plan, Report
+from duban.plan.config import load_config
 from duban.reports import tokens
-from duban.reports.submission import ReportRefused
+from duban.reports.errors import ReportRefused
 from portal import create_app
 from portal.pages import failure_page
 from tests.integration.test_reports import HOMES, NOW, file_report, occ_id
 from tests.support.live_server import LiveServer
+from tests.support.paths import CONFIG_DIR
 
 CLIENTS = 50
 
@@ -61,6 +63,9 @@ def test_fifty_identical_submissions_record_one_report(loaded) -> None:
 
 
 def test_fifty_different_submissions_for_one_item_record_one_report(loaded) -> None:
+    """Without office review the first closes the item and the 49 others are refused."""
+    with loaded.db.session() as s:
+        s.execute(update(Plan).values(review_required=False))
     occ = occ_id(loaded, HOMES, "taishan-mzj", "2023-06")
     results = at_once(lambda i: file_report(loaded, occ, "done", key=f"k{i}", value=str(i)))
     recorded = [r for r in results if not isinstance(r, Exception)]
@@ -68,6 +73,18 @@ def test_fifty_different_submissions_for_one_item_record_one_report(loaded) -> N
     assert len(recorded) == 1
     assert all(isinstance(r, ReportRefused) and r.field == "occurrence_id" for r in refused)
     assert report_rows(loaded, occ) == 1
+
+
+def test_fifty_different_submissions_awaiting_review_form_one_chain(loaded) -> None:
+    """With review, each new report supersedes the standing one: decided one at a time (the
+    item is locked), they form one chain of corrections, never a fork."""
+    occ = occ_id(loaded, HOMES, "taishan-mzj", "2023-06")
+    results = at_once(lambda i: file_report(loaded, occ, "done", key=f"k{i}", value=str(i)))
+    assert not [r for r in results if isinstance(r, Exception)]
+    assert sum(r.supersedes_id is None for r in results) == 1
+    superseded = [r.supersedes_id for r in results if r.supersedes_id is not None]
+    assert len(set(superseded)) == len(superseded) == len(results) - 1  # a chain
+    assert report_rows(loaded, occ) == len(results)
 
 
 def _live_link(ctx, occurrence_id: int) -> str:
@@ -111,7 +128,8 @@ def test_fifty_concurrent_posts_to_a_real_server_record_one_report(loaded, caplo
     assert report_rows(loaded, occ) == 1
     won = [r for r in races if r.status_code == 200]
     assert len(won) == 1 and "报送成功" in won[0].text
-    assert all(r.status_code == 404 and r.text == failure_page() for r in races if r not in won)
+    failure = failure_page(load_config(CONFIG_DIR).office)
+    assert all(r.status_code == 404 and r.text == failure for r in races if r not in won)
     assert report_rows(loaded, other) == 1
     with loaded.db.session() as s:
         used = s.scalars(select(AccessToken.used_at).where(AccessToken.token_hash.in_(

@@ -14,8 +14,9 @@ import cli.review_cmd as review_cmd
 from cli.output import text_width
 from duban.calendar.clock import at_local
 from duban.ledger.models import AuditEntry, ItemEvent, Plan, Review
+from duban.reports.errors import ReportRefused
+from duban.reports.queries import list_reports
 from duban.reports.review import ReviewError, accept, latest_return, pending_reviews, return_item
-from duban.reports.submission import ReportRefused, list_reports
 from duban.service import chase
 from tests.integration.test_reports import (
     HOMES,
@@ -198,3 +199,28 @@ def test_status_filters_acknowledged_items(cli) -> None:
     assert [r["id"] for r in json.loads(result.stdout)["occurrences"]] == [occ]
     before = run("status", "--as-of", "2023-07-07", "--state", "acknowledged", "--json")
     assert json.loads(before.stdout)["occurrences"] == []
+
+
+# -- the report page ----------------------------------------------------------------------------
+
+
+def test_the_page_shows_the_review_and_the_return_and_takes_a_correction(loaded_sqlite) -> None:
+    from tests.integration.test_reports_portal import _site
+
+    site = next(_site(loaded_sqlite))
+    occ = occ_id(site.ctx, HOMES, "taishan-mzj", "2023-06")
+    first = site.report(site.link(occ), kind="done", value="12")
+    assert first.status_code == 200 and "等待督办办公室审核" in first.text
+    page = site.client.get(f"/r/{site.link(occ)}")  # e.g. opened again from the department page
+    assert "已报送，等待督办办公室审核销号" in page.text and "<form" in page.text
+    fixed = site.report(site.link(occ), kind="done", value="14")
+    assert fixed.status_code == 200, fixed.text
+    with site.ctx.db.session() as s:
+        views = list_reports(s, occ)
+    assert [(v.value, v.superseded_by) for v in views] == [(12, views[1].id), (14, None)]
+    _return(site.ctx, occ, reason="请附改造户名单")
+    back = site.client.get(f"/r/{site.link(occ)}")
+    assert "督办办公室退回" in back.text and "请附改造户名单" in back.text
+    assert "请于2023-07-17前重新报送" in back.text
+    again = site.report(site.link(occ), kind="done", value="14")
+    assert again.status_code == 200 and occurrence(site.ctx, occ).status == "reported"

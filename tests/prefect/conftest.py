@@ -19,6 +19,13 @@ from duban.service import Context, setup
 from tests.conftest import LOADED_AT
 from tests.support.paths import CONFIG_DIR
 
+PLAN = "taimin-2023-12"  # the shipped plan's key: tests may name it, code may not
+
+try:  # engineer "house" moves the receivers to tests/support
+    from tests.support.receivers import HttpReceiver
+except ImportError:  # pragma: no cover
+    from tests.integration.receivers import HttpReceiver
+
 
 @pytest.fixture(scope="session")
 def harness() -> Iterator[None]:
@@ -28,13 +35,25 @@ def harness() -> Iterator[None]:
         yield
 
 
+@pytest.fixture(scope="session")
+def people_hook() -> Iterator[HttpReceiver]:
+    """A local web hook standing for the people's channel (the outbox alone delivers nothing)."""
+    with HttpReceiver() as http:
+        yield http
+
+
 @pytest.fixture
-def duban_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """DUBAN_* pointing at a fresh ledger under tmp_path; notifications go to the outbox."""
+def duban_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, people_hook: HttpReceiver) -> Path:
+    """DUBAN_* pointing at a fresh ledger under tmp_path; every recipient reaches a local web
+    hook (a person-facing channel) and the outbox (the record)."""
     monkeypatch.setenv("DUBAN_HOME", str(tmp_path))
     monkeypatch.setenv("DUBAN_DATABASE_URL", f"sqlite:///{tmp_path / 'duban.db'}")
     monkeypatch.setenv("DUBAN_CONFIG_DIR", str(CONFIG_DIR))
-    monkeypatch.setenv("DUBAN_NOTIFY_CONFIG", str(CONFIG_DIR / "notify.yaml"))
+    notify = tmp_path / "notify.yaml"
+    notify.write_text("version: 1\nurls:\n  - outbox://:\n      tag: always\n"
+                      f"  - json://127.0.0.1:{people_hook.port}/people:\n      tag: always\n",
+                      encoding="utf-8")
+    monkeypatch.setenv("DUBAN_NOTIFY_CONFIG", str(notify))
     monkeypatch.setenv("DUBAN_PORTAL_URL", "http://127.0.0.1:8000")
     return tmp_path
 

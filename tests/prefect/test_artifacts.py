@@ -21,8 +21,8 @@ from duban.ledger.models import Department, Duty, Occurrence, Target
 from duban.service import materialise_all
 from duban.supervise.board import build_board
 from flows import dispatch_flow, office_entry
-from flows.actions import action_02, action_04
-from tests.prefect.conftest import latest_artifacts, task_run_count
+from flows.actions import action_flow
+from tests.prefect.conftest import PLAN, latest_artifacts, task_run_count
 
 pytestmark = [pytest.mark.prefect, pytest.mark.usefixtures("harness")]
 
@@ -67,7 +67,7 @@ def occurrence(ledger, department: str, target: str, period: str) -> int:
 
 
 def test_an_action_run_publishes_its_overdue_table_progress_and_summary(ledger) -> None:
-    state = run(action_02, as_of=DAY)
+    state = run(action_flow, plan=PLAN, action=2, as_of=DAY)
     assert state.name == "有逾期"
     keys = ["action-02-overdue", "action-02-summary", *(f"action-02-{k}" for k in TARGETS_02)]
     found = latest_artifacts(keys)
@@ -111,7 +111,7 @@ def test_progress_rolls_up_county_reports_and_shares_sit_beside_results(ledger) 
         assert entered.name == "已登记", entered.message
         assert task_run_count(run_id(entered)) == 1
 
-    state = run(action_02, as_of=DAY)
+    state = run(action_flow, plan=PLAN, action=2, as_of=DAY)
     found = latest_artifacts(["action-02-elderly-home-adaptation", "action-02-summary"])
     progress = found["action-02-elderly-home-adaptation"]
     assert progress.flow_run_id == run_id(state)
@@ -129,7 +129,7 @@ def test_progress_rolls_up_county_reports_and_shares_sit_beside_results(ledger) 
 
 
 def test_the_board_ranks_departments_and_rolls_up_counties_as_the_ledger(ledger) -> None:
-    chased = run(action_04, as_of=DAY)
+    chased = run(action_flow, plan=PLAN, action=4, as_of=DAY)
     state = run(dispatch_flow, as_of=DAY)
     assert state.name == "已发送", state.message
     board_artifact = latest_artifacts(["duban-board"])["duban-board"]

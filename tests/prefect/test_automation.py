@@ -9,9 +9,10 @@ import re
 import pytest
 from prefect.automations import Automation
 
-from flows.actions import action_04
+from flows.actions import action_flow
 from tests.conftest import REPO
 from tests.integration.receivers import HttpReceiver
+from tests.prefect.conftest import PLAN
 
 pytestmark = [pytest.mark.prefect, pytest.mark.usefixtures("harness")]
 
@@ -35,7 +36,8 @@ def test_the_readme_automation_notifies_on_escalation(ledger) -> None:
         automation = Automation.read(name="督办升级通知督查人员")
         try:
             assert automation.enabled and automation.trigger.expect == {"duban.item.escalated"}
-            state = asyncio.run(action_04(as_of="2023-10-09", return_state=True))
+            state = asyncio.run(action_flow(plan=PLAN, action=4, as_of="2023-10-09",
+                                            return_state=True))
             assert state.name == "有逾期"
             (first, *_) = receiver.wait_for(1, timeout=60, path="/robot/send")
         finally:

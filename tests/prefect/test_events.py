@@ -20,8 +20,8 @@ from duban.calendar.clock import at_local
 from duban.ledger.models import ItemEvent, Occurrence, Reminder
 from duban.reports.extensions import request_extension
 from flows import dispatch_flow, extension_flow
-from flows.actions import action_02
-from tests.prefect.conftest import read_events, task_run_count
+from flows.actions import action_flow
+from tests.prefect.conftest import PLAN, read_events, task_run_count
 
 pytestmark = [pytest.mark.prefect, pytest.mark.usefixtures("harness")]
 
@@ -45,7 +45,7 @@ def ledger_events(ctx, **where) -> list[ItemEvent]:
 
 
 def test_escalations_are_events_once_per_item_with_department_and_county(ledger) -> None:
-    state = run(action_02, as_of=DAY)
+    state = run(action_flow, plan=PLAN, action=2, as_of=DAY)
     assert state.name == "有逾期"
     rows = ledger_events(ledger, action_no=2)
     with ledger.db.session() as s:
@@ -82,14 +82,14 @@ def test_escalations_are_events_once_per_item_with_department_and_county(ledger)
     assert {e.id for e in mine} == {UUID(r.uid) for r in rows
                                     if r.department_code == "taishan-mzj"}
 
-    again = run(action_02, as_of=DAY)  # nothing new is escalated twice
+    again = run(action_flow, plan=PLAN, action=2, as_of=DAY)  # nothing new is escalated twice
     assert [r.uid for r in ledger_events(ledger, action_no=2)] == [r.uid for r in rows]
     assert task_run_count(run_id(again), 2) == 2
 
 
 def test_the_ladder_days_give_due_and_overdue_events(ledger) -> None:
     for day in ("2023-07-07", "2023-07-10", "2023-07-12"):  # due, urged, escalated
-        assert run(action_02, as_of=day).name in ("正常", "有逾期")
+        assert run(action_flow, plan=PLAN, action=2, as_of=day).name in ("正常", "有逾期")
     kinds = {}
     for row in ledger_events(ledger, action_no=2):
         kinds.setdefault(row.occurrence_id, []).append((row.kind, row.payload["day"]))
@@ -100,7 +100,7 @@ def test_the_ladder_days_give_due_and_overdue_events(ledger) -> None:
 
 
 def test_an_approved_extension_is_an_event_and_the_run_says_so(ledger) -> None:
-    assert run(action_02, as_of=DAY).name == "有逾期"
+    assert run(action_flow, plan=PLAN, action=2, as_of=DAY).name == "有逾期"
     with ledger.db.session() as s:
         occs = s.scalars(select(Occurrence).where(Occurrence.status == "open",
                                                   Occurrence.due_on > date(2023, 10, 9))

@@ -1,4 +1,7 @@
-"""`duban chase` and `duban remind` in-process (typer's CliRunner) against the harness server."""
+"""`duban chase` and `duban remind` in-process (typer's CliRunner) against the harness server.
+
+--local: the harness is this process's Prefect server (tests/prefect/test_service_up.py runs them
+against a real `duban up` without it)."""
 
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ runner = CliRunner()
 
 
 def chase_json(*args: str) -> dict:
-    result = runner.invoke(app, ["chase", "--as-of", "2023-10-09", "--json", *args])
+    result = runner.invoke(app, ["chase", "--local", "--as-of", "2023-10-09", "--json", *args])
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)
 
@@ -26,7 +29,7 @@ def chase_json(*args: str) -> dict:
 def test_chase_reports_each_action_and_a_second_run_sends_nothing_new(ledger) -> None:
     report = chase_json()
     assert report["day"] == "2023-10-09" and report["workday"] is True
-    assert [a["action"] for a in report["actions"]] == list(range(1, 18))
+    assert [a["action"] for a in report["actions"]] == list(range(1, 18))  # the shipped plan
     elderly = report["actions"][1]
     assert elderly["title"] == "社区养老服务行动" and elderly["flow_state"] == "有逾期"
     assert elderly["states"]["overdue"] > 0 and elderly["recorded"] == elderly["owed"] > 0
@@ -43,7 +46,7 @@ def test_chase_reports_each_action_and_a_second_run_sends_nothing_new(ledger) ->
 
 
 def test_chase_text_lists_states_in_chinese(ledger) -> None:
-    result = runner.invoke(app, ["chase", "--as-of", "2023-10-01", "--action", "2"])
+    result = runner.invoke(app, ["chase", "--local", "--as-of", "2023-10-01", "--action", "2"])
     assert result.exit_code == 0, result.output
     assert "非工作日" in result.stdout and "社区养老服务行动" in result.stdout
     assert "逾期" in result.stdout and count(ledger, Reminder) == 0
@@ -58,19 +61,26 @@ def test_a_dry_run_records_and_sends_nothing(ledger) -> None:
 
 
 def test_an_unknown_action_number_is_refused(ledger) -> None:
-    result = runner.invoke(app, ["chase", "--action", "18"])
-    assert result.exit_code == 2 and "1 to 17" in result.output
+    result = runner.invoke(app, ["chase", "--local", "--action", "18"])
+    assert result.exit_code == 2 and "1 to 17" in result.output  # the shipped plan's numbers
 
 
 def test_remind_a_department(ledger) -> None:
-    result = runner.invoke(app, ["remind", "mzj", "--action", "2", "--note", "请尽快报送"])
+    result = runner.invoke(app, ["remind", "--local", "mzj", "--action", "2", "--note", "请报送"])
     assert result.exit_code == 0, result.output
     assert "已记录人工催办" in result.stdout and "发出汇总" in result.stdout
     assert count(ledger, Reminder) > 0 and count(ledger, OutboxMessage) >= 1
 
 
 def test_remind_an_unknown_department_fails_without_a_traceback(ledger) -> None:
-    result = runner.invoke(app, ["remind", "nosuch"])
+    result = runner.invoke(app, ["remind", "--local", "nosuch"])
     assert result.exit_code == 1
     assert "nosuch" in result.output and "Traceback" not in result.output
+    assert count(ledger, Reminder) == 0
+
+
+def test_without_a_running_service_a_command_says_so_and_stops(ledger) -> None:
+    result = runner.invoke(app, ["chase", "--as-of", "2023-10-09"])
+    assert result.exit_code == 1 and "duban up 未在运行" in result.output
+    assert "--local" in result.output and "Traceback" not in result.output
     assert count(ledger, Reminder) == 0

@@ -1,29 +1,21 @@
-"""prefect.yaml for real: `prefect --no-prompt deploy --all` against the harness server."""
+"""The work-pool path: `duban deploy` applies the very set `duban up` serves, and removes what a
+closed plan left behind."""
 
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
-from flows import DEPLOYMENT_NAME, deployables
+import flows  # noqa: F401  Prefect sets up logging on first use: not inside CliRunner's streams
+from cli import app
+from flows.deployments import deployment_specs
 
 pytestmark = [pytest.mark.prefect, pytest.mark.usefixtures("harness")]
 
-REPO = Path(__file__).resolve().parents[2]
 
-
-def prefect_cli(args: list[str], env: dict[str, str]) -> None:
-    done = subprocess.run([sys.executable, "-m", "prefect", *args], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-
-
-async def deployments_in_pool(pool: str) -> dict[str, list]:
+async def deployments_in_pool(pool: str) -> dict[str, object]:
     from prefect import get_client
     from prefect.client.schemas.filters import WorkPoolFilter, WorkPoolFilterName
 
@@ -32,20 +24,23 @@ async def deployments_in_pool(pool: str) -> dict[str, list]:
             work_pool_filter=WorkPoolFilter(name=WorkPoolFilterName(any_=[pool]))
         )
         names = {d.id: (await client.read_flow(d.flow_id)).name for d in found}
-    return {f"{names[d.id]}/{d.name}": d.schedules for d in found}
+    return {f"{names[d.id]}/{d.name}": d for d in found}
 
 
-def test_deploy_all_creates_every_deployment_with_its_schedule(tmp_path: Path) -> None:
+def test_deploy_applies_the_plans_deployments_to_a_pool(ledger, monkeypatch) -> None:
     from prefect.settings import PREFECT_API_URL
 
-    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(),
-           "PREFECT_HOME": str(tmp_path / "prefect")}
-    prefect_cli(["work-pool", "create", "duban", "--type", "process", "--overwrite"], env)
-    prefect_cli(["--no-prompt", "deploy", "--all"], env)
-
-    found = asyncio.run(deployments_in_pool("duban"))
-    expected = {f"{d.flow.name}/{DEPLOYMENT_NAME}": d.cron for d in deployables()}
-    assert set(found) == set(expected) and len(found) == 21
-    for name, cron in expected.items():
-        schedules = [(s.schedule.cron, s.schedule.timezone) for s in found[name]]
-        assert schedules == ([(cron, "Asia/Shanghai")] if cron else []), name
+    monkeypatch.setenv("PREFECT_API_URL", PREFECT_API_URL.value())
+    result = CliRunner().invoke(app, ["deploy", "--pool", "duban-test"])
+    assert result.exit_code == 0, result.output
+    found = asyncio.run(deployments_in_pool("duban-test"))
+    expected = {s.path: s for s in deployment_specs(ledger)}
+    assert set(found) <= set(expected) and set(expected) <= set(found) | set()
+    for path, spec in expected.items():
+        deployment = found[path]
+        schedules = [(s.schedule.cron, s.schedule.timezone) for s in deployment.schedules]
+        assert schedules == ([(spec.cron, "Asia/Shanghai")] if spec.cron else []), path
+        assert deployment.parameters == spec.parameters and deployment.description
+    assert found["每日督办/每天巡查并发送汇总"].global_concurrency_limit.limit == 1
+    assert "02 社区养老服务行动" in " ".join(found)
+    assert f"共 {len(expected)} 个部署" in result.output

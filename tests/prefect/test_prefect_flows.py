@@ -9,9 +9,9 @@ import yaml
 from prefect.states import State
 
 from duban.ledger.models import OutboxMessage, Reminder
-from flows import ACTION_FLOWS, dispatch_flow, remind_flow
-from flows.actions import action_02
-from tests.prefect.conftest import count, flow_run_name, task_run_count
+from flows import daily_flow, dispatch_flow, remind_flow
+from flows.actions import action_flow
+from tests.prefect.conftest import PLAN, count, flow_run_name, task_run_count
 from tests.support.paths import CONFIG_DIR
 
 pytestmark = [pytest.mark.prefect, pytest.mark.usefixtures("harness")]
@@ -28,19 +28,19 @@ def run_id(state: State):
 def test_every_action_flow_reports_overdue_on_2023_10_09(ledger) -> None:
     plan = yaml.safe_load((CONFIG_DIR / "plans" / "2023.yaml").read_text("utf-8"))
     titles = [a["title"] for a in plan["actions"]]
-    for no, flow in enumerate(ACTION_FLOWS, start=1):
-        state = run(flow, as_of="2023-10-09")
+    for no in range(1, len(titles) + 1):
+        state = run(action_flow, plan=PLAN, action=no, as_of="2023-10-09")
         assert state.is_completed() and state.name == "有逾期", (no, state)
         (result,) = state.result()
         assert result["action"] == no and result["title"] == titles[no - 1]
         assert result["states"]["overdue"] > 0 and result["recorded"] == result["owed"]
-        assert flow_run_name(run_id(state)) == f"{titles[no - 1]} 2023-10-09"
+        assert flow_run_name(run_id(state)) == f"{no:02d} {titles[no - 1]} 2023-10-09"
     assert count(ledger, Reminder) > 0
     assert count(ledger, OutboxMessage) == 0  # deciding is not sending
 
 
 def test_a_holiday_skips_itself_without_a_task_run(ledger) -> None:
-    state = run(action_02, as_of="2023-10-01")
+    state = run(action_flow, plan=PLAN, action=2, as_of="2023-10-01")
     assert state.is_completed() and state.name == "非工作日"
     assert "2023-10-01" in state.message
     assert count(ledger, Reminder) == 0
@@ -48,14 +48,14 @@ def test_a_holiday_skips_itself_without_a_task_run(ledger) -> None:
 
 
 def test_an_adjusted_working_saturday_is_chased(ledger) -> None:
-    state = run(action_02, as_of="2023-10-07")  # 国庆 调休: a working Saturday
+    state = run(action_flow, plan=PLAN, action=2, as_of="2023-10-07")  # 国庆 调休: workday
     assert state.name == "有逾期"
     assert state.result()[0]["workday"] is True and count(ledger, Reminder) > 0
 
 
 def test_task_runs_per_flow_run_do_not_grow_with_the_reminders(ledger) -> None:
-    few = run(action_02, as_of="2023-06-26")
-    many = run(action_02, as_of="2023-10-09")
+    few = run(action_flow, plan=PLAN, action=2, as_of="2023-06-26")
+    many = run(action_flow, plan=PLAN, action=2, as_of="2023-10-09")
     assert few.name == "正常" and few.result()[0]["owed"] == 0
     assert many.result()[0]["owed"] > 100
     sent = run(dispatch_flow, as_of="2023-10-09")
@@ -65,10 +65,10 @@ def test_task_runs_per_flow_run_do_not_grow_with_the_reminders(ledger) -> None:
 
 
 def test_a_second_chase_and_dispatch_the_same_day_add_nothing(ledger) -> None:
-    first = run(action_02, as_of="2023-10-09").result()[0]
+    first = run(action_flow, plan=PLAN, action=2, as_of="2023-10-09").result()[0]
     assert run(dispatch_flow, as_of="2023-10-09").name == "已发送"
     reminders, messages = count(ledger, Reminder), count(ledger, OutboxMessage)
-    again = run(action_02, as_of="2023-10-09").result()[0]
+    again = run(action_flow, plan=PLAN, action=2, as_of="2023-10-09").result()[0]
     assert again["recorded"] == 0 and again["skipped"] == first["owed"]
     nothing = run(dispatch_flow, as_of="2023-10-09")
     assert nothing.name == "无待发" and nothing.result()["digests"] == 0
@@ -82,11 +82,11 @@ def test_dispatch_skips_a_holiday_unless_forced(ledger) -> None:
 
 
 def test_a_dry_run_records_nothing(ledger) -> None:
-    state = run(action_02, as_of="2023-10-09", dry_run=True)
+    state = run(action_flow, plan=PLAN, action=2, as_of="2023-10-09", dry_run=True)
     assert state.name == "有逾期" and "演练" in state.message
     assert state.result()[0]["owed"] > 0 and state.result()[0]["recorded"] == 0
     assert count(ledger, Reminder) == 0
-    assert flow_run_name(run_id(state)) == "社区养老服务行动 2023-10-09（演练）"
+    assert flow_run_name(run_id(state)) == "02 社区养老服务行动 2023-10-09（演练）"
 
 
 def test_manual_urging_records_and_sends_at_once(ledger) -> None:
@@ -109,3 +109,29 @@ def test_manual_urging_that_matches_nothing_fails_clearly(ledger, params, named)
     assert state.is_failed() and state.name == "未催办"
     assert state.message.startswith("未催办：") and named in state.message
     assert count(ledger, Reminder) == 0
+
+
+def test_the_day_is_one_parent_run_each_action_a_subflow_then_the_digest(ledger) -> None:
+    state = run(daily_flow, as_of="2023-10-09", actions=[2, 5])
+    assert state.is_completed(), state
+    data = state.result()
+    assert [(r["plan"], r["action"]) for r in data["runs"]] == [(PLAN, 2), (PLAN, 5)]
+    assert data["dispatch"]["state"] == "已发送" and count(ledger, OutboxMessage) > 0
+    children = subflow_runs(run_id(state))
+    names = [c.name for c in sorted(children, key=lambda c: c.start_time)]
+    assert names == ["02 社区养老服务行动 2023-10-09", "05 社区就业服务行动 2023-10-09",
+                     "发送督办汇总 2023-10-09"]
+    digest = max(children, key=lambda c: c.start_time)
+    assert all(c.end_time <= digest.start_time for c in children if c is not digest)
+
+
+def subflow_runs(parent_id):
+    """The flow runs whose parent task run belongs to this flow run."""
+    async def read():
+        from prefect import get_client
+        from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterParentFlowRunId
+
+        async with get_client() as client:
+            return await client.read_flow_runs(flow_run_filter=FlowRunFilter(
+                parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[parent_id])))
+    return asyncio.run(read())

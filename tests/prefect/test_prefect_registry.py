@@ -1,83 +1,89 @@
-"""17 actions = 17 flows = 17 deployments, named as the plan; prefect.yaml says the same."""
+"""Deployments come from the active plans: one per action, numbered and titled, described from the
+plan's own identity; no code names a plan, a city, a bureau or a number of actions."""
 
 from __future__ import annotations
 
-import importlib
 import os
+import re
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import pytest
-import yaml
-from prefect import Flow
 
-import flows
-import flows.actions
-from flows import ACTION_CRON, ACTION_FLOWS, DISPATCH_CRON, deployables
-from tests.support.paths import CONFIG_DIR
+from duban.ledger.models import Action, Plan
+from flows import action_flow, daily_flow
+from flows.deployments import DAILY, DAILY_CRON, FIXED, action_specs, deployment_specs
 
 pytestmark = pytest.mark.prefect
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="module")
-def titles() -> list[str]:
-    plan = yaml.safe_load((CONFIG_DIR / "plans" / "2023.yaml").read_text("utf-8"))
-    return [a["title"] for a in sorted(plan["actions"], key=lambda a: a["no"])]
+def plan(key: str, year: int, titles: list[str], issuer: str = "某县民政局") -> Plan:
+    found = Plan(key=key, title=f"{year}年测试方案", doc_no=f"测〔{year}〕1号", issuer=issuer,
+                 issued=date(year, 1, 1), year=year, timezone="Asia/Shanghai",
+                 starts=date(year, 1, 1), ends=date(year, 12, 31))
+    found.actions = [Action(no=no, title=t, clause="…") for no, t in enumerate(titles, start=1)]
+    return found
 
 
-@pytest.fixture(scope="module")
-def prefect_yaml() -> dict:
-    return yaml.safe_load((REPO / "prefect.yaml").read_text("utf-8"))
+def test_a_plan_with_four_actions_gets_exactly_four_numbered_deployments() -> None:
+    four = plan("county-2026", 2026, ["甲行动", "乙行动", "丙行动", "丁行动"], issuer="某县卫健局")
+    specs = action_specs([four])
+    assert [s.name for s in specs] == ["01 甲行动", "02 乙行动", "03 丙行动", "04 丁行动"]
+    assert all(s.flow is action_flow and s.cron is None for s in specs)
+    assert specs[1].parameters == {"plan": "county-2026", "action": 2}
+    assert "测〔2026〕1号" in specs[1].description and "某县卫健局" in specs[1].description
+    assert "2026年测试方案" in specs[1].description and "乙行动" in specs[1].description
+    assert "plan:county-2026" in specs[1].tags
 
 
-def test_one_explicit_flow_per_action_named_by_its_title(titles) -> None:
-    assert [f.name for f in ACTION_FLOWS] == titles and len(titles) == 17
-    for no, flow in enumerate(ACTION_FLOWS, start=1):
-        assert getattr(flows.actions, f"action_{no:02d}") is flow
-        assert flow.fn.__name__ == f"action_{no:02d}"
-        assert set(flow.parameters.properties) == {"as_of", "dry_run"}
+def test_forty_actions_sort_by_number_and_two_plans_never_share_a_name() -> None:
+    forty = plan("big", 2025, [f"第{n}项" for n in range(1, 41)])
+    assert [s.name for s in action_specs([forty])] == sorted(s.name for s in action_specs([forty]))
+    old, new = plan("a", 2023, ["养老行动"]), plan("b", 2026, ["养老行动", "新行动"])
+    names = [s.name for s in action_specs([old, new])]
+    assert names == ["01 养老行动（2023年）", "01 养老行动（2026年）", "02 新行动"]
 
 
-def test_deployables_are_the_actions_the_digest_and_the_on_demand_flows() -> None:
-    items = deployables()
-    assert [d.flow.name for d in items[17:]] == ["发送督办汇总", "手动催办", "登记报送", "审批延期"]
-    assert [d.cron for d in items] == [ACTION_CRON] * 17 + [DISPATCH_CRON, None, None, None]
-    assert ACTION_CRON == "30 8 * * *" and DISPATCH_CRON == "0 9 * * *"  # every day, 调休 too
-    assert items[1].entrypoint == "flows/actions.py:action_02"
+def test_the_shipped_plan_gives_its_actions_plus_the_day_and_the_forms(ledger) -> None:
+    with ledger.db.read() as session:
+        titles = [a.title for a in session.query(Action).order_by(Action.no)]
+    specs = deployment_specs(ledger)
+    assert specs[0] is DAILY and DAILY.flow is daily_flow and DAILY.cron == DAILY_CRON
+    assert DAILY.concurrency_limit == 1
+    actions = specs[1:1 + len(titles)]
+    assert [s.name for s in actions] == [f"{n:02d} {t}" for n, t in enumerate(titles, start=1)]
+    assert specs[1 + len(titles):] == list(FIXED)
+    assert [s.flow.name for s in FIXED] == ["发送督办汇总", "手动催办", "登记报送", "审批延期",
+                                            "审核销号"]
+    assert FIXED[0].concurrency_limit == 1
+    names = [s.name for s in specs]
+    assert len(set(names)) == len(names) and "daily" not in names
+    assert all(re.search(r"[\u4e00-\u9fff]", s.name + s.description) for s in specs)
 
 
-def test_prefect_yaml_deploys_exactly_the_registry(prefect_yaml) -> None:
-    deployments = prefect_yaml["deployments"]
-    expected = deployables()
-    assert len(deployments) == len(expected) == 21
-    assert {d["name"] for d in deployments} == {"daily"}
-    for spec, item in zip(deployments, expected, strict=True):
-        assert spec["entrypoint"] == item.entrypoint
-        path, attr = spec["entrypoint"].split(":")
-        flow = getattr(importlib.import_module(path.removesuffix(".py").replace("/", ".")), attr)
-        assert isinstance(flow, Flow) and flow.name == item.flow.name
-        assert spec["work_pool"]["name"] == "duban"
-        crons = [(s["cron"], s["timezone"]) for s in spec["schedules"]]
-        assert crons == ([(item.cron, "Asia/Shanghai")] if item.cron else [])
-
-
-def test_prefect_yaml_shares_its_settings_through_definitions(prefect_yaml) -> None:
-    definitions = prefect_yaml["definitions"]
-    assert definitions["work_pools"]["duban"]["name"] == "duban"
-    assert all(s["timezone"] == "Asia/Shanghai"
-               for group in definitions["schedules"].values() for s in group)
+def test_no_code_names_a_plan_a_city_or_a_count_of_actions() -> None:
+    """The Prefect layer and the service commands know no plan: the ledger does."""
+    code = [*(REPO / "flows").rglob("*.py"), *(REPO / "tasks").rglob("*.py"),
+            *(REPO / "cli" / name for name in ("up_cmd.py", "chase_cmd.py", "processes.py",
+                                                "connect.py", "deploy_cmd.py"))]
+    for path in code:
+        text = path.read_text("utf-8")
+        for word in ("泰民", "泰安", "taimin"):
+            assert word not in text, (path, word)
+        assert not re.search(r"\b17\b", text), path
 
 
 def test_importing_the_flows_does_no_work_and_the_core_never_imports_prefect(tmp_path) -> None:
-    """deploy and `duban up` import flows/ and tasks/; duban/ must stay Prefect-free."""
+    """`duban up` and `duban deploy` import flows/ and tasks/; duban/ must stay Prefect-free."""
     code = (
         "import sys\n"
-        "import cli, duban.service, cli.processes\n"
+        "import cli, duban.service, cli.processes, cli.connect\n"
         "assert not any(m == 'prefect' or m.startswith('prefect.') for m in sys.modules)\n"
-        "import flows, flows.serve, flows.run, tasks.chase, tasks.publish, tasks.events\n"
+        "import flows, flows.serve, flows.run, flows.deployments, tasks.chase, tasks.events\n"
     )
     env = {**os.environ, "DUBAN_HOME": str(tmp_path / "home"),
            "PREFECT_HOME": str(tmp_path / "prefect")}

@@ -22,7 +22,7 @@ from flows.serve import INITIAL_TAG
 
 pytestmark = pytest.mark.prefect
 
-READY_TIMEOUT = 180.0
+READY_TIMEOUT = 600.0  # a loaded 2-core machine; the figures go to BENCHMARKS.md
 STOP_TIMEOUT = 60.0
 
 
@@ -79,22 +79,23 @@ class Up:
             self.process.wait(10)
 
 
-def api(port: int, path: str, body: dict | None = None):
-    response = httpx.post(f"http://127.0.0.1:{port}/api{path}", json=body or {}, timeout=30)
+def api(port: int, path: str, body: dict | None = None, auth: tuple | None = None):
+    response = httpx.post(f"http://127.0.0.1:{port}/api{path}", json=body or {}, timeout=30,
+                          auth=auth)
     response.raise_for_status()
     return response.json()
 
 
-def scheduled_runs(port: int) -> Counter[tuple[str, str]]:
+def scheduled_runs(port: int, auth: tuple) -> Counter[tuple[str, str]]:
     """The scheduler's upcoming runs, (deployment id, start time) -> how many."""
     runs = api(port, "/flow_runs/filter", {
-        "flow_runs": {"state": {"type": {"any_": ["SCHEDULED"]}}}, "limit": 200})
+        "flow_runs": {"state": {"type": {"any_": ["SCHEDULED"]}}}, "limit": 200}, auth)
     return Counter((r["deployment_id"], r["expected_start_time"])
                    for r in runs if r["auto_scheduled"])
 
 
-def every_schedule_has_runs(port: int, scheduled_ids: set[str]) -> Counter | None:
-    runs = scheduled_runs(port)
+def every_schedule_has_runs(port: int, scheduled_ids: set[str], auth: tuple) -> Counter | None:
+    runs = scheduled_runs(port, auth)
     return runs if {d for d, _ in runs} >= scheduled_ids else None
 
 
@@ -109,29 +110,33 @@ def eventually(check, timeout: float = 30.0):
 
 def test_up_serves_stops_cleanly_and_restarts_without_duplicates(tmp_path: Path) -> None:
     prefect_port, portal_port = free_port(), free_port()
-    first = Up(tmp_path, prefect_port, portal_port)
+    first = Up(tmp_path, prefect_port, portal_port, "--startup-timeout", "500")
     try:
         ready = first.wait_for(READY, READY_TIMEOUT)
         print(f"duban up ready in {ready:.1f} s")
         assert httpx.get(f"http://127.0.0.1:{prefect_port}/api/health", timeout=10).json()
         ui = httpx.get(f"http://127.0.0.1:{prefect_port}/ui-settings", timeout=10).json()
         assert f":{prefect_port}/api" in ui["api_url"]  # the UI calls this server, not 4200
-        deployments = api(prefect_port, "/deployments/filter")
-        assert len(deployments) == 21 and {d["name"] for d in deployments} == {"daily"}
-        flows = {f["id"]: f["name"] for f in api(prefect_port, "/flows/filter")}
-        assert {"社区养老服务行动", "发送督办汇总", "手动催办", "登记报送",
+        auth = tuple((tmp_path / "prefect-auth").read_text().strip().split(":", 1))
+        deployments = api(prefect_port, "/deployments/filter", {"limit": 200}, auth)
+        names = [d["name"] for d in deployments]
+        assert "02 社区养老服务行动" in names and "每天巡查并发送汇总" in names
+        assert len(names) == len(set(names)) and "daily" not in names
+        flows = {f["id"]: f["name"] for f in api(prefect_port, "/flows/filter", None, auth)}
+        assert {"每日督办", "行动督办", "发送督办汇总", "手动催办", "登记报送",
                 "审批延期"} <= set(flows.values())
+        scheduled_ids = {d["id"] for d in deployments if d["schedules"]}
+        assert [flows[d["flow_id"]] for d in deployments if d["schedules"]] == ["每日督办"]
         for d in deployments:
             for s in d["schedules"]:
                 assert s["schedule"]["timezone"] == "Asia/Shanghai"
-        initial = eventually(lambda: len(api(prefect_port, "/flow_runs/filter", {
-            "flow_runs": {"tags": {"all_": [INITIAL_TAG]}}})) >= 17)
-        assert initial, "the 17 action runs were not triggered at start"
+        initial = eventually(lambda: api(prefect_port, "/flow_runs/filter", {
+            "flow_runs": {"tags": {"all_": [INITIAL_TAG]}}}, auth))
+        assert initial and len(initial) == 1, "the day was not caught up once at start"
         assert any("报送页面" in line for line in first.output)
         before = {d["id"] for d in deployments}
-        scheduled_ids = {d["id"] for d in deployments if d["schedules"]}
-        assert len(scheduled_ids) == 18
-        upcoming = eventually(lambda: every_schedule_has_runs(prefect_port, scheduled_ids), 60)
+        upcoming = eventually(lambda: every_schedule_has_runs(prefect_port, scheduled_ids, auth),
+                              60)
         assert upcoming and max(upcoming.values()) == 1, upcoming
         code, took = first.stop(signal.SIGTERM)
         print(f"stopped on SIGTERM in {took:.1f} s")
@@ -140,16 +145,17 @@ def test_up_serves_stops_cleanly_and_restarts_without_duplicates(tmp_path: Path)
     finally:
         first.kill()
 
-    second = Up(tmp_path, prefect_port, portal_port, "--no-initial-runs")
+    second = Up(tmp_path, prefect_port, portal_port, "--no-initial-runs",
+                "--startup-timeout", "500")
     try:
         second.wait_for(READY, READY_TIMEOUT)
-        deployments = api(prefect_port, "/deployments/filter")
+        deployments = api(prefect_port, "/deployments/filter", {"limit": 200}, auth)
         assert {d["id"] for d in deployments} == before  # overwritten, not added
         assert not any(d["paused"] for d in deployments)  # pause_on_shutdown=False
         # re-registering deletes the future auto-scheduled runs and the scheduler makes them
         # again within seconds: the same runs, none twice
-        again = eventually(lambda: scheduled_runs(prefect_port) == upcoming, 60)
-        assert again, (scheduled_runs(prefect_port), upcoming)
+        again = eventually(lambda: scheduled_runs(prefect_port, auth) == upcoming, 60)
+        assert again, (scheduled_runs(prefect_port, auth), upcoming)
         code, _ = second.stop(signal.SIGINT)  # Ctrl-C
         assert code == 0, "".join(second.output)
     finally:

@@ -1,5 +1,6 @@
-"""17 actions in the config = 17 rows in the README's table, each naming its flow; the README's
-first screen gives exactly the two commands, and .ci/run calls the test one."""
+"""The shipped plan's actions in the config = the rows of the README's table, each numbered as its
+deployment ("02 社区养老服务行动"); the README's first screen gives exactly the two commands, and
+.ci/run calls the test one."""
 
 from __future__ import annotations
 
@@ -18,10 +19,9 @@ def _config_actions() -> list[tuple[int, str]]:
 
 
 def test_readme_table_lists_every_action_with_its_flow() -> None:
-    rows = re.findall(r"^\| (\d+) \| (\S+) \| \S+ \| `flows/actions\.py:(action_\d\d)` \|", README,
-                      re.M)
+    rows = re.findall(r"^\| (\d+) \| (\S+) \| \S+ \| `(\d\d)` \|", README, re.M)
     assert [(int(no), title) for no, title, _ in rows] == _config_actions()
-    assert [flow for _, _, flow in rows] == [f"action_{n:02d}" for n in range(1, 18)]
+    assert [int(number) for _, _, number in rows] == [no for no, _ in _config_actions()]
 
 
 def test_first_screen_has_exactly_the_two_commands() -> None:

@@ -6,8 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from duban.plan.progress import Goal
-from duban.reports.submission import (
-    ReportInputError,
+from duban.reports.errors import ReportInputError
+from duban.reports.inputs import (
     check_link,
     check_text,
     check_unit,

@@ -33,9 +33,23 @@ from duban.supervise.export import ITEM_HEADERS, write_xlsx
 from tools.simulate.receivers import Message
 
 DONE_ZH = {STATE_ZH["done"], STATE_ZH["done_late"]}
+AWAITING_ZH = STATE_ZH.get("reported")  # 已报送·待审核, where the office reviews reports
 TOKEN_IN_LINK = re.compile(r"/[rd]/([A-Za-z0-9_-]{20,})")
 TOKEN_LIKE = re.compile(r"[A-Za-z0-9_-]{20,}")
+RECORD_CHANNELS = ("outbox",)  # channels that keep a copy but reach nobody
 RETRY_GRACE = 3  # working days after a failure within which a retry must have happened
+
+
+def split(by_state_zh: Counter) -> tuple[int, int, int]:
+    """(open, awaiting review, closed) from counts by the Chinese state shown in a view."""
+    closed = sum(by_state_zh[s] for s in DONE_ZH)
+    awaiting = by_state_zh[AWAITING_ZH] if AWAITING_ZH else 0
+    return sum(by_state_zh.values()) - closed - awaiting, awaiting, closed
+
+
+def ledger_split(truth: Counter) -> tuple[int, int, int]:
+    """(open, awaiting review, closed) from occurrence.status counts."""
+    return truth["open"], truth["reported"], sum(truth.values()) - truth["open"] - truth["reported"]
 
 
 @dataclass(frozen=True)
@@ -55,7 +69,8 @@ class Checker:
     calendar: WorkCalendar
     violations: list[Violation] = field(default_factory=list)
     tokens: set[str] = field(default_factory=set)
-    manual: Counter = field(default_factory=Counter)  # (tag, day) -> manual urgings sent
+    manual: Counter = field(default_factory=Counter)  # (tag, day) -> extra messages allowed
+    judged_digests: set[int] = field(default_factory=set)
 
     def flag(self, day: date, rule: str, item: str, detail: str) -> None:
         self.violations.append(Violation(day, rule, item, detail))
@@ -98,30 +113,40 @@ class Checker:
             self.flag(day, "closed-has-report", f"occurrence {occ}", "closed with no report")
 
     def _reminders(self, s, day: date) -> None:
-        """Owed reminders: sent, or undelivered with delivery rows and a retry within a few
-        working days (a later attempt of the same digest, or a later digest carrying it)."""
-        rows = s.execute(
-            select(Reminder.id, Reminder.recipient, Reminder.send_on, Reminder.state,
-                   Reminder.digest_id, Digest.state, Digest.attempts, Digest.day)
-            .outerjoin(Digest, Reminder.digest_id == Digest.id)
-            .where(Reminder.send_on <= day)).all()
-        delivered = set(s.scalars(select(Delivery.digest_id).distinct()))
-        for rid, tag, send_on, state, digest_id, dstate, attempts, dday in rows:
-            if not self.calendar.is_workday(day):
-                continue
-            if digest_id is None or state in ("pending", "queued", "sending"):
-                if self.calendar.workdays_between(send_on, day) > 0:
-                    self.flag(day, "reminder-owed", f"reminder {rid} ({tag})",
-                              f"owed since {send_on}, still {state}")
-                continue
-            if state == "sent" or dstate == "sent":
-                continue
-            if digest_id not in delivered:
+        """Owed reminders: delivered to a person-facing channel (the outbox is a record, not a
+        delivery), or visibly undelivered (the digest not marked sent, delivery rows kept) and
+        tried again within RETRY_GRACE working days."""
+        if not self.calendar.is_workday(day):
+            return
+        waiting = s.execute(select(Reminder.id, Reminder.recipient, Reminder.send_on,
+                                   Reminder.state)
+                            .where(Reminder.send_on < day, Reminder.digest_id.is_(None))).all()
+        for rid, tag, send_on, state in waiting:
+            if self.calendar.workdays_between(send_on, day) > 0:
                 self.flag(day, "reminder-owed", f"reminder {rid} ({tag})",
+                          f"owed since {send_on}, still {state} and in no digest")
+        digests = s.execute(select(Digest.id, Digest.recipient, Digest.day, Digest.state,
+                                   Digest.attempts).where(Digest.day <= day)).all()
+        reached = set(s.scalars(select(Delivery.digest_id).where(
+            Delivery.status == "sent", Delivery.channel.not_in(RECORD_CHANNELS))))
+        recorded = set(s.scalars(select(Delivery.digest_id).distinct()))
+        for did, tag, dday, state, attempts in digests:
+            if did in reached or did in self.judged_digests:
+                continue
+            if state == "sent":
+                self.judged_digests.add(did)
+                self.flag(day, "reminder-owed", f"digest {did} ({tag}, {dday})",
+                          "marked sent, but no person-facing channel took it")
+            elif state in ("pending", "queued", "sending") and dday < day:
+                self.flag(day, "reminder-owed", f"digest {did} ({tag}, {dday})",
+                          f"still {state}")
+            elif did not in recorded and state != "pending":
+                self.flag(day, "reminder-owed", f"digest {did} ({tag}, {dday})",
                           f"{state} with no delivery record")
             elif attempts <= 1 and self.calendar.workdays_between(dday, day) > RETRY_GRACE:
-                self.flag(day, "reminder-owed", f"reminder {rid} ({tag})",
-                          f"{state} on {dday} and not tried again")
+                self.judged_digests.add(did)
+                self.flag(day, "reminder-owed", f"digest {did} ({tag}, {dday})",
+                          f"{state} and not tried again within {RETRY_GRACE} working days")
 
     # -- the views -------------------------------------------------------------------------
 
@@ -139,12 +164,10 @@ class Checker:
             truth = self.truth(s, day)
             board = build_board(s, day, self.calendar, self.ctx.config.ladder.slow_progress_ratio)
         states = board.states()
-        shown_done = states["done"] + states["done_late"]
-        shown_open = sum(states.values()) - shown_done
-        if (shown_open, shown_done) != (truth["open"], sum(truth.values()) - truth["open"]):
+        shown = split(Counter({STATE_ZH[k]: v for k, v in states.items()}))
+        if shown != ledger_split(truth):
             self.flag(day, "board-counts", "board",
-                      f"open/closed {shown_open}/{shown_done}, ledger {truth['open']}/"
-                      f"{sum(truth.values()) - truth['open']}")
+                      f"open/awaiting review/closed {shown}, ledger {ledger_split(truth)}")
         if excel is not None:
             self._excel(day, board, excel, truth)
         return states
@@ -153,20 +176,18 @@ class Checker:
         write_xlsx(board, path)
         book = load_workbook(path, read_only=True)
         column = ITEM_HEADERS.index("状态")
-        rows = done = 0
+        shown: Counter = Counter()
         for sheet in book.worksheets:
             header = next(sheet.iter_rows(min_row=1, max_row=1, values_only=True), ())
             if list(header[:len(ITEM_HEADERS)]) != ITEM_HEADERS:
                 continue
             for row in sheet.iter_rows(min_row=2, values_only=True):
                 if row and row[0] is not None:
-                    rows += 1
-                    done += row[column] in DONE_ZH
+                    shown[row[column]] += 1
         book.close()
-        closed = sum(truth.values()) - truth["open"]
-        if (rows - done, done) != (truth["open"], closed):
+        if split(shown) != ledger_split(truth):
             self.flag(day, "excel-counts", path.name,
-                      f"open/closed {rows - done}/{done}, ledger {truth['open']}/{closed}")
+                      f"open/awaiting review/closed {split(shown)}, ledger {ledger_split(truth)}")
 
     # -- logs ------------------------------------------------------------------------------
 

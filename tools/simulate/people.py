@@ -52,7 +52,8 @@ class Item:
     plan: str = ""  # what the persona decided
     on: date | None = None  # when to act
     report_id: int | None = None
-    extension: int | None = None
+    reported_on: date | None = None
+    returned: bool = False
 
 
 @dataclass
@@ -109,6 +110,8 @@ class People:
         if item is not None:
             if item.plan != "done":
                 item.link = path  # a fresh link replaces a spent or older one
+            if item.plan == "report" and item.on is None:  # returned by the office: re-report
+                item.on = day
             return
         item = self.items[occ] = Item(occ, code, due, path, goal)
         persona = self.persona[code]
@@ -172,8 +175,11 @@ class People:
         ok = self.post_form(item, "report", {"kind": "done", **fields})
         if ok:
             late = "late" if day > self.current_due(item) else "on time"
-            self.counts[f"reported {late} (page)" + (" below target" if share < 1 else "")] += 1
+            again = " again after return" if item.returned else ""
+            self.counts[f"reported {late} (page){again}"
+                        + (" below target" if share < 1 else "")] += 1
             item.report_id = self.last_report(item.occurrence)
+            item.reported_on = day
         return ok
 
     def current_due(self, item: Item) -> date:
@@ -238,9 +244,11 @@ class People:
     # -- the office -------------------------------------------------------------------------
 
     def office(self, day: date) -> None:
+        waiting = {i.occurrence for i in self.correction_queue}
         for item in self.correction_queue:
             self.correct(item)
         self.correction_queue.clear()
+        self.review(day, waiting)
         for item in self.extension_queue:
             self.decide(day, item)
         self.extension_queue.clear()
@@ -263,6 +271,40 @@ class People:
         due = self.current_due(item)
         item.on = max(self.calendar.add_workdays(day, 1),
                       due if approve else self.calendar.add_workdays(due, 2))
+
+    def review(self, day: date, corrected_today: set[int]) -> None:
+        """审核: what was reported before today (and not corrected today) is accepted, except
+        about one in eight, returned once with a reason; the department reports again."""
+        status, out = self.duban("review", "--list", "--json")
+        if status != 0:
+            if "No such command" not in out:
+                self.notes.append(f"review --list on {day}: {out.strip()[-200:]}")
+            return
+        accept, returned = [], []
+        for row in json.loads(out or "[]"):
+            occ = row.get("occurrence_id")
+            item = self.items.get(occ)
+            if occ in corrected_today or (item is not None and item.reported_on == day):
+                continue
+            if item is not None and not item.returned and self.rng.random() < 0.125:
+                returned.append(item)
+            else:
+                accept.append(occ)
+        if accept:
+            status, out = self.duban("review", *map(str, accept), "--accept", "--by",
+                                     "office:模拟")
+            self.counts["accepted (CLI review)" if status == 0 else "accept failed (CLI)"] += (
+                len(accept))
+            if status != 0:
+                self.notes.append(f"review --accept on {day}: {out.strip()[-200:]}")
+        for item in returned:
+            status, out = self.duban("review", str(item.occurrence), "--return",
+                                     "模拟：佐证材料不全，请补充后重报", "--by", "office:模拟")
+            self.counts["returned (CLI review)" if status == 0 else "return failed (CLI)"] += 1
+            if status == 0:
+                item.plan, item.on, item.returned = "report", None, True
+            else:
+                self.notes.append(f"review --return {item.occurrence}: {out.strip()[-200:]}")
 
     def urge(self, day: date) -> None:
         with self.ctx.db.read() as s:

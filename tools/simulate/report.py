@@ -37,7 +37,7 @@ def figures(outcome: Outcome, checker: Checker, window: tuple[date, date], wall:
         "seconds_per_working_day": round(_mean([d.seconds for d in days if d.workday]), 1),
         "seconds_per_day_off": round(_mean([d.seconds for d in days if not d.workday]), 1),
         "final_states": last, "events": outcome.events,
-        "behaviours": dict(outcome.behaviours),
+        "behaviours": dict(outcome.behaviours), "faults": outcome.faults,
     }
 
 
@@ -51,7 +51,7 @@ def summary(outcome: Outcome, checker: Checker, window, wall: float) -> list[str
         f"模拟 / simulated {f['window'][0]} … {f['window'][1]}: {f['days']} days "
         f"({f['working_days']} working), {f['flow_runs']} flow runs, {f['messages']} messages, "
         f"{f['reports']} reports, wall {f['wall_seconds']} s",
-        f"events: {f['events']}", f"behaviours: {f['behaviours']}",
+        f"events: {f['events']}", f"behaviours: {f['behaviours']}", f"faults: {f['faults']}",
     ]
     lines += [f"note: {n}" for n in outcome.notes[:10]]
     if checker.violations:
@@ -97,6 +97,7 @@ def markdown(f: dict, outcome: Outcome, checker: Checker) -> str:
         "", "![open, overdue and closed items and messages per day](chart.png)", "",
         "Chart: open (blue), overdue (red), closed (green) items per day; messages per day as "
         "purple bars below; days off shaded.", "",
+        "## Faults", "", *[f"- {k}: {v}" for k, v in f["faults"].items()], "",
         "## Behaviours", "", "| what happened | count |", "|---|---|",
         *[f"| {k} | {v} |" for k, v in sorted(f["behaviours"].items())], "",
         "## Invariants", "",

@@ -46,6 +46,7 @@ class Outcome:
     wall: float = 0.0
     events: dict[str, int] = field(default_factory=dict)
     behaviours: Counter = field(default_factory=Counter)
+    faults: dict[str, Any] = field(default_factory=dict)
 
 
 def plan_window(world: World, quick: bool) -> tuple[date, date]:
@@ -86,9 +87,9 @@ def count_reports(world: World) -> int:
 
 class Simulation:
     def __init__(self, world: World, quick: bool, seed: int, log, people=None,
-                 events=None, excel_dir: Path | None = None) -> None:
+                 events=None, excel_dir: Path | None = None, faults=None) -> None:
         self.world, self.quick, self.seed, self.log = world, quick, seed, log
-        self.people, self.events = people, events
+        self.people, self.events, self.faults = people, events, faults
         self.checker = Checker(world.ctx, world.ctx.calendar)
         if people is not None:
             people.checker = self.checker
@@ -119,7 +120,12 @@ class Simulation:
         world.clock.set(at_local(day, 9))
         if self.people is not None:
             self.people.before_chase(day)
-        runs, problems = run_flows(at_local(day, 9).isoformat(), workday, actions)
+        if self.faults is not None:
+            self.faults.set_channel(day)
+        if self.faults is not None and day == self.faults.kill_day:
+            runs, problems = self.killed_day(day, actions)
+        else:
+            runs, problems = run_flows(at_local(day, 9).isoformat(), workday, actions)
         self.outcome.runs += runs
         for problem in problems:
             self.checker.flag(day, "flow-run", "daily flow", problem)
@@ -138,9 +144,24 @@ class Simulation:
         self.outcome.days.append(DayFigures(day, workday, dict(states), len(received), runs,
                                             count_reports(world), time.monotonic() - t))
 
+    def killed_day(self, day: date, actions: list[int]) -> tuple[int, list[str]]:
+        """The chase killed mid-dispatch at 09:00, run again at 09:30 (after the lease)."""
+        killed = self.faults.kill_chase(at_local(day, 9).isoformat(), actions, self.log)
+        for tag in killed["in_flight_recipients"]:
+            self.checker.manual[(tag, day)] += 1  # an in-flight digest may arrive twice
+        self.world.clock.set(at_local(day, 9, 30))
+        runs, problems = run_flows(at_local(day, 9, 30).isoformat(), True, actions)
+        self.outcome.notes.append(
+            f"{day}: the chase was SIGKILLed after {killed['received_before_kill']} digests had "
+            f"arrived, {killed['in_flight']} in flight; rerun at 09:30")
+        self.outcome.faults["kill"] = {"day": day.isoformat(), **killed}
+        return runs + len(actions) + 1, problems
+
     def final(self, last: date) -> None:
         if self.events is not None:
             self.outcome.events = self.events.final(last, self.checker)
+            api_logs = self.world.home / "logs" / "prefect-run-logs.txt"
+            self.outcome.events["run_log_lines"] = self.events.dump_logs(api_logs)
         self.checker.logs(last, self.log_files())
 
     def log_files(self) -> list[Path]:

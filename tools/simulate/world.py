@@ -69,7 +69,6 @@ class World:
             "DUBAN_PORTAL_URL": self.page_url,
             **up.prefect_env(self.home, self.prefect_port),
             "PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED": "false",
-            "PREFECT_LOGGING_LEVEL": "WARNING",
             "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "300",
         })
 

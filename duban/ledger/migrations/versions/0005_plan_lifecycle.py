@@ -6,13 +6,13 @@ Plain ALTER TABLE ADD / DROP COLUMN, no batch rebuild: other tables point at pla
 (foreign keys on) cannot drop and rebuild a referenced table inside the migration's transaction.
 
 Revision ID: 0005_plan_lifecycle
-Revises: 0006_review
+Revises: 0007_link_limits
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0005_plan_lifecycle"
-down_revision = "0006_review"
+down_revision = "0007_link_limits"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,111 @@
+"""What a report is worth: its figure judged against the target, and the answer the department
+reads (ReportOutcome)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from duban.ledger.models import Occurrence, Report
+from duban.plan.allocations import current_shares
+from duban.plan.progress import Goal, Verdict, elapsed_share, judge, num, target_progress
+from duban.reports.inputs import KIND_ZH
+
+
+@dataclass(frozen=True)
+class ReportOutcome:
+    """The answer to a submission; a replay of the same submission gets an equal one."""
+
+    report_id: int
+    occurrence_id: int
+    department: str
+    kind: str
+    value: float | None
+    unit: str | None
+    verdict: str | None
+    verdict_text: str
+    closed: bool  # the department's part is done (closed, or reported awaiting review)
+    closed_on: date | None
+    acknowledged_until: date | None
+    supersedes_id: int | None
+    message: str
+    replayed: bool = field(default=False, compare=False)
+    awaiting_review: bool = False  # 已报送·待审核: the office has yet to accept or return it
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "report_id": self.report_id, "occurrence_id": self.occurrence_id,
+            "department": self.department, "kind": self.kind, "value": self.value,
+            "unit": self.unit, "verdict": self.verdict, "verdict_text": self.verdict_text,
+            "closed": self.closed, "closed_on": _iso(self.closed_on),
+            "acknowledged_until": _iso(self.acknowledged_until),
+            "supersedes_id": self.supersedes_id, "message": self.message,
+            "awaiting_review": self.awaiting_review,
+        }
+
+
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day else None
+
+
+def verdict_for(
+    session: Session, occ: Occurrence, value: float | None, kind: str, today: date,
+    slow_ratio: float,
+) -> Verdict | None:
+    """Judge a value: a county's part of a city-wide sum against its allocated share (任务分解)
+    if it has one, else as the city total after this report; any other figure on its own.
+    Progress is expected in proportion to the plan's days elapsed by the period's end."""
+    if value is None:
+        return None
+    duty, target = occ.duty, occ.duty.target
+    plan = duty.action.plan
+    final = kind == "done" or duty.kind == "target_final"
+    share = 1.0 if duty.kind == "target_final" else elapsed_share(plan.starts, plan.ends,
+                                                                  occ.period_end)
+    goal = Goal.of(target)
+    if duty.kind == "target_progress" and target.rollup == "sum" and len(duty.owner_codes) > 1:
+        own_share = current_shares(session, target.id).get(occ.department.jurisdiction.code)
+        if own_share is not None:  # 任务分解: this county's share is its own target
+            mine = Goal("at_least" if goal.op == "range" else goal.op, own_share, None,
+                        goal.unit, goal.rollup, goal.cumulative)
+            verdict = judge(mine, value, final, share, slow_ratio)
+            return Verdict(verdict.code, f"对照本地分解任务，{verdict.text}", verdict.expected)
+        city = target_progress(session, target, today, slow_ratio)
+        shared = judge(goal, city.city_value or 0.0, False, share, slow_ratio)
+        count = f"（{city.reported}/{len(city.expected_departments)}个单位已报送）"
+        return Verdict(shared.code, f"本单位{num(value)}{goal.unit}。全市{shared.text}{count}",
+                       shared.expected)
+    return judge(goal, value, final, share, slow_ratio)
+
+
+def outcome_of(occ: Occurrence, report: Report, verdict: Verdict | None) -> ReportOutcome:
+    return ReportOutcome(
+        report_id=report.id, occurrence_id=occ.id, department=occ.department.code,
+        kind=report.kind, value=report.value, unit=report.unit,
+        verdict=verdict.code if verdict else None, verdict_text=verdict.text if verdict else "",
+        closed=occ.status in ("closed", "reported"), closed_on=occ.closed_on,
+        acknowledged_until=occ.acknowledged_until, supersedes_id=report.supersedes_id,
+        message=_message(occ, report, verdict), awaiting_review=occ.status == "reported",
+    )
+
+
+def _message(occ: Occurrence, report: Report, verdict: Verdict | None) -> str:
+    if report.kind == "ack":
+        until = occ.acknowledged_until.isoformat() if occ.acknowledged_until else ""
+        return (f"已签收。{until}前暂停催办；截止日期{occ.due_on.isoformat()}不变，"
+                "办结后请及时报送。")
+    what = "更正" if report.supersedes_id else KIND_ZH[report.kind]
+    parts = [f"已记录{what}报送（报告编号 {report.id}）。"]
+    if verdict:
+        parts.append(verdict.text + "。")
+    if occ.status == "reported":
+        parts.append("已报送，等待督办办公室审核销号；审核前如需修改，可重新报送。")
+    elif occ.status == "closed":
+        day = occ.closed_on.isoformat() if occ.closed_on else ""
+        parts.append(f"该事项已完成报送（{day}），不再提醒。")
+    else:
+        parts.append("该事项仍为待办，将继续跟踪。")
+    return "".join(parts)

@@ -1,0 +1,197 @@
+"""One running service: a real `duban up` on a fresh home, and the duban commands beside it.
+
+Measured in one long test (starting the service dominates the cost): the board within a minute of
+the start, the API refusing a caller without the credential, `duban chase`/`duban remind` running
+on that server (no temporary server), a report made with the CLI in the event feed within seconds,
+a run whose process was killed marked Crashed by the server, and a SIGKILLed `duban up` whose
+children the next start stops.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from cli.up_cmd import READY
+from tests.prefect.test_prefect_up import READY_TIMEOUT, Up, free_port
+
+pytestmark = pytest.mark.prefect
+
+DUBAN = str(Path(sys.executable).with_name("duban"))
+BOARD_WITHIN = 60.0  # seconds from the start (after install), on an idle machine
+EVENT_WITHIN = 10.0
+CRASHED_WITHIN = 240.0  # 90 s without heartbeats + the heartbeat period + the trigger's sweep
+
+
+class Api:
+    def __init__(self, port: int, auth: str) -> None:
+        self.base = f"http://127.0.0.1:{port}/api"
+        self.auth = tuple(auth.split(":", 1))
+
+    def post(self, path: str, body: dict | None = None, auth: bool = True) -> httpx.Response:
+        return httpx.post(self.base + path, json=body or {}, timeout=30,
+                          auth=self.auth if auth else None)
+
+    def ok(self, path: str, body: dict | None = None):
+        response = self.post(path, body)
+        response.raise_for_status()
+        return response.json()
+
+    def runs(self, **flow_runs) -> list[dict]:
+        return self.ok("/flow_runs/filter", {"flow_runs": flow_runs, "limit": 200})
+
+    def flow_id(self, name: str) -> str:
+        (found,) = self.ok("/flows/filter", {"flows": {"name": {"any_": [name]}}})
+        return found["id"]
+
+
+def duban(home: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    """A duban command as the office types it: only DUBAN_HOME set, nothing about Prefect."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "DUBAN_"))}
+    env["DUBAN_HOME"] = str(home)
+    return subprocess.run([DUBAN, *args], env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def wait(check, timeout: float, step: float = 0.5):
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        value = check()
+        if value:
+            return value, time.monotonic() - start
+        time.sleep(step)
+    return None, time.monotonic() - start
+
+
+def test_one_running_service(tmp_path: Path) -> None:
+    home, prefect_port, portal_port = tmp_path / "home", free_port(), free_port()
+    started = time.monotonic()
+    service = Up(home, prefect_port, portal_port, "--startup-timeout", "500")
+    try:
+        ready = service.wait_for(READY, READY_TIMEOUT)
+        print(f"duban up ready in {ready:.1f} s")
+        auth = (home / "prefect-auth").read_text().strip()
+        assert (home / "prefect-auth").stat().st_mode & 0o777 == 0o600
+        info = json.loads((home / "service.json").read_text())
+        assert (home / "service.json").stat().st_mode & 0o777 == 0o600
+        assert info["api_url"] == f"http://127.0.0.1:{prefect_port}/api"
+        api = Api(prefect_port, auth)
+
+        # locked: no credential, no API; the right one works; health stays open
+        assert api.post("/flows/filter", auth=False).status_code == 401
+        assert api.post("/flows/filter").status_code == 200
+        assert httpx.get(f"{api.base}/health", timeout=10).status_code == 200
+
+        board, _ = wait(lambda: api.ok("/artifacts/latest/filter", {
+            "artifacts": {"key": {"any_": ["duban-board"]}}}), READY_TIMEOUT, 2)
+        board_at = time.monotonic() - started
+        print(f"board artifact {board_at:.1f} s after duban up started")
+        assert board, "no duban-board artifact"
+
+        # deployments from the plan, named by what they do
+        names = {d["name"] for d in api.ok("/deployments/filter", {"limit": 200})}
+        assert "02 社区养老服务行动" in names and "每天巡查并发送汇总" in names
+        assert "daily" not in names
+
+        # the commands use this server: their runs appear here, no temporary server starts
+        daily = api.flow_id("每日督办")
+        before = len(api.runs(flow_id={"any_": [daily]}))
+        t = time.monotonic()
+        done = duban(home, "chase", "--action", "2")
+        print(f"duban chase --action 2 took {time.monotonic() - t:.1f} s")
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "临时" not in done.stderr and f":{prefect_port}/api" in done.stderr
+        assert len(api.runs(flow_id={"any_": [daily]})) == before + 1
+        t = time.monotonic()
+        reminded = duban(home, "remind", "mzj", "--action", "2")
+        print(f"duban remind took {time.monotonic() - t:.1f} s")
+        assert reminded.returncode == 0, reminded.stdout + reminded.stderr
+        assert api.runs(flow_id={"any_": [api.flow_id("手动催办")]})
+
+        # a report from the CLI reaches the event feed within seconds (the relay in duban up)
+        occurrence = open_occurrence(home, "mzj")
+        token = duban(home, "token", "issue", "mzj").stdout.strip().splitlines()[-1]
+        reported_at = time.monotonic()
+        acked = duban(home, "confirm", str(occurrence), "--ack", "--token", token)
+        assert acked.returncode == 0, acked.stdout + acked.stderr
+        resource = f"duban.occurrence.{occurrence}"
+        events, took = wait(lambda: api.ok("/events/filter", {"filter": {
+            "event": {"name": ["duban.item.acknowledged"]},
+            "any_resource": {"id": [resource]}}})["events"], 60)
+        latency = time.monotonic() - reported_at
+        print(f"acknowledgement in the event feed {latency:.1f} s after `duban confirm` returned"
+              f" ({took:.1f} s of polling)")
+        assert events and len(events) == 1
+        assert latency <= EVENT_WITHIN * 3  # the figure itself goes to BENCHMARKS.md
+
+        # a run whose process dies is marked Crashed by the server, not left Running
+        crashed_id = kill_a_running_chase(home, api, daily)
+        final, took = wait(lambda: api.ok(f"/flow_runs/{crashed_id}")["state_type"]
+                           in ("CRASHED",), CRASHED_WITHIN, 5)
+        print(f"killed run marked Crashed after {took:.1f} s")
+        assert final, api.ok(f"/flow_runs/{crashed_id}")["state"]
+
+        # SIGKILL: the children outlive it; the next start finds and stops them
+        server_pid = json.loads((home / "run" / "children.json").read_text())["children"][0]["pid"]
+        service.process.kill()
+        service.process.wait(10)
+        assert Path(f"/proc/{server_pid}").exists()
+    finally:
+        service.kill()
+
+    again = Up(home, prefect_port, portal_port, "--no-initial-runs", "--startup-timeout", "500")
+    try:
+        again.wait_for(READY, READY_TIMEOUT)
+        assert any("遗留进程" in line for line in again.output), "".join(again.output)
+        assert not Path(f"/proc/{server_pid}").exists() or _zombie(server_pid)
+        assert again.stop(signal.SIGTERM)[0] == 0
+        assert not (home / "service.json").exists()
+    finally:
+        again.kill()
+    # without the service, a command says so and stops
+    gone = duban(home, "remind", "mzj")
+    assert gone.returncode == 1 and "duban up 未在运行" in gone.stderr
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return " Z " in Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+
+
+def open_occurrence(home: Path, department: str) -> int:
+    done = duban(home, "status", "--department", department, "--json")
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(done.stdout)
+    rows = rows["occurrences"] if isinstance(rows, dict) else rows
+    return next(r["id"] for r in rows if r["state"] in ("overdue", "due_soon", "upcoming"))
+
+
+def kill_a_running_chase(home: Path, api: Api, daily: str) -> str:
+    """Start `duban chase` (every action), SIGKILL it once its 每日督办 run is Running."""
+    known = {r["id"] for r in api.runs(flow_id={"any_": [daily]})}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "DUBAN_"))}
+    env["DUBAN_HOME"] = str(home)
+    chase = subprocess.Popen([DUBAN, "chase", "--dry-run"], env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        running, _ = wait(lambda: [r for r in api.runs(flow_id={"any_": [daily]})
+                                   if r["id"] not in known and r["state_type"] == "RUNNING"],
+                          180, 0.5)
+        assert running, "the chase never ran"
+        time.sleep(2)  # its first heartbeat is out
+        chase.send_signal(signal.SIGKILL)
+        chase.wait(10)
+    finally:
+        if chase.poll() is None:
+            chase.kill()
+    return running[0]["id"]
