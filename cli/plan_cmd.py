@@ -351,7 +351,10 @@ def activate(
         changed = _move(session, row, "active", now)
     materialise_all(ctx, now)
     typer.echo(f"{row.key}：{'已启用（执行中）' if changed else '已在执行中'}")
-    if late.warning():
+    if late.overdue and row.ladder_from:
+        typer.echo(f"提示：{late.overdue} 项待办已过截止日期；首轮运行时向每个单位发一条启动通知，"
+                   f"已逾期事项自 {row.ladder_from.isoformat()} 起催办")
+    elif late.warning():
         typer.echo(f"提示：{late.warning()}")
 
 
