@@ -1,6 +1,6 @@
 """Prefect's share of an action flow on a synthetic ledger, and the per-occurrence baseline.
 
-1. batched: the real 社区固本强基行动 flow (flows.actions.action_01) over N synthetic open
+1. batched: the real action flow (flows.actions.action_flow, action 1) over N synthetic open
    occurrences of action 1 (benchmarks/synthetic.py), run through Prefect; its task runs are
    counted through the client once the server has recorded them;
 2. baseline: the same N occurrences (a copy of the same ledger) through a deliberately naive flow

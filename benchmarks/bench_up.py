@@ -96,7 +96,7 @@ def start_once(home: Path, expected: int, timeout: float) -> dict:
                 "deployments": lambda: _answers(f"{base}/api/deployments/filter", {"limit": 200},
                                                 home),
                 "board": lambda: _answers(f"{base}/api/artifacts/latest/filter", {
-                    "artifacts": {"key": {"any_": ["duban-board"]}}}, home),
+                    "artifacts": {"key": {"any_": ["00-duban-board"]}}}, home),
             }
             for name, check in checks.items():
                 if name in marks:

@@ -11,7 +11,8 @@ from cli.main import app
 from cli.output import echo_json, echo_lines, fail, table
 from duban.calendar.clock import utcnow
 from duban.reports import tokens
-from duban.reports.extensions import ExtensionError, decide, list_requests, request_extension
+from duban.reports.errors import ExtensionError
+from duban.reports.extensions import decide, list_requests, request_extension
 from duban.service import Context
 
 extension_app = typer.Typer(no_args_is_help=True, help="Extension requests (延期申请).")

@@ -129,6 +129,9 @@ def prefect_env(home: Path, port: int, auth: str, host: str = HOST) -> dict[str,
         "PREFECT_SERVER_API_AUTH_STRING": auth,
         "PREFECT_API_AUTH_STRING": auth,
         "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "30",
+        # the runner looks for runs to start every 2 s (default 10): a run made from the UI or
+        # the start-up catch-up begins within seconds
+        "PREFECT_RUNNER_POLL_FREQUENCY": "2",
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     }
 

@@ -15,6 +15,7 @@ from duban.plan.lifecycle import active_plans, find_plan
 from duban.service import Context
 from duban.supervise.board import build_board
 from duban.supervise.export import PlanBoard, write_plans_csv, write_plans_xlsx
+from duban.supervise.score import load_scoring, score_departments
 
 
 @app.command("report")
@@ -39,19 +40,23 @@ def report(
         fail(str(exc), code=2)
     ctx = Context.from_env()
     ctx.db.create_schema()
+    day = local_day(now)
     with ctx.db.read() as session:
         try:
             plans = [find_plan(session, plan)] if plan else active_plans(session)
         except LookupError as exc:
             fail(str(exc.args[0]))
+        scoring = load_scoring(ctx.settings.config_dir)
         boards = [PlanBoard(p.key, p.doc_no, p.title, p.state,
-                            build_board(session, local_day(now), ctx.calendar,
-                                        ctx.config.ladder.slow_progress_ratio, p.key))
+                            build_board(session, day, ctx.calendar,
+                                        ctx.config.ladder.slow_progress_ratio, p.key),
+                            score_departments(session, day, ctx.calendar, scoring, p.key))
                   for p in plans]
     if not boards:
         fail("没有执行中的方案：用 --plan 指定方案，或 duban plan activate / duban plan list")
     if xlsx is not None:
-        typer.echo(f"已写出 {write_plans_xlsx(boards, xlsx)}")
+        written = write_plans_xlsx(boards, xlsx, office_url=ctx.settings.portal_url)
+        typer.echo(f"已写出 {written}")
     if csv_dir is not None:
         for path in write_plans_csv(boards, csv_dir):
             typer.echo(f"已写出 {path}")

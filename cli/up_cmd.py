@@ -178,7 +178,7 @@ def _serve(ctx: Context, limit: int, initial_runs: bool, started: float, ui: str
                    "在界面中填写参数运行）")
         if removed:
             typer.echo("已移除不再在办的部署：" + "、".join(removed))
-        typer.echo("督办总览：Prefect 界面 Artifacts 页面的 duban-board")
+        typer.echo("督办总览：Prefect 界面 Artifacts 页面的 00-duban-board")
         published = connect.publish(home, {
             "api_url": os.environ["PREFECT_API_URL"], "ui_url": ui, "portal_url": portal_url,
             "pid": os.getpid(), "started": datetime.now(UTC).isoformat(timespec="seconds"),

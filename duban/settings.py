@@ -72,6 +72,12 @@ class Settings(BaseSettings):
                     "reverse proxies in front of the report page; only from these is "
                     "X-Forwarded-For believed",
     )
+    office_credential: str = Field(
+        "", json_schema_extra={"shown": "$DUBAN_HOME/prefect-auth"},
+        description="`user:password` for the office's pages on the portal (/office/…: reports "
+                    "and evidence); by default the Prefect UI's credential in "
+                    "$DUBAN_HOME/prefect-auth",
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -8,7 +8,7 @@ of `duban chase` over a plan's actions. The tasks are ordinary sync functions ca
 from __future__ import annotations
 
 from prefect.context import FlowRunContext
-from prefect.states import Completed, State
+from prefect.states import State
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -16,12 +16,10 @@ from duban.calendar.clock import local_day, parse_as_of
 from duban.calendar.workdays import WorkCalendar
 from duban.chase.occurrences import STATE_ZH
 from duban.ledger.models import Action, Plan
+from flows.states import day_state, error_state, non_workday
 from tasks.chase import chase_actions, task_context
 from tasks.publish import publish_action
 
-NON_WORKDAY = "非工作日"
-OVERDUE = "有逾期"
-NORMAL = "正常"
 DELIVERY_ZH = {"sent": "已发送", "failed": "未送达", "unknown": "结果未知",
                "unroutable": "无送达渠道", "retrying": "待重试", "in_flight": "发送中"}
 
@@ -78,25 +76,29 @@ def non_workday_state(as_of: str, data: object = None) -> State | None:
     day = local_day(parse_as_of(as_of))
     if WorkCalendar().is_workday(day):
         return None
-    return Completed(name=NON_WORKDAY, message=f"{day} 为非工作日，跳过", data=data)
+    return non_workday(f"{day} 为非工作日，跳过", data=data)
 
 
 def run_action(plan: str, action_no: int, as_of: str | None, dry_run: bool) -> State:
     """The whole body of an action flow: gate on the working day, chase in one task run, then
     publish the events and the supervisors' artifacts in one more (not in a dry run).
-    The final state comes from one function, action_state, so its naming lives in one place."""
-    now = resolve_as_of(as_of)
-    skipped = non_workday_state(now, data=[])
-    if skipped is not None:
-        return skipped
-    results = chase_actions(now, [action_no], dry_run, plan)
-    if not dry_run:
-        publish_action(now, action_no)
+    Whatever breaks ends the run as 运行出错, never as 有逾期 (flows/states.py)."""
+    try:
+        now = resolve_as_of(as_of)
+        skipped = non_workday_state(now, data=[])
+        if skipped is not None:
+            return skipped
+        results = chase_actions(now, [action_no], dry_run, plan)
+        if not dry_run:
+            publish_action(now, action_no, plan)
+    except Exception as exc:  # noqa: BLE001  the run's state says it; the log has the traceback
+        return error_state(exc)
     return action_state(results, dry_run)
 
 
 def action_state(results: list[dict], dry_run: bool) -> State:
-    """Completed "有逾期" when anything is overdue, else "正常"; the message sums it up."""
+    """有逾期 (a red, Failed-type state) when anything is overdue, else 正常 (flows/states.py);
+    the message sums it up."""
     overdue = sum(r["states"].get("overdue", 0) for r in results)
     states = sum_counts(r["states"] for r in results)
     counts = "，".join(f"{STATE_ZH[s]} {n}" for s, n in states.items() if n) or "暂无事项"
@@ -106,8 +108,7 @@ def action_state(results: list[dict], dry_run: bool) -> State:
     else:
         recorded = sum(r["recorded"] for r in results)
         reminders = f"应催办 {owed} 条，新记 {recorded} 条，此前已记 {owed - recorded} 条"
-    name = OVERDUE if overdue else NORMAL
-    return Completed(name=name, message=f"{counts}；{reminders}", data=results)
+    return day_state(overdue, f"{counts}；{reminders}", data=results)
 
 
 def sum_counts(counters) -> dict[str, int]:

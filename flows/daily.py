@@ -8,16 +8,16 @@ from __future__ import annotations
 from typing import Any
 
 from prefect import flow
-from prefect.states import Completed, Failed, State
+from prefect.states import Failed, State
 
 from flows.actions import action_flow
 from flows.common import day_label, resolve_as_of, run_name
 from flows.dispatch import dispatch_flow
+from flows.states import ERROR, OVERDUE, day_state
 from tasks.chase import plan_actions
+from tasks.publish import publish_board
 
 DAILY_FLOW_NAME = "每日督办"
-DONE = "已完成"
-FAILED = "有失败"
 
 
 async def outcome(state: State) -> dict[str, Any]:
@@ -43,10 +43,14 @@ async def daily_flow(
     dry_run: bool = False,
     plan: str | None = None,
     actions: list[int] | None = None,
+    board_first: bool = False,
 ) -> State:
     """as_of: 督办时点（默认现在）; dry_run: 演练（不记录、不发送）;
-    plan / actions: 只跑某计划、某几项行动."""
+    plan / actions: 只跑某计划、某几项行动; board_first: 先按台账现状发布督办总览（启动时补跑用，
+    the board is there in seconds instead of after the whole day's chase)."""
     now = resolve_as_of(as_of)
+    if board_first and not dry_run:
+        publish_board(now)
     runs = []
     for key, no, title in plan_actions(now, plan, actions, dry_run):
         named = action_flow.with_options(flow_run_name=f"{no:02d} {title} {day_label(now)}"
@@ -60,16 +64,17 @@ async def daily_flow(
 
 
 def daily_state(runs: list[dict], dispatch: dict | None) -> State:
-    """Failed "有失败" naming the runs that failed, else Completed "已完成" with the day's sums."""
+    """The day's state reflects its children (flows/states.py): 运行出错 naming the runs that
+    broke; else 有逾期 (red) with the overdue items summed when any action has them; else 正常."""
     failed = [r for r in runs if not r["ok"]] + ([dispatch] if dispatch and not dispatch["ok"]
                                                   else [])
     data = {"runs": runs, "dispatch": dispatch}
     if failed:
         names = "、".join(f"{r['action']:02d} {r['title']}" if "action" in r else "发送督办汇总"
                          for r in failed)
-        return Failed(name=FAILED, message=f"运行失败：{names}", data=data)
-    overdue = sum(1 for r in runs
-                  if any(x["states"].get("overdue") for x in r["data"] or []))
+        return Failed(name=ERROR, message=f"运行出错：{names}", data=data)
+    overdue = sum(x["states"].get("overdue", 0) for r in runs for x in r["data"] or []
+                  if isinstance(x, dict))
+    late = sum(1 for r in runs if r["state"] == OVERDUE)
     sent = f"；{dispatch['state']}：{dispatch['message']}" if dispatch else ""
-    return Completed(name=DONE, message=f"行动 {len(runs)} 项（有逾期 {overdue} 项）{sent}",
-                     data=data)
+    return day_state(overdue, f"行动 {len(runs)} 项（有逾期 {late} 项）{sent}", data)

@@ -6,6 +6,7 @@ from prefect import flow
 from prefect.states import Completed, State
 
 from flows.common import delivery_summary, non_workday_state, resolve_as_of, run_name
+from flows.states import error_state
 from tasks.chase import dispatch_digests
 from tasks.publish import publish_board
 
@@ -19,16 +20,19 @@ UNDELIVERED = "有未送达"
     flow_run_name=run_name,
     description=(
         "把各行动已记入台账的催办合并为每个单位每天一份汇总并发送；非工作日不发送（force 除外）。"
-        "随后发布督办总览（Artifacts：duban-board）。"
+        "随后发布督办总览（Artifacts：00-duban-board）。"
     ),
 )
 async def dispatch_flow(as_of: str | None = None, force: bool = False) -> State:
     """Send the day's digests (not on a day off unless forced), then publish 督办总览: every
     day, since items fall overdue on days off too."""
-    now = resolve_as_of(as_of)
-    skipped = None if force else non_workday_state(now)
-    result = dispatch_digests(now, force) if skipped is None else None
-    publish_board(now)
+    try:
+        now = resolve_as_of(as_of)
+        skipped = None if force else non_workday_state(now)
+        result = dispatch_digests(now, force) if skipped is None else None
+        publish_board(now)
+    except Exception as exc:  # noqa: BLE001  运行出错, told apart from any delivery outcome
+        return error_state(exc)
     return skipped if skipped is not None else dispatch_state(result)
 
 

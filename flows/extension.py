@@ -1,12 +1,15 @@
 """审批延期: the office approves or rejects a department's extension request from the Prefect UI.
 
-Parameters are plain values typed into the deployment's run form. One thin task opens its own
+Parameters are plain values typed into the deployment's run form, named in Chinese because the
+form shows the names. One thin task opens its own
 Context and calls duban.reports.extensions.decide (an approval moves the deadline and so the
 reminder
 ladder; the plan's date stays on record); then it emits the pending item events (延期).
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
@@ -18,6 +21,7 @@ from duban.reports.extensions import ExtensionError, decide
 from duban.service import Context
 from tasks.chase import audit_form
 from tasks.events import emit_pending
+from tasks.publish import link_board
 
 APPROVED = "已批准"
 REJECTED = "已驳回"
@@ -54,21 +58,29 @@ def _run_name() -> str:
     """e.g. "审批延期 #3 批准"."""
     context = FlowRunContext.get()
     params = (context.parameters or {}) if context else {}
-    verdict = "批准" if params.get("approve") else "驳回"
-    return f"审批延期 #{params.get('request_id', '?')} {verdict}"
+    return f"审批延期 #{params.get('申请编号', '?')} {params.get('审批结果', '')}"
 
 
 @flow(
     name="审批延期",
     flow_run_name=_run_name,
-    description="督办办公室审批部门的延期申请（编号见 duban extension list）：批准则截止日期与催办"
-    "阶梯顺延，原定截止日期留档；驳回则截止日期不变。",
+    description="督办办公室审批部门的延期申请（申请编号见 duban extension list 或报送页面）：批准则"
+    "截止日期与催办阶梯顺延，原定截止日期留档；驳回则截止日期不变。点击 Run → Custom run 填写。",
 )
 async def extension_flow(
-    request_id: int, approve: bool, note: str = "", decided_by: str = "office"
+    申请编号: int, 审批结果: Literal["批准", "驳回"], 审批意见: str = "", 审批人: str = "督办办公室"
 ) -> State:
-    """request_id: 延期申请编号; approve: 批准 (true) or 驳回 (false); note: 审批意见."""
-    return extension_state(decide_extension(request_id, approve, note, decided_by))
+    """审批一份延期申请。
+
+    Args:
+        申请编号: 延期申请的编号，见 duban extension list。
+        审批结果: 批准＝截止日期改为申请的日期；驳回＝截止日期不变。
+        审批意见: 写给申请单位的意见（可空）。
+        审批人: 经办人姓名，记入审计日志。
+    """
+    outcome = decide_extension(申请编号, 审批结果 == "批准", 审批意见, 审批人)
+    link_board()
+    return extension_state(outcome)
 
 
 def extension_state(outcome: dict) -> State:

@@ -59,6 +59,7 @@ from tasks.events import emit_pending
 RUNNER_NAME = "duban"
 INITIAL_TAG = "启动时补跑"
 RELAY_SECONDS = 3.0
+REGISTER_AT_ONCE = 4  # deployments registered concurrently (the server writes each one)
 ZOMBIE_AUTOMATION = "无心跳的运行标记为崩溃"
 ZOMBIE_AFTER = timedelta(seconds=90)  # three missed heartbeats (Prefect's minimum is 30 s)
 
@@ -107,9 +108,11 @@ async def drop_missed_runs() -> int:
 
 
 async def catch_up() -> Any:
-    """One run of 每日督办 now (the day's chase, digest and board)."""
+    """One run of 每日督办 now (the day's chase, digest and board), publishing the board from the
+    ledger as it stands first, so supervisors have it within seconds of the run starting."""
     await drop_missed_runs()
-    return await arun_deployment(DAILY.path, timeout=0, tags=[INITIAL_TAG], as_subflow=False)
+    return await arun_deployment(DAILY.path, timeout=0, tags=[INITIAL_TAG], as_subflow=False,
+                                 parameters={"board_first": True})
 
 
 async def ensure_zombie_automation() -> None:
@@ -153,10 +156,14 @@ async def serve_all(ctx: Context, limit: int, initial_runs: bool,
     """Register the deployments, call on_ready(specs, removed), and run until stopped."""
     runner = Runner(name=RUNNER_NAME, pause_on_shutdown=False, limit=limit)
     specs = deployment_specs(ctx)
-    for spec in specs:
-        await runner.aadd_deployment(await build_deployment(spec))
+    gate = asyncio.Semaphore(REGISTER_AT_ONCE)
+
+    async def register(spec: Spec) -> None:
+        async with gate:
+            await runner.aadd_deployment(await build_deployment(spec))
+
+    await asyncio.gather(*(register(spec) for spec in specs), ensure_zombie_automation())
     removed = await remove_stale(specs)
-    await ensure_zombie_automation()
     background = [asyncio.create_task(relay_events(ctx))]
     if initial_runs:
         background.append(asyncio.create_task(catch_up()))

@@ -30,6 +30,7 @@ from duban.reports.evidence import EVIDENCE_LIMIT, EvidenceFile
 from duban.service import Context
 from portal import pages
 from portal.limits import RequestGate
+from portal.office import add_office_routes
 from portal.security import FailureLimiter, install_log_redaction
 from portal.views import Clock, Portal, Submitted
 
@@ -123,6 +124,7 @@ def create_app(
     app.add_middleware(RequestGate, portal=portal)  # size and token before the body is read
     app.add_middleware(SecurityHeaders)  # outermost: every answer carries the headers
     _routes(app)
+    add_office_routes(app, ctx, clock)  # /office/…: the office's view of reports and evidence
     _errors(app)
     return app
 

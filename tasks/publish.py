@@ -3,69 +3,92 @@
 Each task first emits the ledger's pending item events (tasks/events.py), then builds the board
 (duban.supervise.board) and hands what duban.supervise.markdown rendered to prefect.artifacts
 under stable keys:
-- publish_action (each action flow): `action-NN-overdue` (table), one progress artifact per
-  quantified target (`action-NN-<target key>`), `action-NN-summary` (markdown);
-- publish_board (the digest flow, so every `duban chase` too): `duban-board`, 督办总览.
+- publish_action (each action flow): `<plan>-NN-overdue` (table) and `<plan>-NN-summary`
+  (markdown: colours, targets with their bars and verdicts, shares; linking back to the board);
+- publish_board (the digest flow, so every `duban chase` too): `00-duban-board`, 督办总览.
 Artifacts carry names, dates, counts and figures only: no tokens, links to reports or URLs of
 notification channels.
 """
 
 from __future__ import annotations
 
+from collections import Counter
+
 from prefect import task
 from prefect.artifacts import (
     create_markdown_artifact,
-    create_progress_artifact,
     create_table_artifact,
 )
 from prefect.cache_policies import NO_CACHE
 
 from duban.calendar.clock import local_day, parse_as_of
-from duban.chase.holiday_notice import missing_data_notice
+from duban.chase.holiday_notice import board_notice
 from duban.service import Context
 from duban.supervise import markdown as present
-from duban.supervise.board import build_board
+from duban.supervise.board import Board, plan_boards
+from duban.supervise.score import load_scoring, score_departments, score_markdown
 from tasks.chase import ensure_ready, task_context
 from tasks.events import emit_pending
 
 
-def _board(ctx: Context, as_of: str, action_nos: list[int] | None = None):
+def _boards(ctx: Context, as_of: str, action_nos: list[int] | None = None) -> list[Board]:
+    """One board per active plan (a plan key in every artifact key: nothing overwrites)."""
     today = local_day(parse_as_of(as_of))
     with ctx.db.read() as session:  # does not queue behind the chases writing beside it
-        return build_board(session, today, ctx.calendar, ctx.config.ladder.slow_progress_ratio,
+        return plan_boards(session, today, ctx.calendar, ctx.config.ladder.slow_progress_ratio,
                            action_nos=action_nos)
 
 
 @task(name="发布督办视图", task_run_name="发布督办视图 行动 {action}", cache_policy=NO_CACHE)
-def publish_action(as_of: str, action: int) -> dict:
-    """Emit the action's pending events; publish its overdue table, target progress, summary."""
+def publish_action(as_of: str, action: int, plan: str | None = None) -> dict:
+    """Emit the action's pending events; publish its overdue table, target progress and
+    summary, for the given plan or for every active plan that has an action of this number."""
     ctx = task_context()
     ensure_ready(ctx, as_of)
     events = emit_pending(ctx, [action])
-    board = _board(ctx, as_of, [action])
-    create_table_artifact(present.overdue_table(board, action), key=present.overdue_key(action),
-                          description=present.overdue_description(board, action))
-    figures = present.progress_figures(board, action)
-    for figure in figures:
-        create_progress_artifact(figure.percent, key=figure.key, description=figure.description)
-    title = board.titles.get(action, "")
-    create_markdown_artifact(present.action_summary(board, action),
-                             key=present.summary_key(action),
-                             description=f"行动{action} {title} 小结（截至 {board.as_of}）")
-    states = board.states(action)
-    return {"artifacts": 2 + len(figures), "events": events, "overdue": states["overdue"],
-            "due_soon": states["due_soon"]}
+    published, overdue, due_soon = 0, 0, 0
+    for board in _boards(ctx, as_of, [action]):
+        if action not in board.titles or (plan and board.plan and board.plan.key != plan):
+            continue
+        published += _publish_action(board, action)
+        states = board.states(action)
+        overdue, due_soon = overdue + states["overdue"], due_soon + states["due_soon"]
+    return {"artifacts": published, "events": events, "overdue": overdue, "due_soon": due_soon}
+
+
+def _publish_action(board: Board, no: int) -> int:
+    plan = board.plan.key if board.plan else "plan"
+    create_table_artifact(present.overdue_table(board, no), key=present.overdue_key(plan, no),
+                          description=present.overdue_description(board, no))
+    create_markdown_artifact(present.action_summary(board, no),
+                             key=present.summary_key(plan, no),
+                             description=present.summary_description(board, no))
+    return 2
 
 
 @task(name="发布督办总览", task_run_name="发布督办总览", cache_policy=NO_CACHE)
 def publish_board(as_of: str) -> dict:
-    """Emit every pending event; publish 督办总览 (duban-board) over all actions."""
+    """Emit every pending event; publish 督办总览 (00-duban-board) over every active plan."""
     ctx = task_context()
     ensure_ready(ctx, as_of)
     events = emit_pending(ctx)
-    board = _board(ctx, as_of)
-    notice = missing_data_notice(ctx.calendar, board.as_of)
-    create_markdown_artifact(present.board_markdown(board, notice), key=present.BOARD_KEY,
-                             description=f"{present.BOARD_TITLE}（截至 {board.as_of}）")
-    return {"artifacts": 1, "events": events, "states": dict(board.states()),
-            "notice": notice is not None}
+    boards = _boards(ctx, as_of)
+    today = local_day(parse_as_of(as_of))
+    notice = board_notice(ctx.calendar, today)
+    with ctx.db.read() as session:  # 考评, appended to the board
+        scores = score_departments(session, today, ctx.calendar,
+                                   load_scoring(ctx.settings.config_dir))
+    text = present.board_markdown(boards, notice) + "\n" + score_markdown(scores)
+    create_markdown_artifact(text, key=present.BOARD_KEY,
+                             description=present.board_description(boards))
+    states = sum((b.states() for b in boards), Counter())
+    return {"artifacts": 1, "events": events, "states": dict(states),
+            "plans": [b.plan.key for b in boards if b.plan], "notice": notice is not None}
+
+
+def link_board() -> None:
+    """A run-level (keyless) artifact with the board's link, for runs that publish nothing else:
+    from any run's Artifacts tab a supervisor is one click from 督办总览."""
+    create_markdown_artifact(f"[{present.BOARD_TITLE}](/artifacts/key/{present.BOARD_KEY})："
+                             "各方案逾期、临期事项与指标进度。",
+                             description=f"{present.BOARD_TITLE}链接")

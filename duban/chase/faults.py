@@ -12,6 +12,7 @@ import os
 import signal
 import threading
 from collections import Counter
+from collections.abc import Callable
 
 ENV = "DUBAN_FAULT_KILL_AT"
 
@@ -42,18 +43,28 @@ KILL_POINTS = (
 
 _passes: Counter[str] = Counter()
 _lock = threading.Lock()
+_hooks: dict[str, tuple[int, Callable[[], None]]] = {}
+
+
+def on(where: str, action: Callable[[], None]) -> None:
+    """Run `action` at `where` (NAME or NAME@N) instead of dying: e.g. take the database away."""
+    point, _, nth = where.partition("@")
+    _hooks[point] = (int(nth or 1), action)
 
 
 def checkpoint(name: str) -> None:
-    """Die here if told to (see the module docstring); otherwise cost one dict lookup."""
+    """Die here if told to (see the module docstring); otherwise cost a lookup or two."""
     wanted = os.environ.get(ENV)
-    if not wanted:
+    hook = _hooks.get(name)
+    if not wanted and hook is None:
         return
-    point, _, nth = wanted.partition("@")
-    if point != name:
+    point, _, nth = (wanted or "").partition("@")
+    if point != name and hook is None:
         return
     with _lock:
         _passes[name] += 1
         count = _passes[name]
-    if count == int(nth or 1):
+    if hook is not None and count == hook[0]:
+        hook[1]()
+    if point == name and count == int(nth or 1):
         os.kill(os.getpid(), signal.SIGKILL)

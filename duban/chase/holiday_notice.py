@@ -31,6 +31,19 @@ def missing_data_notice(calendar: WorkCalendar, today: date) -> str | None:
     )
 
 
+def board_notice(calendar: WorkCalendar, today: date) -> str | None:
+    """The same warning for supervisors on the board: what it means for them, and that the
+    office (not they) acts. None when next year's data is in (or it is not November)."""
+    year = calendar.missing_next_year(today)
+    if year is None:
+        return None
+    return (
+        f"国务院办公厅尚未发布（或系统尚未录入）{year}年法定节假日和调休安排，通常于11月发布。"
+        f"在此之前，{year}年的截止日期按常规周末推算，标注为“暂定”，调休公布后可能前后移动几天。"
+        "官方安排公布后由督办办公室更新系统，暂定截止日期自动重算并留痕；督查人员无需操作。"
+    )
+
+
 def note_missing_data(session: Session, calendar: WorkCalendar, today: date, now: datetime) -> int:
     """Record this week's notice to the office (once per ISO week); returns 1 if recorded."""
     text = missing_data_notice(calendar, today)

@@ -25,8 +25,13 @@ STATE_ZH = {
     "done": "按期完成",
     "done_late": "逾期完成",
 }
+# One meaning per colour wherever supervisors look (board, Excel, weekly brief): 红 open and
+# past its deadline, 黄 open and due within the warning window (or returned by the office for a
+# new report before its deadline), 绿 on time (not yet due, reported, or done by the deadline).
+# Done late has no colour: it is neither late now nor on time.
 COLOUR = {"upcoming": "绿", "due_soon": "黄", "overdue": "红", "returned": "黄",
-          "reported": "绿", "done": "绿", "done_late": "绿"}
+          "reported": "绿", "done": "绿", "done_late": ""}
+COLOUR_MEANING = {"红": "逾期", "黄": "临期", "绿": "按期"}
 # Review marks (审核): an item awaiting the office's review, or one it returned (still open).
 PENDING_REVIEW, RETURNED = "pending", "returned"
 

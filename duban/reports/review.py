@@ -34,12 +34,11 @@ ACCEPTED, RETURNED = "accepted", "returned"
 VERDICT_ZH = {ACCEPTED: "销号", RETURNED: "退回"}
 
 
-class ReviewError(ValueError):
-    """A verdict refused; the message says why in Chinese and English."""
+class ReviewError(ReportError):
+    """A verdict refused; the one bilingual error of the report core (str: "中文 / English")."""
 
     def __init__(self, zh: str, en: str) -> None:
-        self.zh, self.en = zh, en
-        super().__init__(f"{zh} / {en}")
+        super().__init__("review", zh, en)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from duban.ledger.models import Occurrence, Report
-from duban.plan.allocations import current_shares
+from duban.plan.allocations import share_lines
 from duban.plan.progress import Goal, Verdict, elapsed_share, judge, num, target_progress
 from duban.reports.inputs import KIND_ZH
 
@@ -55,30 +55,35 @@ def verdict_for(
     session: Session, occ: Occurrence, value: float | None, kind: str, today: date,
     slow_ratio: float,
 ) -> Verdict | None:
-    """Judge a value: a county's part of a city-wide sum against its allocated share (任务分解)
-    if it has one, else as the city total after this report; any other figure on its own.
-    Progress is expected in proportion to the plan's days elapsed by the period's end."""
+    """The verdict the board shows for the same target on the same day, so the report page and
+    the board never disagree: a county's part of a city-wide sum against its allocated share
+    (任务分解, as the board's share lines judge it), else the city figure after this report from
+    target_progress, the one verdict function; a department's own level (a rate, an average) is
+    judged by the same rule on the same day. `kind` does not change it: the board judges the
+    latest figure whether reported as done or progress."""
+    del kind  # kept in the signature for callers; see above
     if value is None:
         return None
     duty, target = occ.duty, occ.duty.target
-    plan = duty.action.plan
-    final = kind == "done" or duty.kind == "target_final"
-    share = 1.0 if duty.kind == "target_final" else elapsed_share(plan.starts, plan.ends,
-                                                                  occ.period_end)
-    goal = Goal.of(target)
-    if duty.kind == "target_progress" and target.rollup == "sum" and len(duty.owner_codes) > 1:
-        own_share = current_shares(session, target.id).get(occ.department.jurisdiction.code)
-        if own_share is not None:  # 任务分解: this county's share is its own target
-            mine = Goal("at_least" if goal.op == "range" else goal.op, own_share, None,
-                        goal.unit, goal.rollup, goal.cumulative)
-            verdict = judge(mine, value, final, share, slow_ratio)
-            return Verdict(verdict.code, f"对照本地分解任务，{verdict.text}", verdict.expected)
-        city = target_progress(session, target, today, slow_ratio)
-        shared = judge(goal, city.city_value or 0.0, False, share, slow_ratio)
-        count = f"（{city.reported}/{len(city.expected_departments)}个单位已报送）"
-        return Verdict(shared.code, f"本单位{num(value)}{goal.unit}。全市{shared.text}{count}",
-                       shared.expected)
-    return judge(goal, value, final, share, slow_ratio)
+    shared = duty.kind == "target_progress" and len(duty.owner_codes) > 1
+    if shared and target.rollup == "sum":
+        county = occ.department.jurisdiction.name
+        line = next((s for s in share_lines(session, target, today, slow_ratio)
+                     if s.county == county and s.value is not None), None)
+        if line is not None:  # 任务分解: this county's share is its own target
+            return Verdict(line.verdict, f"对照本地分解任务，{line.text}")
+    city = target_progress(session, target, today, slow_ratio)
+    if not shared or city.verdict is None:
+        return city.verdict
+    count = f"（{city.reported}/{len(city.expected_departments)}个单位已报送）"
+    whole = f"全市{city.verdict.text}{count}"
+    if target.rollup == "sum":  # a part of a sum says nothing alone: the city's verdict
+        return Verdict(city.verdict.code, f"本单位{num(value)}{target.unit}。{whole}",
+                       city.verdict.expected)
+    plan = duty.action.plan  # a level: each department's own figure, judged on the same day
+    own = judge(Goal.of(target), value, False, elapsed_share(plan.starts, plan.ends, today),
+                slow_ratio)
+    return Verdict(own.code, f"本单位{own.text}。{whole}", own.expected)
 
 
 def outcome_of(occ: Occurrence, report: Report, verdict: Verdict | None) -> ReportOutcome:

@@ -1,7 +1,9 @@
 """The supervisors' view, computed from the ledger alone (no Prefect): what is late, who owes it,
 how far each target is. Prefect artifacts, the Excel ledger and the weekly digest all render this.
 
-Colours: 红 overdue; 黄 due soon, or a target behind its time-proportional expectation; 绿 the rest.
+Colours count items only (duban.chase.occurrences.COLOUR): 红 overdue, 黄 due within the warning
+window, 绿 on time. A target's standing is said in its own words (已达标, 进度正常, 进度滞后,
+未达标, 尚无报送数据), never as a colour, so the two are never added up.
 """
 
 from __future__ import annotations
@@ -14,7 +16,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from duban.calendar.workdays import WorkCalendar
-from duban.chase.occurrences import STATES, classify, plan_matches, review_mark
+from duban.chase.occurrences import (
+    COLOUR,
+    COLOUR_MEANING,
+    STATES,
+    classify,
+    plan_matches,
+    review_mark,
+)
 from duban.ledger.models import (
     Action,
     Department,
@@ -26,12 +35,28 @@ from duban.ledger.models import (
     Target,
 )
 from duban.plan.allocations import ShareLine, share_lines
-from duban.plan.progress import TargetProgress, action_progress
+from duban.plan.progress import VERDICT_ZH, TargetProgress, action_progress
 from duban.reports.extensions import extensions_by_department
 from duban.reports.history import standings_on
 
-COLOUR_OF_STATE = {"overdue": "红", "due_soon": "黄"}
+COLOUR_OF_STATE = {"overdue": "红", "due_soon": "黄"}  # the colours that call for action
 AT_RISK = ("behind", "not_met")
+NO_DATA = "尚无报送数据"
+STANDINGS = ("met", "on_track", "behind", "not_met", "none")
+
+
+def colour_text(colours: Counter[str], bold: bool = False) -> str:
+    """Item counts by colour, each with its meaning: '红 逾期 3 · 黄 临期 1 · 绿 按期 2'."""
+    mark = "**" if bold else ""
+    return " · ".join(f"{c} {COLOUR_MEANING[c]} {mark}{colours[c]}{mark}" for c in COLOUR_MEANING)
+
+
+def standing_text(targets: list[TargetProgress]) -> str:
+    """Targets by verdict, in words: '指标 5 项：已达标 1，进度滞后 2，尚无报送数据 2'."""
+    counts = Counter(t.verdict.code if t.verdict else "none" for t in targets)
+    words = {**VERDICT_ZH, "none": NO_DATA}
+    parts = "，".join(f"{words[s]} {counts[s]}" for s in STANDINGS if counts[s])
+    return f"指标 {len(targets)} 项" + (f"：{parts}" if parts else "")
 
 
 @dataclass(frozen=True)
@@ -56,7 +81,8 @@ class ItemRow:
 
     @property
     def colour(self) -> str:
-        return COLOUR_OF_STATE.get(self.state, "绿")
+        """红 / 黄 / 绿, or '' for an item done late (duban.chase.occurrences.COLOUR)."""
+        return COLOUR[self.state]
 
     def as_dict(self) -> dict:
         return {**asdict(self), "due": self.due.isoformat(), "colour": self.colour}
@@ -134,6 +160,26 @@ class DepartmentLine:
                 **{s: self.states[s] for s in STATES}}
 
 
+@dataclass(frozen=True)
+class PlanRef:
+    """A plan as supervisors name it: its key (artifact keys) and its document number and title."""
+
+    key: str
+    doc_no: str
+    title: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.doc_no}《{self.title}》" if self.doc_no else self.title
+
+
+def active_plans(session: Session) -> list[PlanRef]:
+    """The plans being chased, oldest first: each gets its own part of the board."""
+    rows = session.execute(select(Plan.key, Plan.doc_no, Plan.title)
+                           .where(Plan.active.is_(True)).order_by(Plan.starts, Plan.key))
+    return [PlanRef(*row) for row in rows.tuples()]
+
+
 @dataclass
 class Board:
     as_of: date
@@ -144,14 +190,14 @@ class Board:
     extensions: dict[str, dict[str, int]] = field(default_factory=dict)  # department -> counts
     shares: dict[int, list[ShareLine]] = field(default_factory=dict)  # target id -> 任务分解
     goal_lows: dict[int, float] = field(default_factory=dict)  # target id -> the value to reach
+    plan: PlanRef | None = None  # the plan this board is scoped to (None: every active plan)
 
     def states(self, action: int | None = None) -> Counter[str]:
         return Counter(i.state for i in self.items if action is None or i.action == action)
 
     def colours(self, action: int | None = None) -> Counter[str]:
-        counts = Counter(i.colour for i in self.items if action is None or i.action == action)
-        behind = sum(1 for t in self.targets_of(action) if _at_risk(t))
-        return counts + Counter({"黄": behind}) if behind else counts
+        """Items by colour (items only: a target's standing is never a colour)."""
+        return Counter(i.colour for i in self.items if action is None or i.action == action)
 
     def targets_of(self, action: int | None = None) -> list[TargetProgress]:
         if action is not None:
@@ -189,7 +235,7 @@ def _at_risk(target: TargetProgress) -> bool:
 
 
 def risk_text(target: TargetProgress) -> str:
-    return target.verdict.text if target.verdict else "尚无报送数据"
+    return target.verdict.text if target.verdict else NO_DATA
 
 
 def build_board(
@@ -213,4 +259,25 @@ def build_board(
                                        slow_ratio))}
     lows = dict(session.execute(select(Target.id, Target.value_low)).tuples().all())
     return Board(today, items, targets, titles, dict(session.execute(goals).tuples().all()),
-                 extensions_by_department(session), shares, lows)
+                 extensions_by_department(session), shares, lows, _plan_ref(session, plan_key))
+
+
+def _plan_ref(session: Session, plan_key: str | None) -> PlanRef | None:
+    if not plan_key:
+        return None
+    row = session.execute(select(Plan.key, Plan.doc_no, Plan.title)
+                          .where(plan_matches(plan_key))).first()
+    return PlanRef(*row) if row else None
+
+
+def plan_boards(
+    session: Session,
+    today: date,
+    calendar: WorkCalendar,
+    slow_ratio: float = 0.7,
+    action_nos: list[int] | None = None,
+) -> list[Board]:
+    """One board per active plan, so no figure or action number of one plan mixes with
+    another's (action 2 of two plans are two different actions)."""
+    return [build_board(session, today, calendar, slow_ratio, plan.key, action_nos)
+            for plan in active_plans(session)]

@@ -13,18 +13,22 @@ from __future__ import annotations
 import csv
 import unicodedata
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from duban.chase.occurrences import STATE_ZH, STATES
 from duban.plan.lifecycle import STATE_ZH as PLAN_STATE_ZH
 from duban.plan.progress import num
-from duban.supervise.board import Board, ItemRow, risk_text
+from duban.supervise.board import Board, ItemRow, colour_text, risk_text, standing_text
+from duban.supervise.score import SCORE_HEADERS, Scores, formula_text, score_rows
 
 FILLS = {"红": "F8CBAD", "黄": "FFE699", "绿": "C6EFCE"}
 ITEM_HEADERS = ["编号", "职责", "责任单位", "所属区县", "周期", "截止日期", "状态", "颜色",
                 "逾期工作日", "催办次数", "最近送达", "截止日期暂定", "方案"]
 PLAN_HEADERS = ["工作表", "方案", "文号", "名称", "状态", *(STATE_ZH[s] for s in STATES)]
+EVIDENCE_HEADER = "报送材料"  # a link to the office's view of the item's reports and evidence
+DATE_FORMAT = "yyyy-mm-dd"
 ACTION_HEADERS = ["序号", "行动", *(STATE_ZH[s] for s in STATES), "红", "黄", "绿"]
 DEPT_HEADERS = ["排名", "单位", "所属区县", *(STATE_ZH[s] for s in STATES), "延期申请",
                 "延期批准"]
@@ -42,8 +46,9 @@ def text_width(text: str) -> int:
 
 
 def item_line(item: ItemRow) -> list[Any]:
+    """One item's row; the deadline is a real date (Excel sorts and filters it as one)."""
     return [item.occurrence_id, item.duty, item.department_name, item.county, item.period,
-            item.due.isoformat(), STATE_ZH[item.state], item.colour, item.overdue_days,
+            item.due, STATE_ZH[item.state], item.colour, item.overdue_days,
             item.chased, DELIVERY_ZH.get(item.last_delivery, item.last_delivery),
             "是" if item.provisional else "", item.plan]
 
@@ -92,6 +97,7 @@ class PlanBoard:
     title: str
     state: str  # draft | active | closed
     board: Board
+    scores: Scores | None = None
 
 
 def write_csv(board: Board, folder: Path) -> list[Path]:
@@ -133,23 +139,25 @@ def plan_lines(plans: list[PlanBoard], by_key: bool = False) -> list[list[Any]]:
             for n, plan in enumerate(plans, 1)]
 
 
-def write_xlsx(board: Board, path: Path) -> Path:
-    """One board (one plan, or whatever the caller scoped) as a workbook."""
+def write_xlsx(board: Board, path: Path, scores: Scores | None = None,
+               office_url: str | None = None) -> Path:
+    """The workbook; with `scores` a 考评 sheet, with `office_url` (the portal's address) each
+    item links to the office's view of its reports and evidence."""
     from openpyxl import Workbook
 
     book = Workbook()
-    _board_sheets(book, board, "")
+    _board_sheets(book, board, "", scores=scores, office_url=office_url)
     book.remove(book.worksheets[0])
     path.parent.mkdir(parents=True, exist_ok=True)
     book.save(path)
     return path
 
 
-def write_plans_xlsx(plans: list[PlanBoard], path: Path) -> Path:
+def write_plans_xlsx(plans: list[PlanBoard], path: Path, office_url: str | None = None) -> Path:
     """One plan: as write_xlsx. Several: an index sheet 方案 (key, document number, title, state,
     item counts) and each plan's sheet set, named 方案1 总览, 方案1-02 行动…"""
     if len(plans) == 1:
-        return write_xlsx(plans[0].board, path)
+        return write_xlsx(plans[0].board, path, plans[0].scores, office_url)
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
@@ -161,14 +169,17 @@ def write_plans_xlsx(plans: list[PlanBoard], path: Path) -> Path:
     _table(index, 3, PLAN_HEADERS, plan_lines(plans))
     _fit(index, skip_rows=1)
     for n, plan in enumerate(plans, 1):
-        _board_sheets(book, plan.board, f"方案{n}", f"{plan.doc_no} {plan.title}")
+        _board_sheets(book, plan.board, f"方案{n}", f"{plan.doc_no} {plan.title}", plan.scores,
+                      office_url)
     path.parent.mkdir(parents=True, exist_ok=True)
     book.save(path)
     return path
 
 
-def _board_sheets(book: Any, board: Board, prefix: str, heading: str = "") -> None:
-    """A board's sheet set: 总览, one sheet per action, 指标进度图, 任务分解 (when allocated)."""
+def _board_sheets(book: Any, board: Board, prefix: str, heading: str = "",
+                  scores: Scores | None = None, office_url: str | None = None) -> None:
+    """A board's sheet set: 总览, one sheet per action, 考评 (with scores), 指标进度图,
+    任务分解 (when allocated); named `prefix …` when several plans share the workbook."""
     def name(title: str, sep: str = " ") -> str:
         return f"{prefix}{sep}{title}"[:31] if prefix else title
 
@@ -176,16 +187,50 @@ def _board_sheets(book: Any, board: Board, prefix: str, heading: str = "") -> No
     for no, title in sorted(board.titles.items()):
         sheet = book.create_sheet(name(sheet_title(no, title), "-"))
         items = [i for i in board.items if i.action == no]
-        _table(sheet, 1, ITEM_HEADERS, [item_line(i) for i in items],
+        headers = ITEM_HEADERS + ([EVIDENCE_HEADER] if office_url else [])
+        _table(sheet, 1, headers, [item_line(i) for i in items],
                colours=[i.colour for i in items], colour_col=8)
-        sheet.freeze_panes = "A2"
+        if office_url:
+            _links(sheet, len(headers), [office_item_url(office_url, i) for i in items])
+        _filtered(sheet)
         _fit(sheet)
+    if scores is not None:
+        sheet = book.create_sheet(name("考评"))
+        sheet["A1"] = formula_text(scores.spec)
+        _table(sheet, 3, SCORE_HEADERS, score_rows(scores))
+        sheet.freeze_panes = "A4"
+        sheet.auto_filter.ref = f"A3:{sheet.cell(row=3, column=len(SCORE_HEADERS)).column_letter}" \
+            f"{max(sheet.max_row, 3)}"
+        _fit(sheet, skip_rows=2)
     _charts(book.create_sheet(name("指标进度图")), board)
     if board.shares:
         sheet = book.create_sheet(name("任务分解"))
         _table(sheet, 1, SHARE_HEADERS, share_rows(board))
         sheet.freeze_panes = "A2"
         _fit(sheet)
+
+
+def office_item_url(base: str, item: ItemRow) -> str:
+    return f"{base.rstrip('/')}/office/items/{item.occurrence_id}"
+
+
+def _links(sheet: Any, column: int, urls: list[str]) -> None:
+    from openpyxl.styles import Font
+
+    for row, url in enumerate(urls, 2):
+        cell = sheet.cell(row=row, column=column, value="查看")
+        cell.hyperlink = url
+        cell.font = Font(color="0563C1", underline="single")
+
+
+def _filtered(sheet: Any) -> None:
+    """Frozen header, an autofilter over the table, dates shown as dates."""
+    sheet.freeze_panes = "A2"
+    sheet.auto_filter.ref = sheet.dimensions
+    for row in sheet.iter_rows(min_row=2):
+        for cell in row:
+            if isinstance(cell.value, date):
+                cell.number_format = DATE_FORMAT
 
 
 def _summary(sheet: Any, board: Board, heading: str = "") -> None:
@@ -195,7 +240,7 @@ def _summary(sheet: Any, board: Board, heading: str = "") -> None:
     sheet["A1"] = f"{scope}督办台账（截至 {board.as_of.isoformat()}，日期为北京时间）"
     sheet["A1"].font = Font(bold=True, size=14)
     colours = board.colours()
-    sheet["A2"] = f"红 {colours['红']}  黄 {colours['黄']}  绿 {colours['绿']}"
+    sheet["A2"] = f"事项：{colour_text(colours)}；{standing_text(board.targets_of())}"
     row = _table(sheet, 4, ACTION_HEADERS, action_lines(board))
     sheet.freeze_panes = "A5"
     row = _table(sheet, row + 2, DEPT_HEADERS, department_lines(board))
@@ -215,7 +260,7 @@ def _table(sheet: Any, top: int, headers: list[str], rows: list[list[Any]],
     for offset, values in enumerate(rows, 1):
         for col, value in enumerate(values, 1):
             sheet.cell(row=top + offset, column=col, value=value)
-        if colours and colour_col:
+        if colours and colour_col and colours[offset - 1] in FILLS:  # done late: no colour
             fill = PatternFill("solid", fgColor=FILLS[colours[offset - 1]])
             for col in (colour_col - 1, colour_col):
                 sheet.cell(row=top + offset, column=col).fill = fill

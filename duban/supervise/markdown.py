@@ -1,35 +1,51 @@
 """What supervisors see in the Prefect UI, rendered from a Board: keys, table rows, progress
 figures and markdown. Plain data and text only; tasks/publish.py hands them to prefect.artifacts.
 
-Artifact keys (Prefect allows lowercase letters, digits and dashes; the UI shows the latest
-version of each key, and keeps every version):
-  action-02-overdue                  table: the action's overdue (红) and due-soon (黄) items
-  action-02-elderly-home-adaptation  progress: one per quantified target, city figure / target
-  action-02-summary                  markdown: colours, states, targets, shares
-  duban-board                        markdown: 督办总览, all actions, departments and counties
+Artifact keys carry the plan, so nothing of one plan overwrites another's (Prefect allows
+lowercase letters, digits and dashes; the Artifacts page shows the latest version of each key,
+keeps every version, and its search box matches keys):
+  00-duban-board                          markdown: 督办总览, every active plan, sorts first
+  taimin-2023-12-02-overdue               table: the action's overdue (红) and due-soon (黄) items
+  taimin-2023-12-02-summary               markdown: the action's colours, states, targets, shares
+
+No progress artifacts: the Prefect UI labels them "Progress: 0%" in English; each target's bar,
+figure and verdict are in the action's summary instead, in Chinese.
+
+Every table is kept narrow enough for a 1366-pixel laptop screen (tests/prefect/
+test_board_in_ui.py measures it in Chromium): the board names, counts and links; the details
+(periods, deliveries, shares) live in the per-action artifacts and the Excel ledger.
 """
 
 from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections import Counter
-from dataclasses import dataclass
 from typing import Any
 
-from duban.chase.occurrences import STATE_ZH, STATES
+from duban.chase.occurrences import COLOUR, STATE_ZH, STATES
 from duban.plan.progress import VERDICT_ZH, TargetProgress, num
-from duban.supervise.board import Board, ItemRow, risk_text
-from duban.supervise.export import DELIVERY_ZH
+from duban.supervise.board import (
+    NO_DATA,
+    Board,
+    ItemRow,
+    colour_text,
+    risk_text,
+    standing_text,
+)
 
-BOARD_KEY = "duban-board"
+BOARD_KEY = "00-duban-board"
 BOARD_TITLE = "督办总览"
 BAR_WIDTH = 10
-DEPARTMENTS_SHOWN = 30
+DEPARTMENTS_SHOWN = 20
 LONGEST_SHOWN = 10
-XLSX_HINT = "导出 Excel 台账（含各指标柱状图）：`duban report --xlsx 台账.xlsx`"
-OVERDUE_HEADERS = ["编号", "状态", "单位", "区县", "职责", "周期", "截止日期", "逾期工作日",
-                   "催办次数", "最近送达"]
+XLSX_HINT = "完整台账（含送达记录、各指标柱状图）请导出 Excel：`duban report --xlsx 台账.xlsx`"
+OVERDUE_HEADERS = ["编号", "状态", "单位", "事项", "周期", "逾期工作日", "催办"]
+NAME_COLUMNS = 20  # display columns (a CJK character takes two) before a name is cut or wrapped
+DUTY_COLUMNS = 24
+WRAP_NAME = 24  # markdown cells are wrapped (<br>), not cut: a little wider
+WRAP_TEXT = 32
 ROLLUP_ZH = {"sum": "各单位合计", "average": "各单位平均", "min": "以最低单位计",
              "all_covered": "以最低单位计"}
 STATE_COLOUR = {"overdue": "红", "due_soon": "黄"}
@@ -40,25 +56,35 @@ _KEY_BAD = re.compile(r"[^a-z0-9-]+")
 
 
 def artifact_key(*parts: object) -> str:
-    """A valid Prefect artifact key from parts, e.g. ("action-02", "elderly-home-adaptation")."""
+    """A valid Prefect artifact key from parts, e.g. ("taimin-2023-12", "02", "summary")."""
     text = _KEY_BAD.sub("-", "-".join(str(p) for p in parts).lower())
     return re.sub(r"-{2,}", "-", text).strip("-")
 
 
-def action_prefix(no: int) -> str:
-    return f"action-{no:02d}"
+def action_prefix(plan: str, no: int) -> str:
+    """e.g. taimin-2023-12-02: the plan first, so one plan's artifacts sort together."""
+    return artifact_key(plan, f"{no:02d}")
 
 
-def overdue_key(no: int) -> str:
-    return f"{action_prefix(no)}-overdue"
+def overdue_key(plan: str, no: int) -> str:
+    return f"{action_prefix(plan, no)}-overdue"
 
 
-def summary_key(no: int) -> str:
-    return f"{action_prefix(no)}-summary"
+def summary_key(plan: str, no: int) -> str:
+    return f"{action_prefix(plan, no)}-summary"
 
 
-def target_key(no: int, key: str) -> str:
-    return artifact_key(action_prefix(no), key)
+def key_link(text: str, key: str) -> str:
+    """A link to an artifact key's page in the Prefect UI (relative: the UI's own address)."""
+    return f"[{text}](/artifacts/key/{key})"
+
+
+def board_link() -> str:
+    return key_link(f"打开{BOARD_TITLE}", BOARD_KEY)
+
+
+def _plan_key(board: Board) -> str:
+    return board.plan.key if board.plan else "plan"
 
 
 # -- figures ----------------------------------------------------------------------------------
@@ -112,26 +138,10 @@ def source_text(target: TargetProgress) -> str:
     return f"{rule}，{target.reported}/{len(target.expected_departments)} 个单位已报送"
 
 
-@dataclass(frozen=True)
-class ProgressFigure:
-    key: str
-    title: str
-    percent: float
-    description: str
-
-
-def progress_figures(board: Board, no: int) -> list[ProgressFigure]:
-    """One progress artifact per quantified target of the action."""
-    figures = []
-    for target in board.targets_of(no):
-        percent = percent_of(target.city_value, goal_value(board, target))
-        description = (f"**行动{no} {target.title}**（目标{target.goal}）："
-                       f"{figure_text(board, target)}（{source_text(target)}）")
-        if target.verdict is not None:
-            description += f"。{target.verdict.text}"
-        figures.append(ProgressFigure(target_key(no, target.key), target.title, percent,
-                                      description))
-    return figures
+def target_line(board: Board, target: TargetProgress) -> str:
+    """One target in words: figure over target, how it was rolled up, the verdict."""
+    line = f"- **{target.title}**：{figure_text(board, target)}（{source_text(target)}）"
+    return line + (f"。{target.verdict.text}" if target.verdict else "")
 
 
 # -- the action's overdue table -----------------------------------------------------------------
@@ -142,20 +152,52 @@ def _late_first(items: list[ItemRow]) -> list[ItemRow]:
                                         i.department, i.occurrence_id))
 
 
+def width(text: str) -> int:
+    """Display columns: CJK characters take two."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+_TOKEN = re.compile(r"[A-Za-z0-9.%/-]+|.", re.S)  # a date or a number is never split
+
+
+def _pieces(text: str, columns: int) -> list[str]:
+    pieces, line = [], ""
+    for token in _TOKEN.findall(text):
+        if line and width(line + token) > columns:
+            pieces.append(line)
+            line = ""
+        line += token
+    return [*pieces, line] if line else pieces
+
+
+def cut(text: str, columns: int) -> str:
+    """At most `columns` display columns, '…' marking a cut (the full text is in the Excel)."""
+    return text if width(text) <= columns else _pieces(text, columns - 1)[0] + "…"
+
+
+def wrap(text: str, columns: int) -> str:
+    """Markdown table cells do not wrap in the Prefect UI: break long text with <br>."""
+    return "<br>".join(_pieces(text.replace("<", "&lt;"), columns))
+
+
+def short_duty(duty: str) -> str:
+    """The duty without its trailing parenthesis (how often, which target): the table says it."""
+    head = re.sub(r"（[^（）]*）$", "", duty)
+    return head or duty
+
+
 def overdue_rows(board: Board, no: int) -> list[dict[str, Any]]:
-    """The action's overdue and due-soon items, the longest overdue first."""
+    """The action's overdue and due-soon items, the longest overdue first; short columns, long
+    names cut (a table artifact cannot wrap); deadlines and deliveries are in the Excel."""
     return [
         {
             "编号": i.occurrence_id,
             "状态": f"{STATE_COLOUR[i.state]} {STATE_ZH[i.state]}",
-            "单位": i.department_name,
-            "区县": i.county,
-            "职责": i.duty,
-            "周期": i.period,
-            "截止日期": i.due.isoformat() + ("（暂定）" if i.provisional else ""),
+            "单位": cut(i.department_name, NAME_COLUMNS),
+            "事项": cut(short_duty(i.duty), DUTY_COLUMNS),
+            "周期": i.period + ("（暂定）" if i.provisional else ""),
             "逾期工作日": i.overdue_days,
-            "催办次数": i.chased,
-            "最近送达": DELIVERY_ZH.get(i.last_delivery, i.last_delivery),
+            "催办": i.chased,
         }
         for i in _late_first(board.overdue_or_at_risk(no))
     ]
@@ -168,8 +210,25 @@ def overdue_table(board: Board, no: int) -> list[dict[str, Any]] | dict[str, lis
 
 def overdue_description(board: Board, no: int) -> str:
     states = board.states(no)
-    return (f"行动{no} {board.titles.get(no, '')}：逾期 {states['overdue']} 项，"
-            f"临期 {states['due_soon']} 项（截至 {board.as_of.isoformat()}）")
+    return (f"{_plan_label(board)}行动{no} {board.titles.get(no, '')} 逾期、临期事项清单："
+            f"逾期 {states['overdue']} 项，临期 {states['due_soon']} 项"
+            f"（截至 {board.as_of.isoformat()}）")
+
+
+def summary_description(board: Board, no: int) -> str:
+    return (f"{_plan_label(board)}行动{no} {board.titles.get(no, '')} 小结："
+            f"{colour_text(board.colours(no))}（截至 {board.as_of.isoformat()}）")
+
+
+def board_description(boards: list[Board]) -> str:
+    """The card text under 00-duban-board on the Artifacts page: what it is, in Chinese."""
+    as_of = boards[0].as_of.isoformat() if boards else ""
+    colours = sum((b.colours() for b in boards), Counter())
+    return f"{BOARD_TITLE}（督办事项逾期情况，截至 {as_of}）：{colour_text(colours)}"
+
+
+def _plan_label(board: Board) -> str:
+    return f"{board.plan.doc_no} " if board.plan and board.plan.doc_no else ""
 
 
 # -- markdown ---------------------------------------------------------------------------------
@@ -185,27 +244,26 @@ def _table(headers: list[str], rows: list[list[Any]]) -> list[str]:
     return lines
 
 
-def _colour_line(colours: Counter[str]) -> str:
-    return f"红 **{colours['红']}** · 黄 **{colours['黄']}** · 绿 **{colours['绿']}**"
-
-
-def _state_line(states: Counter[str]) -> str:
-    counts = "，".join(f"{STATE_ZH[s]} {states[s]}" for s in STATES)
-    return f"{counts}（共 {sum(states.values())} 项）"
+def _items_line(board: Board, action: int | None = None) -> str:
+    """Items only, each colour with its meaning, plus those done late (no colour)."""
+    states = board.states(action)
+    late_done = f" · 逾期完成 {states['done_late']}" if states["done_late"] else ""
+    return (f"事项 {sum(states.values())} 项：{colour_text(board.colours(action), bold=True)}"
+            f"{late_done}")
 
 
 def _target_rows(board: Board, targets: list[tuple[int, TargetProgress]]) -> list[list[Any]]:
     rows = []
     for no, target in targets:
-        value = "—" if target.city_value is None else _amount(target.city_value, target.unit)
         percent = percent_of(target.city_value, goal_value(board, target))
-        verdict = VERDICT_ZH[target.verdict.code] if target.verdict else "尚无报送数据"
-        rows.append([no, target.title, target.goal, value, f"`{bar(percent)}`",
-                     f"{target.reported}/{len(target.expected_departments)}", verdict])
+        verdict = VERDICT_ZH[target.verdict.code] if target.verdict else NO_DATA
+        reported = f"{target.reported}/{len(target.expected_departments)}"
+        rows.append([wrap(f"{no}. {target.title}", WRAP_TEXT), wrap(target.goal, 12),
+                     f"`{bar(percent)}`", reported, verdict])
     return rows
 
 
-TARGET_HEADERS = ["行动", "指标", "目标", "全市", "进度", "已报送", "研判"]
+TARGET_HEADERS = ["指标", "目标", "全市完成进度", "已报送", "研判"]
 SHARE_HEADERS = ["区县（功能区）", "分解任务", "已报送", "完成比例", "研判"]
 
 
@@ -213,7 +271,7 @@ def _share_lines(board: Board, target: TargetProgress) -> list[str]:
     lines = board.shares.get(target.target_id, [])
     if not lines:
         return []
-    rows = [[line.county, _amount(line.share, target.unit),
+    rows = [[wrap(line.county, WRAP_NAME), _amount(line.share, target.unit),
              "—" if line.value is None else _amount(line.value, target.unit),
              percent_text(percent_of(line.value, line.share)),
              VERDICT_ZH.get(line.verdict, "尚无报送")] for line in lines]
@@ -224,55 +282,79 @@ def _share_lines(board: Board, target: TargetProgress) -> list[str]:
 def action_summary(board: Board, no: int) -> str:
     """The action's summary artifact: colours, states, its targets and their shares."""
     title = board.titles.get(no, "")
+    plan = f"{board.plan.name}　" if board.plan else ""
     lines = [f"# 行动{no} {title}", "",
-             f"截至 {board.as_of.isoformat()}（北京时间）：{_colour_line(board.colours(no))}", "",
-             f"事项：{_state_line(board.states(no))}", ""]
+             f"{plan}截至 {board.as_of.isoformat()}（北京时间）", "",
+             _items_line(board, no), "",
+             f"按状态：{_state_line(board.states(no))}", ""]
     targets = [(no, t) for t in board.targets_of(no)]
     if targets:
-        lines += ["## 指标进度", "", *_table(TARGET_HEADERS, _target_rows(board, targets)), ""]
-        lines += [f"- {t.title}：{t.verdict.text}" for _, t in targets if t.verdict]
+        lines += ["## 指标进度", "", standing_text([t for _, t in targets]), "",
+                  *_table(TARGET_HEADERS, _target_rows(board, targets)), ""]
+        lines += [target_line(board, t) for _, t in targets]
         for _, target in targets:
             lines += _share_lines(board, target)
     else:
         lines += ["本行动无量化指标，按任务节点督办。"]
-    lines += ["", f"逾期、临期事项清单见 Artifacts 中的 `{overdue_key(no)}`；{XLSX_HINT}"]
+    lines += ["", f"逾期、临期事项清单：{key_link('打开清单', overdue_key(_plan_key(board), no))}"
+              f"；返回{board_link()}。", "", XLSX_HINT + "。"]
     return "\n".join(lines) + "\n"
 
 
-def board_markdown(board: Board, notice: str | None = None) -> str:
-    """督办总览: every action, the departments ranked by overdue items, each county's roll-up,
-    the targets (with progress bars) and those at risk, shares beside results, and from
+def _state_line(states: Counter[str]) -> str:
+    return "，".join(f"{STATE_ZH[s]} {states[s]}" for s in STATES)
+
+
+LEGEND = ("颜色只表示事项的期限：红 = 已逾期未办结，黄 = 临近截止（预警期内），绿 = 按期"
+          "（未到期或按期完成）。指标完成情况另以文字研判（已达标 / 进度正常 / 进度滞后 / "
+          "未达标 / 尚无报送数据），不计入颜色。")
+
+
+def board_markdown(boards: Board | list[Board], notice: str | None = None) -> str:
+    """督办总览: for each active plan, every action, the departments ranked by overdue items,
+    each county's roll-up, the longest-overdue items, the targets and those at risk; and from
     1 November the warning that next year's holiday data is missing."""
-    states, colours = board.states(), board.colours()
-    lines = [f"# {BOARD_TITLE}", "",
-             f"截至 **{board.as_of.isoformat()}**（北京时间）：{_colour_line(colours)}", "",
-             f"事项：{_state_line(states)}", ""]
+    boards = [boards] if isinstance(boards, Board) else boards
+    as_of = boards[0].as_of.isoformat() if boards else ""
+    lines = [f"# {BOARD_TITLE}", "", f"截至 **{as_of}**（北京时间）", ""]
     if notice:
         lines += [f"> ⚠️ **节假日数据提醒**：{notice}", ""]
+    if not boards:
+        lines += ["目前没有正在督办的方案。", ""]
+    for board in boards:
+        lines += _plan_section(board, several=len(boards) > 1)
+    lines += ["---", "", LEGEND, "", XLSX_HINT + "。"]
+    return "\n".join(lines) + "\n"
+
+
+def _plan_section(board: Board, several: bool) -> list[str]:
+    """One plan's part of the board; with several plans each gets its own heading."""
+    lines = [f"## {board.plan.name}", ""] if board.plan and several else []
+    if board.plan and not several:
+        lines += [f"方案：{board.plan.name}", ""]
+    lines += [_items_line(board), "", standing_text(board.targets_of()), ""]
     lines += _actions_section(board)
     lines += _departments_section(board)
     lines += _counties_section(board)
     lines += _longest_section(board)
     lines += _targets_section(board)
-    lines += ["", "---", "", XLSX_HINT + "。",
-              "各行动明细：Artifacts 页面的 `action-01-overdue` … `action-17-overdue`"
-              "（逾期、临期清单）与 `action-01-summary` … `action-17-summary`（行动小结）。"]
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def _actions_section(board: Board) -> list[str]:
+    plan = _plan_key(board)
     rows = []
     for no in sorted(board.titles):
-        states, colours = board.states(no), board.colours(no)
+        colours, targets = board.colours(no), board.targets_of(no)
         risky = sum(1 for n, _ in board.at_risk() if n == no)
-        rows.append([no, board.titles[no], colours["红"], colours["黄"], colours["绿"],
-                     states["overdue"], states["due_soon"],
-                     f"{risky}/{len(board.targets_of(no))}" if board.targets_of(no) else "—",
-                     f"[清单](/artifacts/key/{overdue_key(no)}) · "
-                     f"[小结](/artifacts/key/{summary_key(no)})"])
+        rows.append([key_link(wrap(f"{no}. {board.titles[no]}", WRAP_TEXT),
+                              summary_key(plan, no)),
+                     colours["红"], colours["黄"], colours["绿"],
+                     f"{risky}/{len(targets)}" if targets else "—",
+                     key_link("清单", overdue_key(plan, no))])
     return ["## 各行动", "",
-            *_table(["序号", "行动", "红", "黄", "绿", "逾期", "临期", "指标风险", "明细"], rows),
-            ""]
+            *_table(["行动（点击看小结）", "红 逾期", "黄 临期", "绿 按期", "指标有风险",
+                     "逾期清单"], rows), ""]
 
 
 def _departments_section(board: Board) -> list[str]:
@@ -280,15 +362,12 @@ def _departments_section(board: Board) -> list[str]:
     late = [d for d in ranked if d.overdue or d.states["due_soon"]]
     shown = late[:DEPARTMENTS_SHOWN]
     none = {"requested": 0, "approved": 0}
-    rows = [[rank, d.name, d.overdue, d.states["due_soon"], d.states["upcoming"],
-             d.states["done"] + d.states["done_late"],
-             board.extensions.get(d.code, none)["requested"],
-             board.extensions.get(d.code, none)["approved"]]
+    rows = [[rank, wrap(d.name, WRAP_NAME), d.overdue, d.states["due_soon"],
+             "{requested}/{approved}".format(**board.extensions.get(d.code, none))]
             for rank, d in enumerate(shown, 1)]
     lines = ["## 单位排名（按逾期事项）", ""]
     if rows:
-        lines += _table(["排名", "单位", "逾期", "临期", "未到期", "已完成", "延期申请",
-                         "延期批准"], rows)
+        lines += _table(["排名", "单位", "红 逾期", "黄 临期", "延期 申请/批准"], rows)
     else:
         lines.append("各单位均无逾期、临期事项。")
     rest = len(ranked) - len(shown)
@@ -298,22 +377,27 @@ def _departments_section(board: Board) -> list[str]:
 
 
 def _counties_section(board: Board) -> list[str]:
-    rows = [[county, c["overdue"], c["due_soon"], c["upcoming"], c["done"], c["done_late"],
+    rows = [[wrap(county, WRAP_NAME), *_colour_counts(c), c["done_late"],
              sum(c.values())] for county, c in board.counties()]
     return ["## 各区县汇总", "",
-            *_table(["区县（功能区）", "逾期", "临期", "未到期", "按期完成", "逾期完成", "合计"],
+            *_table(["区县（功能区）", "红 逾期", "黄 临期", "绿 按期", "逾期完成", "合计"],
                     rows), ""]
+
+
+def _colour_counts(states: Counter[str]) -> list[int]:
+    """红, 黄, 绿 from counts by state (duban.chase.occurrences.COLOUR)."""
+    return [sum(n for s, n in states.items() if COLOUR.get(s) == c) for c in ("红", "黄", "绿")]
 
 
 def _longest_section(board: Board) -> list[str]:
     late = [i for i in _late_first(board.items) if i.state == "overdue"][:LONGEST_SHOWN]
     if not late:
         return []
-    rows = [[i.occurrence_id, f"行动{i.action}", i.department_name, i.duty, i.period,
-             i.due.isoformat(), i.overdue_days, i.chased] for i in late]
+    rows = [[i.occurrence_id, wrap(i.department_name, WRAP_NAME),
+             wrap(f"行动{i.action}：{short_duty(i.duty)}（{i.period}）", WRAP_TEXT),
+             i.overdue_days] for i in late]
     return [f"## 逾期最久的事项（前 {LONGEST_SHOWN} 项）", "",
-            *_table(["编号", "行动", "单位", "职责", "周期", "截止日期", "逾期工作日", "催办次数"],
-                    rows), ""]
+            *_table(["编号", "单位", "事项", "逾期工作日"], rows), ""]
 
 
 def _targets_section(board: Board) -> list[str]:
@@ -321,13 +405,13 @@ def _targets_section(board: Board) -> list[str]:
     if not targets:
         return []
     lines = ["## 指标进度", "", *_table(TARGET_HEADERS, _target_rows(board, targets)), ""]
-    risky = board.at_risk()
     lines += ["## 可能无法按期完成的指标", ""]
     lines += [f"- 行动{no} {t.title}（目标{t.goal}）：{risk_text(t)}"
-              for no, t in risky] or ["无。"]
-    shared = [t for _, t in targets if board.shares.get(t.target_id)]
+              for no, t in board.at_risk()] or ["无。"]
+    shared = [(no, t) for no, t in targets if board.shares.get(t.target_id)]
     if shared:
-        lines += ["", "## 任务分解与完成情况"]
-        for target in shared:
-            lines += _share_lines(board, target)
+        plan = _plan_key(board)
+        lines += ["", "## 任务分解", ""]
+        lines += [f"- 行动{no} {t.title}：各区县分解任务与完成情况见"
+                  f"{key_link('行动小结', summary_key(plan, no))}" for no, t in shared]
     return [*lines, ""]

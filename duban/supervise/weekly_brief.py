@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from duban.chase.ladder import SUPERVISOR, Owed, record_owed
 from duban.chase.occurrences import STATE_ZH, STATES
 from duban.ledger.models import Reminder
-from duban.supervise.board import Board, risk_text
+from duban.supervise.board import Board, colour_text, risk_text, standing_text
 
 WORST = 5
 
@@ -23,7 +23,7 @@ def brief(board: Board) -> str:
     lines = [
         f"督办周报（截至{board.as_of.isoformat()}）",
         "总体：" + "，".join(f"{STATE_ZH[s]}{states[s]}项" for s in STATES)
-        + f"；红{colours['红']} 黄{colours['黄']} 绿{colours['绿']}。",
+        + f"；{colour_text(colours)}；{standing_text(board.targets_of())}。",
         "",
         "逾期最多的单位：",
     ]

@@ -58,7 +58,7 @@ def test_xlsx_has_summary_action_sheets_fills_and_frozen_header(chased, tmp_path
     result = CliRunner().invoke(app, ["report", "--as-of", DAY.isoformat(), "--xlsx", str(path)])
     assert result.exit_code == 0, result.output
     book = load_workbook(path)
-    assert book.sheetnames[0] == "总览" and len(book.sheetnames) == 1 + 17 + 1
+    assert book.sheetnames[0] == "总览" and len(book.sheetnames) == 1 + 17 + 1 + 1  # + 考评
     summary = book["总览"]
     assert "2023-10-16" in summary["A1"].value
     header = [c.value for c in summary[4]]

@@ -121,3 +121,34 @@ def test_the_bulletin_command(loaded_sqlite, tmp_path, monkeypatch) -> None:
     assert result.exit_code == 0 and "督办通报（第1期）" in result.output and out.exists()
     assert run("bulletin", "--docx", str(tmp_path / "x.pdf")).exit_code == 2
     assert run("bulletin", "--plan", "1999", "--docx", str(out)).exit_code == 1
+
+
+def test_the_excel_has_real_dates_filters_a_plan_column_scores_and_evidence_links(
+    loaded_sqlite, tmp_path
+) -> None:
+    from datetime import datetime
+
+    from openpyxl import load_workbook
+
+    from duban.supervise.board import build_board
+    from duban.supervise.export import write_xlsx
+
+    ctx = loaded_sqlite
+    _history(ctx)
+    with ctx.db.read() as s:
+        board = build_board(s, AS_OF, ctx.calendar)
+        scores = score_departments(s, AS_OF, ctx.calendar, ScoringSpec())
+    path = write_xlsx(board, tmp_path / "台账.xlsx", scores, office_url="https://duban.example")
+    book = load_workbook(path)
+    sheet = book["02 社区养老服务行动"]
+    headers = [c.value for c in sheet[1]]
+    assert headers[-2:] == ["方案", "报送材料"]
+    due = sheet.cell(row=2, column=headers.index("截止日期") + 1)
+    assert isinstance(due.value, datetime) and due.number_format == "yyyy-mm-dd"
+    assert sheet.auto_filter.ref and sheet.auto_filter.ref.startswith("A1:")
+    assert sheet.cell(row=2, column=len(headers) - 1).value == "taimin-2023-12"
+    link = sheet.cell(row=2, column=len(headers)).hyperlink.target
+    assert link.startswith("https://duban.example/office/items/")
+    ranking = book["考评"]
+    assert [c.value for c in ranking[3]][:3] == ["排名", "单位", "得分"]
+    assert ranking.auto_filter.ref.startswith("A3:")

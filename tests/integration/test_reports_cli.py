@@ -236,9 +236,9 @@ def test_the_office_entry_flow_takes_plain_parameters(cli) -> None:
     from flows.office_entry import enter_report, entry_state, office_entry
 
     assert office_entry.name == "登记报送"
-    assert list(inspect.signature(office_entry.fn).parameters) == [
-        "department", "occurrence", "kind", "value", "unit", "note", "evidence_url",
-        "entered_by", "as_of"]
+    assert list(inspect.signature(office_entry.fn).parameters) == [  # the form's labels
+        "单位代码", "事项编号", "报送类型", "数值", "计量单位", "情况说明", "佐证材料链接",
+        "登记人", "收到日期"]
     occ = occ_id(cli, HOMES, "taishan-mzj", "2023-06")
     outcome = enter_report.fn("taishan-mzj", occ, "progress", 12.0, None, "纸质报送", "",
                               "张三", "2023-07-05")
@@ -260,7 +260,7 @@ def test_the_office_entry_flow_runs_under_prefect(cli_sqlite) -> None:
     logging.getLogger("prefect").setLevel(logging.WARNING)
     occ = occ_id(cli, HOMES, "taishan-mzj", "2023-06")
     with prefect_test_harness():
-        state = asyncio.run(office_entry("taishan-mzj", occ, "progress", 9, None, "电话", "",
+        state = asyncio.run(office_entry("taishan-mzj", occ, "报送进展", "9", "", "电话", "",
                                          "张三", "2023-07-05", return_state=True))
     assert state.name == "已登记"
     assert occurrence(cli, occ).status == "reported"  # awaiting the office's review

@@ -5,6 +5,7 @@ corrections until then; the ladder restarts on a return; the ledger as it stood 
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 
 import pytest
@@ -224,3 +225,28 @@ def test_the_page_shows_the_review_and_the_return_and_takes_a_correction(loaded_
     assert "请于2023-07-17前重新报送" in back.text
     again = site.report(site.link(occ), kind="done", value="14")
     assert again.status_code == 200 and occurrence(site.ctx, occ).status == "reported"
+
+
+def test_the_office_opens_reports_and_evidence_behind_its_credential(loaded_sqlite) -> None:
+    from tests.integration.test_reports import PDF
+    from tests.integration.test_reports_portal import _site
+
+    site = next(_site(loaded_sqlite))
+    occ = occ_id(site.ctx, HOMES, "taishan-mzj", "2023-06")
+    site.report(site.link(occ), files={"evidence_file": ("名单.pdf", PDF)}, kind="done",
+                value="12")
+    (site.ctx.settings.home / "prefect-auth").write_text("duban:s3cret\n", encoding="utf-8")
+    url = f"/office/items/{occ}"
+    assert site.client.get(url).status_code == 401
+    assert site.client.get(url, auth=("duban", "wrong")).status_code == 401
+    page = site.client.get(url, auth=("duban", "s3cret"))
+    assert page.status_code == 200 and "名单.pdf" in page.text and "12户" in page.text
+    href = re.search(r'href="(/office/evidence/[0-9a-f]{64}\.pdf)"', page.text)[1]
+    assert site.client.get(href).status_code == 401
+    evidence = site.client.get(href, auth=("duban", "s3cret"))
+    assert evidence.status_code == 200 and evidence.content == PDF
+    assert evidence.headers["content-type"] == "application/pdf"
+    bad = site.client.get("/office/evidence/..%2Fduban.db", auth=("duban", "s3cret"))
+    assert bad.status_code == 404
+    (site.ctx.settings.home / "prefect-auth").unlink()
+    assert site.client.get(url, auth=("duban", "s3cret")).status_code == 503

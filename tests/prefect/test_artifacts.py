@@ -27,8 +27,7 @@ from tests.prefect.conftest import PLAN, latest_artifacts, task_run_count
 pytestmark = [pytest.mark.prefect, pytest.mark.usefixtures("harness")]
 
 DAY = "2023-10-09"
-TARGETS_02 = ["elderly-home-adaptation", "family-care-beds", "elderly-canteens",
-              "elderly-visit-rate", "elderly-carer-training"]
+BOARD = "00-duban-board"
 SHARES = ["taishan=300", "daiyue=400", "xintai=400", "feicheng=400", "ningyang=300",
           "dongping=300", "gaoxin=40", "taishanjq=30", "lvjing=30"]  # = 2200
 
@@ -66,10 +65,10 @@ def occurrence(ledger, department: str, target: str, period: str) -> int:
                    Department.code == department, Occurrence.period == period))
 
 
-def test_an_action_run_publishes_its_overdue_table_progress_and_summary(ledger) -> None:
+def test_an_action_run_publishes_its_overdue_table_and_summary(ledger) -> None:
     state = run(action_flow, plan=PLAN, action=2, as_of=DAY)
     assert state.name == "有逾期"
-    keys = ["action-02-overdue", "action-02-summary", *(f"action-02-{k}" for k in TARGETS_02)]
+    keys = [f"{PLAN}-02-overdue", f"{PLAN}-02-summary"]
     found = latest_artifacts(keys)
     assert set(found) == set(keys)
     assert all(a.flow_run_id == run_id(state) for a in found.values())
@@ -77,26 +76,25 @@ def test_an_action_run_publishes_its_overdue_table_progress_and_summary(ledger) 
     occurrences = status("--action", "2")
     counts = Counter(o["state"] for o in occurrences)
     late = {o["id"] for o in occurrences if o["state"] in ("overdue", "due_soon")}
-    table = found["action-02-overdue"]
+    table = found[f"{PLAN}-02-overdue"]
     rows = json.loads(table.data)
     assert table.type == "table" and {r["编号"] for r in rows} == late and len(rows) == len(late)
-    assert list(rows[0]) == ["编号", "状态", "单位", "区县", "职责", "周期", "截止日期",
-                             "逾期工作日", "催办次数", "最近送达"]
+    assert list(rows[0]) == ["编号", "状态", "单位", "事项", "周期", "逾期工作日", "催办"]
     assert [r["逾期工作日"] for r in rows] == sorted((r["逾期工作日"] for r in rows), reverse=True)
     assert Counter(r["状态"] for r in rows) == {"红 逾期": counts["overdue"],
                                                "黄 临期": counts["due_soon"]}
-    assert rows[0]["区县"] and rows[0]["最近送达"] == "待发送"  # recorded, not yet sent
+    assert table.description.startswith(
+        "泰民〔2023〕12号 行动2 社区养老服务行动 逾期、临期事项清单")
     assert f"逾期 {counts['overdue']} 项" in table.description
 
-    summary = found["action-02-summary"].data
+    summary = found[f"{PLAN}-02-summary"].data
     assert summary.startswith("# 行动2 社区养老服务行动")
-    assert f"红 **{counts['overdue']}**" in summary
+    assert f"红 逾期 **{counts['overdue']}**" in summary
     assert f"逾期 {counts['overdue']}，" in summary and f"临期 {counts['due_soon']}，" in summary
     assert "特殊困难老年人家庭适老化改造" in summary and "░░░░░░░░░░ 0%" in summary
-
-    progress = found["action-02-elderly-home-adaptation"]
-    assert progress.type == "progress" and progress.data == 0.0
-    assert "尚无报送数据" in progress.description and "0/9 个单位已报送" in progress.description
+    assert "尚无报送数据" in summary and "0/9 个单位已报送" in summary
+    assert f"(/artifacts/key/{BOARD})" in summary  # back to the board from the run
+    assert "Progress" not in summary
     assert task_run_count(run_id(state), 2) == 2  # chase + publish, whatever the item count
 
 
@@ -105,20 +103,19 @@ def test_progress_rolls_up_county_reports_and_shares_sit_beside_results(ledger) 
     result = runner.invoke(app, ["plan", "allocate", "elderly-home-adaptation", *SHARES])
     assert result.exit_code == 0, result.output
     for county, value in (("taishan-mzj", 260), ("daiyue-mzj", 300)):
-        entered = run(office_entry, department=county, kind="progress", value=value, unit="户",
-                      occurrence=occurrence(ledger, county, "elderly-home-adaptation", "2023-09"),
-                      note="9月累计改造", as_of=DAY)
+        entered = run(office_entry, 单位代码=county, 报送类型="报送进展", 数值=str(value),
+                      计量单位="户",
+                      事项编号=occurrence(ledger, county, "elderly-home-adaptation", "2023-09"),
+                      情况说明="9月累计改造", 收到日期=DAY)
         assert entered.name == "已登记", entered.message
         assert task_run_count(run_id(entered)) == 1
 
     state = run(action_flow, plan=PLAN, action=2, as_of=DAY)
-    found = latest_artifacts(["action-02-elderly-home-adaptation", "action-02-summary"])
-    progress = found["action-02-elderly-home-adaptation"]
-    assert progress.flow_run_id == run_id(state)
-    assert progress.data == pytest.approx(560 / 2200 * 100, abs=0.05)  # the sum of the counties
-    assert "560 / 2200 户 = 25%" in progress.description
-    assert "各单位合计，2/9 个单位已报送" in progress.description
-    summary = found["action-02-summary"].data
+    summary_artifact = latest_artifacts([f"{PLAN}-02-summary"])[f"{PLAN}-02-summary"]
+    assert summary_artifact.flow_run_id == run_id(state)
+    summary = summary_artifact.data
+    assert "560 / 2200 户 = 25%" in summary  # the sum of the counties
+    assert "各单位合计，2/9 个单位已报送" in summary
     assert "任务分解：特殊困难老年人家庭适老化改造" in summary
     shares = {row[0]: row for row in section(summary, "指标进度")
               if row[0] in ("泰山区", "岱岳区", "新泰市")}
@@ -132,30 +129,30 @@ def test_the_board_ranks_departments_and_rolls_up_counties_as_the_ledger(ledger)
     chased = run(action_flow, plan=PLAN, action=4, as_of=DAY)
     state = run(dispatch_flow, as_of=DAY)
     assert state.name == "已发送", state.message
-    board_artifact = latest_artifacts(["duban-board"])["duban-board"]
+    board_artifact = latest_artifacts([BOARD])[BOARD]
     assert board_artifact.flow_run_id == run_id(state) and board_artifact.type == "markdown"
-    assert board_artifact.description == "督办总览（截至 2023-10-09）"
+    assert board_artifact.description.startswith("督办总览（督办事项逾期情况，截至 2023-10-09）")
     markdown = board_artifact.data
     assert markdown.startswith("# 督办总览") and "节假日数据提醒" not in markdown
 
     counts = Counter(o["state"] for o in status())
-    assert f"红 **{counts['overdue']}**" in markdown
-    assert f"临期 {counts['due_soon']}，逾期 {counts['overdue']}，" in markdown
+    assert f"红 逾期 **{counts['overdue']}** · 黄 临期 **{counts['due_soon']}**" in markdown
+    assert "方案：泰民〔2023〕12号" in markdown
     with ledger.db.session() as s:
         board = build_board(s, date(2023, 10, 9), ledger.calendar)
 
     actions = section(markdown, "各行动")
-    assert [int(r[0]) for r in actions] == list(range(1, 18))
-    assert sum(int(r[5]) for r in actions) == counts["overdue"]
+    assert [int(r[0].split(".")[0].strip("[")) for r in actions] == list(range(1, 18))
+    assert sum(int(r[1]) for r in actions) == counts["overdue"]
 
     ranking = section(markdown, "单位排名（按逾期事项）")
-    expected = [d for d in board.departments() if d.overdue or d.states["due_soon"]][:30]
-    assert [r[1] for r in ranking] == [d.name for d in expected]
+    expected = [d for d in board.departments() if d.overdue or d.states["due_soon"]][:20]
+    assert [r[1].replace("<br>", "") for r in ranking] == [d.name for d in expected]
     assert [int(r[2]) for r in ranking] == sorted((int(r[2]) for r in ranking), reverse=True)
     assert int(ranking[0][2]) == max(d.overdue for d in board.departments())
 
     counties = section(markdown, "各区县汇总")
-    assert [(r[0], int(r[1]), int(r[2])) for r in counties] == [
+    assert [(r[0].replace("<br>", ""), int(r[1]), int(r[2])) for r in counties] == [
         (name, c["overdue"], c["due_soon"]) for name, c in board.counties()]
     assert sum(int(r[1]) for r in counties) == counts["overdue"]
     assert {r[0] for r in counties} >= {"泰安市", "泰山区", "东平县", "泰安高新技术产业开发区"}
@@ -163,16 +160,18 @@ def test_the_board_ranks_departments_and_rolls_up_counties_as_the_ledger(ledger)
     assert "## 可能无法按期完成的指标" in markdown and "`░░░░░░░░░░ 0%`" in markdown
     assert "duban report --xlsx 台账.xlsx" in markdown
     assert "http" not in markdown and "token" not in markdown.lower()
+    assert f"(/artifacts/key/{PLAN}-04-overdue)" in markdown
     assert [task_run_count(run_id(s), 2) for s in (chased, state)] == [2, 2]
 
 
 def test_the_board_is_published_on_days_off_and_warns_of_missing_holiday_data(ledger) -> None:
     holiday = run(dispatch_flow, as_of="2023-10-01")
     assert holiday.name == "非工作日"
-    board = latest_artifacts(["duban-board"])["duban-board"]
+    board = latest_artifacts([BOARD])[BOARD]
     assert board.flow_run_id == run_id(holiday) and "截至 **2023-10-01**" in board.data
 
     november = run(dispatch_flow, as_of="2026-11-02")  # 2027's official calendar is not out
-    board = latest_artifacts(["duban-board"])["duban-board"]
+    board = latest_artifacts([BOARD])[BOARD]
     assert board.flow_run_id == run_id(november)
     assert "节假日数据提醒" in board.data and "2027年法定节假日" in board.data
+    assert "督办办公室" in board.data and "pip" not in board.data

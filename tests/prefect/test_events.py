@@ -111,14 +111,14 @@ def test_an_approved_extension_is_an_event_and_the_run_says_so(ledger) -> None:
                 for o in occs]
         occ, ids = occs[0], [a.id for a in asks]
         due, until = occ.due_on.isoformat(), asks[0].requested_due_on.isoformat()
-    approved = run(extension_flow, request_id=ids[0], approve=True, note="同意")
+    approved = run(extension_flow, 申请编号=ids[0], 审批结果="批准", 审批意见="同意")
     assert approved.is_completed() and approved.name == "已批准"
     assert until in approved.message and due in approved.message
-    rejected = run(extension_flow, request_id=ids[1], approve=False, note="请按期完成")
+    rejected = run(extension_flow, 申请编号=ids[1], 审批结果="驳回", 审批意见="请按期完成")
     assert rejected.name == "已驳回" and "仍为" in rejected.message
-    again = run(extension_flow, request_id=ids[0], approve=False)
+    again = run(extension_flow, 申请编号=ids[0], 审批结果="驳回")
     assert again.is_failed() and again.name == "未审批" and again.message.startswith("未审批：")
-    missing = run(extension_flow, request_id=987654, approve=True)
+    missing = run(extension_flow, 申请编号=987654, 审批结果="批准")
     assert missing.is_failed() and "987654" in missing.message
     assert [task_run_count(run_id(s)) for s in (approved, rejected)] == [1, 1]
 
@@ -153,8 +153,8 @@ def test_a_report_entered_by_the_office_is_in_the_feed_at_once(ledger) -> None:
 
     materialise_all(ledger, at_local(date(2023, 10, 9)))
     occ = occurrence(ledger, "taishan-mzj", "elderly-home-adaptation", "2023-09")
-    state = run(office_entry, department="taishan-mzj", occurrence=occ, kind="progress",
-                value=260, unit="户", note="9月累计改造", as_of=DAY)
+    state = run(office_entry, 单位代码="taishan-mzj", 事项编号=occ, 报送类型="报送进展",
+                数值="260", 计量单位="户", 情况说明="9月累计改造", 收到日期=DAY)
     assert state.name == "已登记" and state.result()["events"]["emitted"] == 1
     (row,) = ledger_events(ledger, occurrence_id=occ)
     assert row.kind == "reported" and row.emitted_at is not None

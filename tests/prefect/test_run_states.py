@@ -11,7 +11,8 @@ from sqlalchemy import select
 from duban.ledger.models import Delivery, OutboxMessage
 from flows import dispatch_flow, office_entry
 from flows.actions import action_flow
-from tests.prefect.conftest import PLAN, count, flow_run_name
+from flows.states import combined_state, day_state, is_error, overdue_count
+from tests.prefect.conftest import PLAN, count, flow_run_name, read_events
 
 pytestmark = [pytest.mark.prefect, pytest.mark.usefixtures("harness")]
 
@@ -51,6 +52,62 @@ def test_a_digest_with_no_route_names_who_was_not_reached(ledger, duban_env, mon
 
 
 def test_office_entry_runs_are_named_by_department_and_day(ledger) -> None:
-    state = run(office_entry, department="mzj", occurrence=987654, kind="done", as_of="2023-10-09")
+    state = run(office_entry, 单位代码="mzj", 事项编号=987654, 报送类型="办结",
+                收到日期="2023-10-09")
     assert state.is_failed() and state.name == "未登记" and "987654" in state.message
     assert flow_run_name(run_id(state)) == "登记报送 mzj 2023-10-09"
+
+
+def test_a_day_with_overdue_items_ends_red_and_a_quiet_day_green(ledger) -> None:
+    quiet = run(action_flow, plan=PLAN, action=2, as_of="2023-06-26")  # nothing overdue yet
+    assert quiet.is_completed() and quiet.name == "正常", quiet
+    late = run(action_flow, plan=PLAN, action=2, as_of="2023-10-09")
+    assert late.is_failed() and late.name == "有逾期"  # the Dashboard counts FAILED as red
+    (result,) = late.result(raise_on_failure=False)
+    assert late.message.startswith(f"逾期 {result['states']['overdue']} 项；")
+    assert not is_error(late) and overdue_count(late) == result["states"]["overdue"] > 0
+
+
+def test_a_broken_run_is_told_apart_from_overdue(ledger, duban_env, monkeypatch) -> None:
+    monkeypatch.setenv("DUBAN_CONFIG_DIR", str(duban_env / "no-such-config"))
+    state = run(action_flow, plan=PLAN, action=2, as_of="2023-10-09")
+    assert state.is_failed() and state.name == "运行出错" and is_error(state)
+    assert state.message.startswith("运行出错：") and "no-such-config" in state.message
+    # its own event, for an automation apart from 有逾期's
+    events = read_events(resource={"id": [f"prefect.flow-run.{run_id(state)}"]}, wait_for=3)
+    assert "prefect.flow-run.运行出错" in {e.event for e in events}, [e.event for e in events]
+
+
+def test_a_parent_run_is_red_when_a_child_is_late_and_says_when_one_broke() -> None:
+    from prefect.states import Completed, Failed
+
+    late, fine = day_state(3, "x"), day_state(0, "y")
+    assert combined_state([fine, late, day_state(2, "z")], "行动").name == "有逾期"
+    assert overdue_count(combined_state([fine, late, day_state(2, "z")], "行动")) == 5
+    assert combined_state([fine, Completed(name="正常")], "行动").is_completed()
+    broken = combined_state([late, Failed(name="运行出错", message="运行出错：boom")], "行动")
+    assert broken.name == "运行出错" and "boom" in broken.message
+
+
+def test_a_number_the_form_cannot_read_is_refused_in_words(ledger) -> None:
+    state = run(office_entry, 单位代码="mzj", 事项编号=1, 报送类型="报送进展", 数值="二百")
+    assert state.is_failed() and state.name == "未登记" and "数值应为数字" in state.message
+
+
+@pytest.mark.parametrize(("flow_name", "fields", "choices"), [
+    ("office_entry", ["单位代码", "事项编号", "报送类型", "数值", "计量单位", "情况说明",
+                      "佐证材料链接", "登记人", "收到日期"],
+     ("报送类型", ["办结", "报送进展", "签收"])),
+    ("extension_flow", ["申请编号", "审批结果", "审批意见", "审批人"],
+     ("审批结果", ["批准", "驳回"])),
+])
+def test_the_office_forms_are_in_chinese_with_help_and_choices(flow_name, fields, choices) -> None:
+    import flows
+
+    schema = getattr(flows, flow_name).parameters.model_dump()
+    props = schema["properties"]
+    assert list(props) == fields and all(props[f]["title"] == f for f in fields)
+    assert all(props[f].get("description") for f in fields)  # help under every field
+    assert all(ord(c) > 0x2E80 for f in fields for c in props[f]["description"][:1])
+    assert props[choices[0]]["enum"] == choices[1]
+    assert all("anyOf" not in p and p.get("type") != "null" for p in props.values())  # no toggles

@@ -45,12 +45,9 @@ class Api:
         response.raise_for_status()
         return response.json()
 
-    def runs(self, **flow_runs) -> list[dict]:
-        return self.ok("/flow_runs/filter", {"flow_runs": flow_runs, "limit": 200})
-
-    def flow_id(self, name: str) -> str:
-        (found,) = self.ok("/flows/filter", {"flows": {"name": {"any_": [name]}}})
-        return found["id"]
+    def runs(self, flow: str) -> list[dict]:
+        """The flow runs of the flow named `flow`."""
+        return self.ok("/flow_runs/filter", {"flows": {"name": {"any_": [flow]}}, "limit": 200})
 
 
 def duban(home: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -91,7 +88,7 @@ def test_one_running_service(tmp_path: Path) -> None:
         assert httpx.get(f"{api.base}/health", timeout=10).status_code == 200
 
         board, _ = wait(lambda: api.ok("/artifacts/latest/filter", {
-            "artifacts": {"key": {"any_": ["duban-board"]}}}), READY_TIMEOUT, 2)
+            "artifacts": {"key": {"any_": ["00-duban-board"]}}}), READY_TIMEOUT, 2)
         board_at = time.monotonic() - started
         print(f"board artifact {board_at:.1f} s after duban up started")
         assert board, "no duban-board artifact"
@@ -101,26 +98,29 @@ def test_one_running_service(tmp_path: Path) -> None:
         assert "02 社区养老服务行动" in names and "每天巡查并发送汇总" in names
         assert "daily" not in names
 
+        # killed first, checked last: the server's 90 s of patience overlap the other checks
+        daily = "每日督办"
+        crashed_id = kill_a_running_chase(home, api, daily)
+
         # the commands use this server: their runs appear here, no temporary server starts
-        daily = api.flow_id("每日督办")
-        before = len(api.runs(flow_id={"any_": [daily]}))
+        before = len(api.runs(daily))
         t = time.monotonic()
         done = duban(home, "chase", "--action", "2")
         print(f"duban chase --action 2 took {time.monotonic() - t:.1f} s")
         assert done.returncode == 0, done.stdout + done.stderr
         assert "临时" not in done.stderr and f":{prefect_port}/api" in done.stderr
-        assert len(api.runs(flow_id={"any_": [daily]})) == before + 1
+        assert len(api.runs(daily)) == before + 1  # this run; the killed one is counted before
         t = time.monotonic()
         reminded = duban(home, "remind", "mzj", "--action", "2")
         print(f"duban remind took {time.monotonic() - t:.1f} s")
         assert reminded.returncode == 0, reminded.stdout + reminded.stderr
-        assert api.runs(flow_id={"any_": [api.flow_id("手动催办")]})
+        assert api.runs("手动催办")
 
         # a report from the CLI reaches the event feed within seconds (the relay in duban up)
         occurrence = open_occurrence(home, "mzj")
         token = duban(home, "token", "issue", "mzj").stdout.strip().splitlines()[-1]
-        reported_at = time.monotonic()
         acked = duban(home, "confirm", str(occurrence), "--ack", "--token", token)
+        reported_at = time.monotonic()  # the acknowledgement is in the ledger
         assert acked.returncode == 0, acked.stdout + acked.stderr
         resource = f"duban.occurrence.{occurrence}"
         events, took = wait(lambda: api.ok("/events/filter", {"filter": {
@@ -130,10 +130,9 @@ def test_one_running_service(tmp_path: Path) -> None:
         print(f"acknowledgement in the event feed {latency:.1f} s after `duban confirm` returned"
               f" ({took:.1f} s of polling)")
         assert events and len(events) == 1
-        assert latency <= EVENT_WITHIN * 3  # the figure itself goes to BENCHMARKS.md
+        assert latency <= EVENT_WITHIN
 
         # a run whose process dies is marked Crashed by the server, not left Running
-        crashed_id = kill_a_running_chase(home, api, daily)
         final, took = wait(lambda: api.ok(f"/flow_runs/{crashed_id}")["state_type"]
                            in ("CRASHED",), CRASHED_WITHIN, 5)
         print(f"killed run marked Crashed after {took:.1f} s")
@@ -178,13 +177,13 @@ def open_occurrence(home: Path, department: str) -> int:
 
 def kill_a_running_chase(home: Path, api: Api, daily: str) -> str:
     """Start `duban chase` (every action), SIGKILL it once its 每日督办 run is Running."""
-    known = {r["id"] for r in api.runs(flow_id={"any_": [daily]})}
+    known = {r["id"] for r in api.runs(daily)}
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "DUBAN_"))}
     env["DUBAN_HOME"] = str(home)
     chase = subprocess.Popen([DUBAN, "chase", "--dry-run"], env=env,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        running, _ = wait(lambda: [r for r in api.runs(flow_id={"any_": [daily]})
+        running, _ = wait(lambda: [r for r in api.runs(daily)
                                    if r["id"] not in known and r["state_type"] == "RUNNING"],
                           180, 0.5)
         assert running, "the chase never ran"

@@ -55,19 +55,20 @@ def board() -> Board:
     )
 
 
-def test_keys_are_valid_prefect_artifact_keys_and_never_collide() -> None:
-    assert present.artifact_key("Action 02", "Elderly_Home  Adaptation") == \
-        "action-02-elderly-home-adaptation"
-    assert present.overdue_key(2) == "action-02-overdue" and present.summary_key(17) == \
-        "action-17-summary"
+def test_keys_carry_the_plan_are_valid_and_never_collide() -> None:
+    assert present.artifact_key("Taimin 2023", "02", "Over_due") == "taimin-2023-02-over-due"
+    assert present.overdue_key("taimin-2023-12", 2) == "taimin-2023-12-02-overdue"
+    assert present.summary_key("x-2026", 17) == "x-2026-17-summary"
+    assert present.BOARD_KEY == "00-duban-board"  # sorts first (A to Z); "duban" finds it
     plan = yaml.safe_load((CONFIG_DIR / "plans" / "2023.yaml").read_text("utf-8"))
     keys = [present.BOARD_KEY]
-    for action in plan["actions"]:
-        no = int(action["no"])
-        keys += [present.overdue_key(no), present.summary_key(no)]
-        keys += [present.target_key(no, t["key"]) for t in action.get("targets", [])]
+    for other in (plan["plan"]["key"], "another-2026"):
+        for action in plan["actions"]:
+            no = int(action["no"])
+            keys += [present.overdue_key(other, no), present.summary_key(other, no)]
     assert all(re.fullmatch(r"[a-z0-9-]+", k) for k in keys)
-    assert len(keys) == len(set(keys)) == 1 + 2 * 17 + 22
+    assert len(keys) == len(set(keys)) == 1 + 2 * 2 * 17
+    assert sorted(keys)[0] == present.BOARD_KEY
 
 
 @pytest.mark.parametrize(("percent", "shown"), [
@@ -85,13 +86,10 @@ def test_percent_of_the_target_is_capped_and_zero_without_data() -> None:
     assert present.percent_of(260, 2200) == 11.8
 
 
-def test_progress_figure_says_city_figure_over_target(board) -> None:
-    (figure,) = present.progress_figures(board, 2)
-    assert figure.key == "action-02-elderly-home-adaptation" and figure.percent == 85.0
-    assert "1870 / 2200 户 = 85%" in figure.description
-    assert "各单位合计，9/9 个单位已报送" in figure.description
-    assert figure.description.endswith("按时序进度应完成约1900户")
-    assert present.progress_figures(board, 4) == []
+def test_a_target_line_says_figure_over_target_and_the_verdict(board) -> None:
+    line = present.target_line(board, board.targets_of(2)[0])
+    assert "1870 / 2200 户 = 85%" in line and "各单位合计，9/9 个单位已报送" in line
+    assert line.endswith("按时序进度应完成约1900户")
 
 
 def test_a_range_is_measured_against_its_low_end_and_percent_units_read_naturally(board) -> None:
@@ -111,11 +109,21 @@ def test_overdue_table_lists_red_then_yellow_longest_overdue_first(board) -> Non
     assert [r["编号"] for r in rows] == [2, 1, 3, 4]
     assert list(rows[0]) == present.OVERDUE_HEADERS
     assert rows[0]["状态"] == "红 逾期" and rows[-1]["状态"] == "黄 临期"
-    assert [r["最近送达"] for r in rows] == ["失败", "已送达", "待发送", "—"]
-    assert rows[0]["逾期工作日"] == 12 and rows[0]["催办次数"] == 5
-    assert rows[-1]["截止日期"] == "2023-09-08（暂定）"
+    assert rows[0]["逾期工作日"] == 12 and rows[0]["催办"] == 5
+    assert rows[0]["事项"] == "特殊困难老年人家庭适老…"  # cut to fit a 1366-pixel screen
+    assert rows[-1]["周期"] == "2023-08（暂定）"
     assert present.overdue_description(board, 2) == \
-        "行动2 社区养老服务行动：逾期 3 项，临期 1 项（截至 2023-10-09）"
+        "行动2 社区养老服务行动 逾期、临期事项清单：逾期 3 项，临期 1 项（截至 2023-10-09）"
+
+
+def test_long_names_are_cut_in_tables_and_wrapped_in_markdown() -> None:
+    name = "中共泰安市委农业农村委员会办公室"
+    assert present.cut(name, 20) == "中共泰安市委农业农…" and present.width("中共…") == 5
+    assert present.cut("市民政局", 20) == "市民政局"
+    assert present.wrap(name, 24) == "中共泰安市委农业农村委员<br>会办公室"
+    assert present.wrap("<b>x", 24) == "&lt;b>x"
+    assert present.short_duty("城乡社区助老食堂进展（每月报送，目标不少于300家）") == \
+        "城乡社区助老食堂进展"
 
 
 def test_an_action_with_nothing_late_still_shows_the_table_headers(board) -> None:
@@ -126,40 +134,74 @@ def test_an_action_with_nothing_late_still_shows_the_table_headers(board) -> Non
 def test_action_summary_has_colours_states_targets_and_shares(board) -> None:
     text = present.action_summary(board, 2)
     assert text.startswith("# 行动2 社区养老服务行动\n")
-    assert "红 **3** · 黄 **2** · 绿 **2**" in text  # the behind target is yellow too
-    assert ("未到期 1，临期 1，逾期 3，已退回 0，已报送·待审核 0，按期完成 1，逾期完成 0"
-            "（共 6 项）") in text
-    assert "| 2 | 特殊困难老年人家庭适老化改造 | 不少于2200户 | 1870 户 | `▓▓▓▓▓▓▓▓░░ 85%` | 9/9 " \
+    # colours count items only: the behind target is not yellow, it is said in words
+    assert "事项 6 项：红 逾期 **3** · 黄 临期 **1** · 绿 按期 **2**" in text
+    assert "未到期 1，临期 1，逾期 3，已退回 0，已报送·待审核 0，按期完成 1，逾期完成 0" in text
+    assert "指标 1 项：进度滞后 1" in text
+    assert "| 2. 特殊困难老年人家庭适老化改造 | 不少于2200户 | `▓▓▓▓▓▓▓▓░░ 85%` | 9/9 " \
            "| 进度滞后 |" in text
-    assert "- 特殊困难老年人家庭适老化改造：进度滞后：1870户" in text
+    assert "- **特殊困难老年人家庭适老化改造**：1870 / 2200 户 = 85%" in text
     assert "| 泰山区 | 300 户 | 260 户 | 86% | 进度正常 |" in text
     assert "| 新泰市 | 400 户 | — | 0% | 尚无报送 |" in text
-    assert "`action-02-overdue`" in text and "duban report --xlsx" in text
+    assert "(/artifacts/key/plan-02-overdue)" in text and "(/artifacts/key/00-duban-board)" in text
+    assert "duban report --xlsx" in text and "Progress" not in text
     assert "本行动无量化指标" in present.action_summary(board, 4)
 
 
 def test_board_ranks_departments_rolls_up_counties_and_lists_risks(board) -> None:
     text = present.board_markdown(board)
     assert text.startswith("# 督办总览\n") and "节假日数据提醒" not in text
+    assert "事项 7 项：红 逾期 **4** · 黄 临期 **1** · 绿 按期 **2**" in text
+    assert "指标 1 项：进度滞后 1" in text and "红 = 已逾期未办结" in text
     ranking = text.split("## 单位排名（按逾期事项）")[1].split("\n## ")[0]
     rows = [line for line in ranking.splitlines() if re.match(r"\| \d", line)]
-    assert rows == ["| 1 | 泰山区民政局 | 2 | 0 | 0 | 0 | 2 | 1 |",
-                    "| 2 | 岱岳区民政局 | 1 | 1 | 0 | 0 | 0 | 0 |",
-                    "| 3 | 市残联\\|办公室 | 1 | 0 | 0 | 0 | 0 | 0 |"]
+    assert rows == ["| 1 | 泰山区民政局 | 2 | 0 | 2/1 |",
+                    "| 2 | 岱岳区民政局 | 1 | 1 | 0/0 |",
+                    "| 3 | 市残联\\|办公室 | 1 | 0 | 0/0 |"]
     assert "另有 1 个单位未列出" in ranking  # 市民政局: nothing late
     counties = text.split("## 各区县汇总")[1].split("\n## ")[0]
-    assert "| 泰山区 | 2 | 0 | 0 | 0 | 0 | 2 |" in counties
-    assert "| 泰安市 | 1 | 0 | 1 | 1 | 0 | 3 |" in counties
-    assert "| 2 | 社区养老服务行动 | 3 | 2 | 2 | 3 | 1 | 1/1 |" in text
-    assert "(/artifacts/key/action-02-overdue)" in text
-    assert "## 逾期最久的事项" in text and "| 2 | 行动2 | 泰山区民政局 |" in text
+    assert "| 泰山区 | 2 | 0 | 0 | 0 | 2 |" in counties
+    assert "| 泰安市 | 1 | 0 | 2 | 0 | 3 |" in counties
+    assert "| [2. 社区养老服务行动](/artifacts/key/plan-02-summary) | 3 | 1 | 2 | 1/1 | " \
+           "[清单](/artifacts/key/plan-02-overdue) |" in text
+    assert "## 逾期最久的事项" in text and "| 2 | 泰山区民政局 | 行动2：" in text
     assert "`▓▓▓▓▓▓▓▓░░ 85%`" in text
     assert "- 行动2 特殊困难老年人家庭适老化改造（目标不少于2200户）：进度滞后" in text
-    assert "## 任务分解与完成情况" in text and "| 泰山区 | 300 户 | 260 户 | 86% |" in text
-    assert "duban report --xlsx 台账.xlsx" in text
+    assert "## 任务分解" in text and "duban report --xlsx 台账.xlsx" in text
+
+
+def test_each_plan_has_its_own_part_of_the_board(board) -> None:
+    from dataclasses import replace
+
+    from duban.supervise.board import PlanRef
+
+    one = replace(board, plan=PlanRef("taimin-2023-12", "泰民〔2023〕12号", "行动方案"))
+    two = replace(board, plan=PlanRef("other-2026", "某〔2026〕1号", "另一方案"),
+                  items=board.items[:1])
+    text = present.board_markdown([one, two])
+    assert text.count("## 各行动") == 2
+    assert "## 泰民〔2023〕12号《行动方案》" in text and "## 某〔2026〕1号《另一方案》" in text
+    first, second = text.split("## 某〔2026〕1号《另一方案》")
+    assert "/artifacts/key/taimin-2023-12-02-summary" in first
+    assert "/artifacts/key/other-2026-02-summary" in second and "taimin" not in second
+    assert "事项 1 项：红 逾期 **1**" in second
+    assert present.board_description([one, two]).startswith(
+        "督办总览（督办事项逾期情况，截至 2023-10-09）")
 
 
 def test_board_carries_the_missing_holiday_data_warning_when_given(board) -> None:
     text = present.board_markdown(board, "2027年法定节假日和调休安排尚未录入系统。")
     assert "> ⚠️ **节假日数据提醒**：2027年法定节假日和调休安排尚未录入系统。" in text
     assert text.index("节假日数据提醒") < text.index("## 各行动")
+
+
+def test_the_holiday_warning_for_supervisors_says_the_office_acts() -> None:
+    from duban.calendar.workdays import WorkCalendar
+    from duban.chase.holiday_notice import board_notice
+
+    calendar = WorkCalendar()
+    text = board_notice(calendar, date(2026, 11, 2))
+    if calendar.missing_next_year(date(2026, 11, 2)) is None:
+        pytest.skip("next year's holiday data is already installed here")
+    assert "督办办公室" in text and "督查人员无需操作" in text and "暂定" in text
+    assert "pip" not in text and board_notice(calendar, date(2026, 6, 1)) is None

@@ -56,10 +56,11 @@ def main(
     from tools.simulate.report import summary, write_report
 
     if report is not None:
-        write_report(report, outcome, checker, window, seed, quick, wall)
+        partial = "a window chosen with --start/--days" if (start or days) else ""
+        write_report(report, outcome, checker, window, seed, quick, wall, partial)
     for line in summary(outcome, checker, window, wall):
         _log(line)
-    raise typer.Exit(1 if checker.violations else 0)
+    raise typer.Exit(2 if outcome.interrupted else 1 if checker.violations else 0)
 
 
 def _simulate(world, quick: bool, seed: int, days: int | None, begin: str | None):
@@ -88,8 +89,8 @@ def _simulate(world, quick: bool, seed: int, days: int | None, begin: str | None
     fail_from, fail_to = faults.failing_window()
     _log(f"故障 / faults: {faults.failing_tag}'s robot fails {fail_from} … {fail_to}; "
          f"the chase is killed mid-dispatch on {faults.kill_day}")
-    sim = Simulation(world, quick, seed, _log, people=people, events=EventFeed(world.api_url),
-                     faults=faults)
+    feed = EventFeed(world.api_url, world.auth)
+    sim = Simulation(world, quick, seed, _log, people=people, events=feed, faults=faults)
     outcome = sim.run(start, last)
     outcome.behaviours = people.counts
     outcome.notes += people.notes

@@ -71,9 +71,13 @@ class Checker:
     tokens: set[str] = field(default_factory=set)
     manual: Counter = field(default_factory=Counter)  # (tag, day) -> extra messages allowed
     judged_digests: set[int] = field(default_factory=set)
+    log: object = None
 
     def flag(self, day: date, rule: str, item: str, detail: str) -> None:
-        self.violations.append(Violation(day, rule, item, detail))
+        violation = Violation(day, rule, item, detail)
+        if self.log is not None and len(self.violations) < 20:
+            self.log(f"  违反 / violation: {violation.line()}")
+        self.violations.append(violation)
 
     # -- what recipients received ---------------------------------------------------------
 

@@ -26,8 +26,9 @@ REPEATABLE = {PREFIX + k for k in ("acknowledged", "reported", "corrected")}
 
 
 class EventFeed:
-    def __init__(self, api_url: str) -> None:
-        self.client = httpx.Client(base_url=api_url, timeout=60)
+    def __init__(self, api_url: str, auth: str) -> None:
+        user, _, password = auth.partition(":")
+        self.client = httpx.Client(base_url=api_url, timeout=60, auth=(user, password))
         self.since = datetime.now(UTC) - timedelta(minutes=5)
         self.seen: dict[str, tuple[str, str, str]] = {}  # id -> (event, resource, due_on)
         self.judged: set[int] = set()

@@ -25,8 +25,8 @@ from sqlalchemy import func, select
 from duban.ledger.models import Department, Digest, Occurrence
 from tools.simulate.world import PROJECT_ROOT, World
 
-FAIL_AT, FAILING_DAYS = 0.4, 7  # the failing week starts 40 % into the window
-KILL_AT = 0.55  # the chase is killed on the first working day 55 % into the window
+FAIL_AT, FAILING_DAYS = 0.25, 7  # the failing week starts a quarter into the window
+KILL_AT = 0.35  # the chase is killed on the first working day 35 % into the window
 KILL_WAIT = 900.0  # seconds the killed chase may take to reach its first digest
 
 CHASE_SNIPPET = (

@@ -17,6 +17,7 @@ The office urges a department with overdue items by hand (`duban remind`) now an
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import random
@@ -36,7 +37,7 @@ from tools.simulate.receivers import Message
 
 PERSONAS = ("prompt", "late", "never", "ack", "extension", "correct")
 WEIGHTS = (30, 20, 8, 14, 14, 14)
-LINK = re.compile(r"https?://[^\s/]+(/r/[A-Za-z0-9_-]+)")
+LINK = re.compile(r"https?://[^\s/]+(/[rd]/[A-Za-z0-9_-]+)")
 FORM = re.compile(r"<form\b.*?</form>", re.S)
 HIDDEN = re.compile(r'<input type="hidden" name="(\w+)" value="([^"]*)"')
 URGE_EVERY = 9  # working days between two manual urgings by the office
@@ -47,13 +48,14 @@ class Item:
     occurrence: int
     department: str
     due: date
-    link: str
+    link: str  # the item's own report link (/r/...), minted from the department page
     goal: tuple[float, str] | None  # (value, unit) of its target
     plan: str = ""  # what the persona decided
     on: date | None = None  # when to act
     report_id: int | None = None
     reported_on: date | None = None
     returned: bool = False
+    page: str = ""  # the department's page (/d/...) from the latest message
 
 
 @dataclass
@@ -102,18 +104,33 @@ class People:
     # -- departments ------------------------------------------------------------------------
 
     def consider(self, day: date, tag: str, path: str) -> None:
-        facts = self.facts(path)
+        """A link from a message: an item's own (/r/) or the department's page (/d/), whose
+        list names every open item (each opened by a POST that mints the item's link)."""
+        if path.startswith("/d/"):
+            page = self.http.get(path)
+            if page.status_code != 200:
+                self.counts[f"department page refused ({page.status_code})"] += 1
+                return
+            for form in FORM.findall(page.text):
+                occ = dict(HIDDEN.findall(form)).get("occurrence", "")
+                if occ.isdigit():
+                    self.consider_item(day, tag, self.facts_of(int(occ)), "", path)
+            return
+        self.consider_item(day, tag, self.facts(path), path, "")
+
+    def consider_item(self, day: date, tag: str, facts, link: str, page: str) -> None:
         if facts is None or facts[1] != tag:
             return
         occ, code, due, goal = facts
         item = self.items.get(occ)
         if item is not None:
             if item.plan != "done":
-                item.link = path  # a fresh link replaces a spent or older one
+                item.link = link or item.link  # a fresh link replaces a spent or older one
+                item.page = page or item.page
             if item.plan == "report" and item.on is None:  # returned by the office: re-report
                 item.on = day
             return
-        item = self.items[occ] = Item(occ, code, due, path, goal)
+        item = self.items[occ] = Item(occ, code, due, link, goal, page=page)
         persona = self.persona[code]
         if persona == "prompt":
             item.plan, item.on = "report", day
@@ -129,17 +146,22 @@ class People:
         elif persona == "correct":
             item.plan, item.on = ("below", day) if goal else ("report", day)
 
+    def facts_of(self, occurrence: int):
+        return self._facts(Occurrence.id == occurrence)
+
     def facts(self, path: str):
-        token = path.rsplit("/", 1)[1]
+        return self._facts(AccessToken.token_hash == hash_token(path.rsplit("/", 1)[1]))
+
+    def _facts(self, where):
         with self.ctx.db.read() as s:
             row = s.execute(
                 select(Occurrence.id, Department.code, Occurrence.due_on, Target.value_low,
                        Target.value_high, Target.unit)
-                .join(AccessToken, AccessToken.occurrence_id == Occurrence.id)
+                .outerjoin(AccessToken, AccessToken.occurrence_id == Occurrence.id)
                 .join(Department, Occurrence.department_id == Department.id)
                 .join(Duty, Occurrence.duty_id == Duty.id)
                 .outerjoin(Target, Duty.target_id == Target.id)
-                .where(AccessToken.token_hash == hash_token(token))).first()
+                .where(where)).first()
         if row is None:
             return None
         occ, code, due, low, high, unit = row
@@ -194,7 +216,11 @@ class People:
 
     def post_form(self, item: Item, which: str, fields: dict[str, str]) -> bool:
         """GET the link's page, take the chosen form's hidden fields (csrf, nonce), POST it."""
-        page = self.http.get(item.link)
+        page = self.http.get(item.link) if item.link else None
+        if page is None or page.status_code != 200 or "<form" not in page.text:
+            if not self.mint(item):
+                return False
+            page = self.http.get(item.link)
         if page.status_code != 200:
             self.counts[f"page refused ({page.status_code})"] += 1
             return False
@@ -203,10 +229,30 @@ class People:
             self.counts[f"no {which} form on the page"] += 1
             return False
         answer = self.http.post(item.link, data={**form, **fields})
-        ok = answer.status_code == 200 and ("成功" in answer.text or "已提交" in answer.text)
+        ok = answer.status_code == 200 and '<h1 class="ok">' in answer.text
         if not ok:
             self.counts[f"{which} not accepted ({answer.status_code})"] += 1
         return ok
+
+    def mint(self, item: Item) -> bool:
+        """Open the item from the department's page: POST its button, follow to /r/..."""
+        if not item.page:
+            self.counts["no link to open the item"] += 1
+            return False
+        page = self.http.get(item.page)
+        for form in FORM.findall(page.text) if page.status_code == 200 else []:
+            fields = dict(HIDDEN.findall(form))
+            if fields.get("occurrence") == str(item.occurrence):
+                answer = self.http.post(item.page, data=fields, follow_redirects=False)
+                location = answer.headers.get("location", "")
+                if answer.status_code == 303 and "/r/" in location:
+                    item.link = "/r/" + location.rsplit("/r/", 1)[1]
+                    self.counts["item opened from the department page"] += 1
+                    return True
+                self.counts[f"department page would not open the item ({answer.status_code})"] += 1
+                return False
+        self.counts["item not on the department page"] += 1
+        return False
 
     # -- the CLI ----------------------------------------------------------------------------
 
@@ -215,7 +261,12 @@ class People:
 
         with self.world.clock.frozen():
             result = self.cli.invoke(app, list(args))
-        return result.exit_code, result.output
+        text = result.output
+        with contextlib.suppress(ValueError):  # click without a separate stderr
+            text += result.stderr
+        if result.exception is not None and not isinstance(result.exception, SystemExit):
+            text += f" {type(result.exception).__name__}: {result.exception}"
+        return result.exit_code, text
 
     def cli_token(self, code: str) -> str | None:
         if code not in self.cli_tokens:
@@ -266,7 +317,8 @@ class People:
         verb = "approve" if approve else "reject"
         status, out = self.duban("extension", verb, str(pending[0]["id"]), "--note",
                                  "模拟：办公室审批", "--by", "office:模拟")
-        self.counts[f"extension {verb}d (CLI)" if status == 0 else f"extension {verb} failed"] += 1
+        done = {"approve": "approved", "reject": "rejected"}[verb]
+        self.counts[f"extension {done} (CLI)" if status == 0 else f"extension {verb} failed"] += 1
         item.plan = "report"
         due = self.current_due(item)
         item.on = max(self.calendar.add_workdays(day, 1),

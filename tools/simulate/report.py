@@ -38,6 +38,7 @@ def figures(outcome: Outcome, checker: Checker, window: tuple[date, date], wall:
         "seconds_per_day_off": round(_mean([d.seconds for d in days if not d.workday]), 1),
         "final_states": last, "events": outcome.events,
         "behaviours": dict(outcome.behaviours), "faults": outcome.faults,
+        "interrupted": outcome.interrupted.isoformat() if outcome.interrupted else None,
     }
 
 
@@ -65,10 +66,10 @@ def summary(outcome: Outcome, checker: Checker, window, wall: float) -> list[str
 
 
 def write_report(folder: Path, outcome: Outcome, checker: Checker, window, seed: int,
-                 quick: bool, wall: float) -> None:
+                 quick: bool, wall: float, partial: str = "") -> None:
     folder.mkdir(parents=True, exist_ok=True)
     f = figures(outcome, checker, window, wall)
-    f["seed"], f["quick"] = seed, quick
+    f["seed"], f["quick"], f["partial"] = seed, quick, partial
     (folder / "figures.json").write_text(json.dumps(f, ensure_ascii=False, indent=1) + "\n",
                                          encoding="utf-8")
     (folder / "chart.png").write_bytes(chart(outcome))
@@ -77,6 +78,10 @@ def write_report(folder: Path, outcome: Outcome, checker: Checker, window, seed:
 
 def markdown(f: dict, outcome: Outcome, checker: Checker) -> str:
     kind = "quick (one quarter)" if f["quick"] else "full plan year"
+    if f["interrupted"]:
+        kind = f"INTERRUPTED on {f['interrupted']}: only the days before it were simulated"
+    elif f.get("partial"):
+        kind = f["partial"]
     lines = [
         f"# Simulation report: {f['window'][0]} … {f['window'][1]} ({kind}, seed {f['seed']})",
         "",

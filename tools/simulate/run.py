@@ -47,6 +47,7 @@ class Outcome:
     events: dict[str, int] = field(default_factory=dict)
     behaviours: Counter = field(default_factory=Counter)
     faults: dict[str, Any] = field(default_factory=dict)
+    interrupted: date | None = None
 
 
 def plan_window(world: World, quick: bool) -> tuple[date, date]:
@@ -74,6 +75,8 @@ def run_flows(as_of: str, workday: bool, actions: list[int]) -> tuple[int, list[
     raw = run_chase(as_of, chosen)
     problems = [f"action {r['action']}: {r['state']} {r['message']}" for r in raw.get("runs", [])
                 if not r.get("ok")]
+    if raw.get("error"):
+        problems.append(f"daily flow: {raw['error']}")
     dispatch = raw.get("dispatch") or {}
     if dispatch and not dispatch.get("ok"):
         problems.append(f"dispatch: {dispatch.get('state')} {dispatch.get('message')}")
@@ -90,7 +93,8 @@ class Simulation:
                  events=None, excel_dir: Path | None = None, faults=None) -> None:
         self.world, self.quick, self.seed, self.log = world, quick, seed, log
         self.people, self.events, self.faults = people, events, faults
-        self.checker = Checker(world.ctx, world.ctx.calendar)
+        self.checker = Checker(world.ctx, world.ctx.calendar, log=log)
+        self.checker.tokens.add(world.auth.partition(":")[2])  # the API credential, too
         if people is not None:
             people.checker = self.checker
         self.outcome = Outcome()
@@ -101,7 +105,14 @@ class Simulation:
         day, started = first, time.monotonic()
         total = (last - first).days + 1
         while day <= last:
-            self.one_day(day, actions, last)
+            try:
+                self.one_day(day, actions, last)
+            except KeyboardInterrupt:  # SIGTERM / Ctrl-C: report the days done so far
+                self.outcome.interrupted = day
+                self.log(f"  interrupted on {day}: reporting the {len(self.outcome.days)} "
+                         "days done")
+                last = self.outcome.days[-1].day if self.outcome.days else day
+                break
             n = (day - first).days + 1
             if n % 10 == 0 or day == last:
                 self.log(f"  {day}: {n}/{total} days, {self.outcome.runs} runs, "

@@ -10,6 +10,7 @@ itself, day by day, as the schedule would.
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import sys
 import tempfile
@@ -43,6 +44,7 @@ class World:
     routes: dict[str, str] = field(default_factory=dict)  # tag -> robot | mail
     ctx: Context | None = None
     extra_logs: list[Path] = field(default_factory=list)
+    auth: str = field(default_factory=lambda: f"duban:{secrets.token_hex(16)}")
 
     @classmethod
     def fresh(cls, keep: Path | None = None) -> World:
@@ -67,7 +69,7 @@ class World:
             "DUBAN_CONFIG_DIR": str(DEFAULT_CONFIG_DIR),
             "DUBAN_NOTIFY_CONFIG": str(self.home / "notify.yaml"),
             "DUBAN_PORTAL_URL": self.page_url,
-            **up.prefect_env(self.home, self.prefect_port),
+            **up.prefect_env(self.home, self.prefect_port, self.auth),
             "PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED": "false",
             "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "300",
         })
