@@ -38,8 +38,9 @@ def _item_rows(book, prefix: str) -> list[tuple]:
             continue
         sheet = book[name]
         header = [c.value for c in sheet[1]]
-        assert header[-1] == "方案"
-        rows += [r for r in sheet.iter_rows(min_row=2, values_only=True) if r[0] is not None]
+        plan = header.index("方案")
+        rows += [(*r[:plan], r[plan]) for r in sheet.iter_rows(min_row=2, values_only=True)
+                 if r[0] is not None]  # the plan column last
     return rows
 
 
