@@ -440,7 +440,6 @@ def _check_plan(plan: PlanFile, registry: Registry, file: str, problems: list[Pr
             problems.append(Problem(problem.file, problem.path,
                                     f"{problem.message} (or mark the plan draft: true)"))
     _unique([a.no for a in plan.actions], "actions", "no", file, problems)
-    _numbered_in_order(plan, file, problems)
     keys: set[str] = set()
     for i, action in enumerate(plan.actions):
         where = f"actions[{i}]"
@@ -461,17 +460,6 @@ def _check_plan(plan: PlanFile, registry: Registry, file: str, problems: list[Pr
             if owner is not None and registry.resolve(owner) is None:
                 problems.append(Problem(file, f"{path}.owner", f"unknown department {owner!r}"))
         _check_targets(action, where, file, problems, registry)
-
-
-def _numbered_in_order(plan: PlanFile, file: str, problems: list[Problem]) -> None:
-    """Actions are numbered 1, 2, ... N as the document numbers them: a gap or a stray number
-    (an action 18 in a plan of 17) would create duties that no deployment chases."""
-    for i, action in enumerate(plan.actions):
-        if action.no != i + 1:
-            problems.append(Problem(file, f"actions[{i}].no", f"expected action number {i + 1} "
-                                    f"(actions are numbered 1..{len(plan.actions)} in order), "
-                                    f"got {action.no}"))
-            return
 
 
 def _check_targets(

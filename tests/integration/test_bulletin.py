@@ -19,7 +19,7 @@ from duban.plan.config import ConfigError
 from duban.reports.review import return_item
 from duban.supervise.bulletin import compose, write_docx
 from duban.supervise.score import ScoringSpec, load_scoring, score_departments, score_markdown
-from tests.integration.test_reports import HOMES, file_report, occ_id, sign_off
+from tests.support.reports import HOMES, file_report, occ_id, sign_off
 
 AS_OF = date(2023, 7, 14)
 
@@ -113,9 +113,9 @@ def test_libreoffice_opens_the_bulletin(loaded_sqlite, tmp_path) -> None:
 
 
 def test_the_bulletin_command(loaded_sqlite, tmp_path, monkeypatch) -> None:
-    from tests.integration.test_reports_cli import _point_cli_at, run
+    from tests.support.cli import point_cli_at, run
 
-    _point_cli_at(loaded_sqlite, monkeypatch)
+    point_cli_at(loaded_sqlite, monkeypatch)
     out = tmp_path / "通报.docx"
     result = run("bulletin", "--as-of", "2023-07-14", "--docx", str(out))
     assert result.exit_code == 0 and "督办通报（第1期）" in result.output and out.exists()

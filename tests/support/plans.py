@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.conftest import REPO
+from tests.support.paths import REPO
 
 SECOND = REPO / "tests" / "fixtures" / "second_plan"
 SECOND_KEY = "volunteer-2023-5"
