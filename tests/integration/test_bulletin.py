@@ -152,3 +152,19 @@ def test_the_excel_has_real_dates_filters_a_plan_column_scores_and_evidence_link
     ranking = book["考评"]
     assert [c.value for c in ranking[3]][:3] == ["排名", "单位", "得分"]
     assert ranking.auto_filter.ref.startswith("A3:")
+
+
+def test_a_digest_left_unanswered_costs_points(loaded_sqlite) -> None:
+    from duban.ledger.models import Digest
+
+    ctx = loaded_sqlite
+    with ctx.db.session() as s:
+        for day in (date(2023, 7, 3), date(2023, 7, 10)):
+            s.add(Digest(recipient="taishan-mzj", day=day, seq=0, title="督办汇总", body="…",
+                         state="sent", created_at=at_local(day, 9)))
+    occ = occ_id(ctx, HOMES, "taishan-mzj", "2023-06")
+    file_report(ctx, occ, "ack", now=at_local(date(2023, 7, 11), 10))  # answers the 07-10 one
+    with ctx.db.session() as s:
+        line = next(d for d in score_departments(s, AS_OF, ctx.calendar, ScoringSpec()).lines
+                    if d.code == "taishan-mzj")
+    assert (line.digests, line.unacknowledged) == (2, 1)
