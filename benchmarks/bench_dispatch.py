@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from notifications import Notifier, OutgoingMessage  # noqa: E402
-from tests.integration.receivers import HttpReceiver, Reply  # noqa: E402
+from tests.support.receivers import HttpReceiver, Reply  # noqa: E402
 
 TITLE = "【督办】市民政局：3项任务临近期限"
 BODY = "市民政局：\n一、社区养老服务行动 —— 6月30日到期\n二、适老化改造 —— 7月15日到期\n"

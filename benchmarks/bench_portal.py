@@ -20,7 +20,6 @@ import argparse
 import asyncio
 import os
 import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -41,6 +40,7 @@ from sqlalchemy import func, select  # noqa: E402
 from duban.ledger.models import AccessToken, Duty, Occurrence, Report  # noqa: E402
 from duban.reports import tokens  # noqa: E402
 from duban.service import Context, setup  # noqa: E402
+from tests.support.net import free_port  # noqa: E402
 
 CSRF = re.compile(r'name="csrf" value="([0-9a-f]+)"')
 NONCE = re.compile(r'name="nonce" value="([0-9a-f]+)"')
@@ -61,10 +61,6 @@ class Phase:
                 f"max {ms[-1]:>6.1f} ms  status {dict(self.statuses)}")
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def prepare(home: Path, links: int) -> tuple[Context, list[str]]:

@@ -18,7 +18,6 @@ import json
 import os
 import queue
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,14 +27,12 @@ from pathlib import Path
 
 import httpx
 
+from tests.support.net import free_port
+
 ROOT = Path(__file__).resolve().parents[1]
 READY = "duban 已就绪"  # cli.up_cmd.READY (not imported: that would import the CLI)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def expected_deployments() -> int:

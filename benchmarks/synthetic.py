@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import insert, select
 
+from duban.calendar.clock import TIMEZONE
 from duban.ledger.database import Database
 from duban.ledger.models import Action, Department, Duty, Jurisdiction, Occurrence, Plan
 
@@ -35,7 +36,7 @@ def populate(url: str, occurrences: int, departments: int = 1000) -> Database:
             for n in range(departments)
         ])
         plan = Plan(key="bench-2023", title="基准方案", doc_no="基〔2023〕1号", issuer="基准局",
-                    issued=date(2023, 1, 1), year=2023, timezone="Asia/Shanghai",
+                    issued=date(2023, 1, 1), year=2023, timezone=TIMEZONE,
                     starts=date(2023, 1, 1), ends=date(2023, 12, 31), active=True)
         s.add(plan)
         s.flush()

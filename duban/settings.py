@@ -65,6 +65,14 @@ class Settings(BaseSettings):
         description="how long a claimed digest stays its claimer's before another dispatch may "
                     "send it again (whole seconds)",
     )
+    delivery_max_attempts: int = Field(
+        5, ge=1, description="how many times one message is tried before it is recorded failed",
+    )
+    delivery_retry_seconds: int = Field(
+        600, ge=1,
+        description="the wait before a failed message is tried again (whole seconds; doubled "
+                    "per attempt, at most two hours)",
+    )
 
     portal_trusted_proxies: str = Field(
         "", json_schema_extra={"shown": "(none)"},
@@ -115,7 +123,8 @@ class Settings(BaseSettings):
             raise ValueError(f"not an address or network / 不是地址或网段: {exc}") from None
         return value
 
-    @field_validator("dispatch_lease_seconds", mode="before")
+    @field_validator(
+        "dispatch_lease_seconds", "delivery_max_attempts", "delivery_retry_seconds", mode="before")
     @classmethod
     def _whole_seconds(cls, value: Any) -> Any:
         """Whole ASCII digits only: "1.5", "１０" or "²" are refused, not guessed."""

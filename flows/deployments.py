@@ -18,6 +18,7 @@ from prefect import Flow
 from duban.ledger.models import Plan
 from duban.service import Context, active_plans
 from flows.actions import action_flow
+from flows.bulletin import bulletin_flow
 from flows.daily import daily_flow
 from flows.dispatch import dispatch_flow
 from flows.extension import extension_flow
@@ -29,6 +30,7 @@ from flows.review import review_flow
 # Saturdays and Sundays (调休) must be covered, and the board is refreshed on days off too.
 DAILY_CRON = "30 8 * * *"
 TAG = "duban"
+BULLETIN_CRON = "30 16 * * 5"  # 督办通报: Fridays 16:30
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,9 @@ FIXED = (
     Spec(extension_flow, "审批延期申请", "督办办公室批准或驳回部门的延期申请。"),
     Spec(review_flow, "审核销号",
          "督办办公室审核部门报送：销号（审核通过），或退回并写明原因（事项重新打开、限期重报）。"),
+    Spec(bulletin_flow, "每周督办通报",
+         "每周五 16:30（北京时间）编写本周督办通报（第N期，Word 文件）并给出下载链接。",
+         cron=BULLETIN_CRON),
 )
 
 

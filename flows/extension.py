@@ -79,7 +79,7 @@ async def extension_flow(
         审批人: 经办人姓名，记入审计日志。
     """
     outcome = decide_extension(申请编号, 审批结果 == "批准", 审批意见, 审批人)
-    link_board()
+    await link_board()
     return extension_state(outcome)
 
 

@@ -104,7 +104,7 @@ async def office_entry(
         return entry_state({"error": problem, "field": "数值"})
     outcome = enter_report(单位代码, 事项编号, KINDS[报送类型], value, 计量单位 or None, 情况说明,
                            佐证材料链接, 登记人, 收到日期 or None)
-    link_board()
+    await link_board()
     return entry_state(outcome)
 
 

@@ -9,6 +9,7 @@ attachment unless it is a PDF or an image.
 Routes:
   GET /office/items/{id}          an item's facts, the office's reviews and every report
   GET /office/evidence/{name}     one stored evidence file
+  GET /office/bulletins/{plan}/{no}  督办通报 第N期, as stored by the weekly flow or the CLI
 """
 
 from __future__ import annotations
@@ -25,11 +26,12 @@ from sqlalchemy import select
 
 from duban.calendar.clock import local_day, shanghai
 from duban.chase.items import item_facts
-from duban.ledger.models import Occurrence, Review
+from duban.ledger.models import Bulletin, Occurrence, Review
 from duban.plan.progress import num
 from duban.reports.review import VERDICT_ZH
 from duban.service import Context
 
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 REALM = 'Basic realm="duban office", charset="UTF-8"'
 STORED = re.compile(r"[0-9a-f]{64}\.(pdf|jpg|jpeg|png|docx|xlsx|doc|xls|zip|txt)")
 INLINE = {"pdf": "application/pdf", "png": "image/png", "jpg": "image/jpeg",
@@ -146,3 +148,16 @@ def add_office_routes(app: FastAPI, ctx: Context, clock) -> None:
         disposition = "inline" if ext in INLINE else "attachment"
         return FileResponse(path, media_type=media, content_disposition_type=disposition,
                             filename=name)
+
+    @app.get("/office/bulletins/{plan_key}/{no}")
+    def office_bulletin(plan_key: str, no: int, request: Request) -> Response:
+        refused = gate(request)
+        if refused is not None:
+            return refused
+        with ctx.db.read() as session:
+            stored = session.scalar(select(Bulletin.path).where(Bulletin.plan_key == plan_key,
+                                                                Bulletin.no == no))
+        path = Path(stored) if stored else None
+        if path is None or not path.is_file():
+            return Response("没有这一期通报 / no such bulletin", status_code=404)
+        return FileResponse(path, filename=f"督办通报-第{no}期.docx", media_type=DOCX)

@@ -16,6 +16,7 @@ from collections import Counter
 
 from prefect import task
 from prefect.artifacts import (
+    acreate_markdown_artifact,
     create_markdown_artifact,
     create_table_artifact,
 )
@@ -86,9 +87,10 @@ def publish_board(as_of: str) -> dict:
             "plans": [b.plan.key for b in boards if b.plan], "notice": notice is not None}
 
 
-def link_board() -> None:
+async def link_board() -> None:
     """A run-level (keyless) artifact with the board's link, for runs that publish nothing else:
-    from any run's Artifacts tab a supervisor is one click from 督办总览."""
-    create_markdown_artifact(f"[{present.BOARD_TITLE}](/artifacts/key/{present.BOARD_KEY})："
+    from any run's Artifacts tab a supervisor is one click from 督办总览. Async: the office's
+    flows are async, where the sync call would only make a coroutine."""
+    await acreate_markdown_artifact(f"[{present.BOARD_TITLE}](/artifacts/key/{present.BOARD_KEY})："
                              "各方案逾期、临期事项与指标进度。",
                              description=f"{present.BOARD_TITLE}链接")

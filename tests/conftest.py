@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -18,10 +17,10 @@ from sqlalchemy import create_engine, text
 from duban.ledger.database import Database, forget_database
 from duban.service import Context, setup
 from duban.settings import Settings
+from tests.support.ledger import LOADED_AT
 from tests.support.paths import CONFIG_DIR
 
 PG_ADMIN_URL = os.environ.get("DUBAN_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-REPO = Path(__file__).resolve().parent.parent
 
 
 def _postgres_reachable() -> str | None:
@@ -87,7 +86,6 @@ def make_context(tmp_path: Path):
     return make
 
 
-LOADED_AT = datetime(2023, 6, 5, 1, 0, tzinfo=UTC)
 
 
 @pytest.fixture

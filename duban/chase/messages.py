@@ -11,7 +11,6 @@ no answer came: never re-sent blindly) | void (nothing was owed any more at send
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -23,11 +22,11 @@ from duban.chase.faults import checkpoint
 from duban.chase.ladder import OFFICE, Owed, record_owed
 from duban.ledger.database import Database
 from duban.ledger.models import Delivery, DeliveryMessage, Digest, Reminder
-from duban.settings import Settings, SettingsError
+from duban.settings import Settings
 
 LEASE = timedelta(seconds=Settings.model_fields["dispatch_lease_seconds"].default)  # default
-MAX_ATTEMPTS = 5  # DUBAN_DELIVERY_MAX_ATTEMPTS
-RETRY_AFTER = timedelta(minutes=10)  # DUBAN_DELIVERY_RETRY_SECONDS, doubled per attempt
+MAX_ATTEMPTS = Settings.model_fields["delivery_max_attempts"].default
+RETRY_AFTER = timedelta(seconds=Settings.model_fields["delivery_retry_seconds"].default)
 MAX_RETRY_AFTER = timedelta(hours=2)
 OPEN_DIGEST_STATES = ("pending", "sending", "retrying")
 
@@ -35,15 +34,6 @@ OPEN_DIGEST_STATES = ("pending", "sending", "retrying")
 def fast_update(session: Session, statement):
     """An UPDATE that skips the ORM's in-session synchronisation (nothing here is loaded)."""
     return session.execute(statement.execution_options(synchronize_session=False))
-
-
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
-        raise SettingsError(f"{name}={raw!r}: expected a whole number >= 1")
-    return int(raw)
 
 
 def lease() -> timedelta:
@@ -61,9 +51,9 @@ class RetryPolicy:
 
     @classmethod
     def from_env(cls) -> RetryPolicy:
-        seconds = _env_int("DUBAN_DELIVERY_RETRY_SECONDS", int(RETRY_AFTER.total_seconds()))
-        return cls(_env_int("DUBAN_DELIVERY_MAX_ATTEMPTS", MAX_ATTEMPTS),
-                   timedelta(seconds=seconds))
+        settings = Settings.from_env()  # a bad value is a SettingsError naming the variable
+        return cls(settings.delivery_max_attempts,
+                   timedelta(seconds=settings.delivery_retry_seconds))
 
     def wait(self, attempts: int) -> timedelta:
         return min(self.first_wait * 2 ** max(attempts - 1, 0), MAX_RETRY_AFTER)

@@ -20,9 +20,9 @@ import pytest
 
 from duban.chase.dispatch import LEASE, lease
 from duban.settings import SettingsError
+from tests.support.paths import REPO
 from tools.drill import Proc, Receiver, descendants, kill_tree, start, write_routes
 
-REPO = Path(__file__).resolve().parents[2]
 DRILL_TIMEOUT = 600
 
 

@@ -9,7 +9,6 @@ the next working days: nothing more is owed for that item, which awaits the offi
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from pathlib import Path
 
@@ -25,35 +24,24 @@ from duban.service import Context, chase, dispatch, setup
 from duban.settings import Settings
 from notifications import notifier_for
 from portal import create_app
-from tests.conftest import LOADED_AT, REPO
-from tests.integration.receivers import HttpReceiver
+from tests.support.browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    ITEM,
+    MONDAY,
+    SHOTS,
+    link_for,
+    needs_chromium,
+)
+from tests.support.ledger import LOADED_AT
 from tests.support.live_server import LiveServer
 from tests.support.paths import CONFIG_DIR
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-SHOTS = REPO / "test-output"
-MONDAY = at_local(date(2023, 7, 10), 9)
-ITEM = "特殊困难老年人家庭适老化改造"
+from tests.support.receivers import HttpReceiver
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM}"),
+    needs_chromium,
 ]
-
-
-def link_for(body: str, item: str) -> str:
-    """The report link of `item`, reached as a department does: the digest names the item and
-    carries one department link; its page lists every open item, each opening its own form."""
-    assert item in body
-    department = re.search(r"http://127\.0\.0\.1:\d+/d/[A-Za-z0-9_-]+", body)[0]
-    page = httpx.get(department).text
-    card = next(c for c in page.split('<form class="card"')[1:] if item in c)
-    fields = dict(re.findall(r'name="(csrf|occurrence)" value="([^"]+)"', card))
-    opened = httpx.post(department, data=fields)
-    assert opened.status_code == 303, opened.text
-    return department.split("/d/")[0] + opened.headers["location"]
 
 
 def new_reminders(ctx: Context, occurrence_id: int, day: date) -> int:

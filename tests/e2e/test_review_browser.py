@@ -19,11 +19,11 @@ from duban.service import Context, chase, dispatch, setup
 from duban.settings import Settings
 from notifications import notifier_for
 from portal import create_app
-from tests.conftest import LOADED_AT
-from tests.e2e.test_portal_browser import CHROMIUM, CHROMIUM_ARGS, ITEM, MONDAY, SHOTS, link_for
-from tests.integration.receivers import HttpReceiver
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, ITEM, MONDAY, SHOTS, link_for
+from tests.support.ledger import LOADED_AT
 from tests.support.live_server import LiveServer
 from tests.support.paths import CONFIG_DIR
+from tests.support.receivers import HttpReceiver
 
 pytestmark = [
     pytest.mark.browser,

@@ -27,9 +27,9 @@ from duban.settings import Settings
 from portal import create_app
 from portal.security import client_address
 from portal.views import MAX_REQUEST_BYTES
-from tests.integration.test_reports import HOMES, NOW, PDF, VISITS, counts, file_report, occ_id
-from tests.integration.test_reports_portal import Site, _site
 from tests.support.live_server import LiveServer
+from tests.support.reports import HOMES, NOW, PDF, VISITS, counts, file_report, occ_id
+from tests.support.site import Site, open_site
 
 HOUSEHOLDS = Goal("at_least", 2200, None, "户", "sum")
 PERCENT = Goal("at_least", 100, None, "%", "min")
@@ -37,7 +37,7 @@ PERCENT = Goal("at_least", 100, None, "%", "min")
 
 @pytest.fixture
 def site(loaded_sqlite: Context) -> Iterator[Site]:
-    yield from _site(loaded_sqlite, limit=3)
+    yield from open_site(loaded_sqlite, limit=3)
 
 
 def _link(site: Site, period: str = "2023-06") -> str:

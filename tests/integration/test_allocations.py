@@ -16,7 +16,7 @@ from duban.office_entry import enter_on_behalf
 from duban.service import setup
 from duban.supervise.board import build_board
 from duban.supervise.export import write_xlsx
-from tests.conftest import REPO
+from tests.support.paths import REPO
 
 SHARES = ["taishan=300", "daiyue=400", "xintai=400", "feicheng=400", "ningyang=300",
           "dongping=300", "gaoxin=40", "taishanjq=30", "lvjing=30"]  # = 2200

@@ -19,7 +19,7 @@ from duban.plan.config import ConfigError
 from duban.reports.review import return_item
 from duban.supervise.bulletin import compose, write_docx
 from duban.supervise.score import ScoringSpec, load_scoring, score_departments, score_markdown
-from tests.integration.test_reports import HOMES, file_report, occ_id, sign_off
+from tests.support.reports import HOMES, file_report, occ_id, sign_off
 
 AS_OF = date(2023, 7, 14)
 
@@ -113,9 +113,9 @@ def test_libreoffice_opens_the_bulletin(loaded_sqlite, tmp_path) -> None:
 
 
 def test_the_bulletin_command(loaded_sqlite, tmp_path, monkeypatch) -> None:
-    from tests.integration.test_reports_cli import _point_cli_at, run
+    from tests.support.cli import point_cli_at, run
 
-    _point_cli_at(loaded_sqlite, monkeypatch)
+    point_cli_at(loaded_sqlite, monkeypatch)
     out = tmp_path / "通报.docx"
     result = run("bulletin", "--as-of", "2023-07-14", "--docx", str(out))
     assert result.exit_code == 0 and "督办通报（第1期）" in result.output and out.exists()
@@ -152,3 +152,19 @@ def test_the_excel_has_real_dates_filters_a_plan_column_scores_and_evidence_link
     ranking = book["考评"]
     assert [c.value for c in ranking[3]][:3] == ["排名", "单位", "得分"]
     assert ranking.auto_filter.ref.startswith("A3:")
+
+
+def test_a_digest_left_unanswered_costs_points(loaded_sqlite) -> None:
+    from duban.ledger.models import Digest
+
+    ctx = loaded_sqlite
+    with ctx.db.session() as s:
+        for day in (date(2023, 7, 3), date(2023, 7, 10)):
+            s.add(Digest(recipient="taishan-mzj", day=day, seq=0, title="督办汇总", body="…",
+                         state="sent", created_at=at_local(day, 9)))
+    occ = occ_id(ctx, HOMES, "taishan-mzj", "2023-06")
+    file_report(ctx, occ, "ack", now=at_local(date(2023, 7, 11), 10))  # answers the 07-10 one
+    with ctx.db.session() as s:
+        line = next(d for d in score_departments(s, AS_OF, ctx.calendar, ScoringSpec()).lines
+                    if d.code == "taishan-mzj")
+    assert (line.digests, line.unacknowledged) == (2, 1)

@@ -15,7 +15,7 @@ from duban.ledger.models import AuditEntry, Occurrence, OutboxMessage, Plan
 from duban.plan.drafting import draft
 from duban.service import dispatch, setup
 from notifications import notifier_for
-from tests.conftest import REPO
+from tests.support.paths import REPO
 
 
 def _config_with_2027(tmp_path: Path) -> Path:

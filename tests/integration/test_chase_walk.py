@@ -12,77 +12,18 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from datetime import date, timedelta
-from pathlib import Path
 
 import pytest
-import yaml
 from sqlalchemy import select
 
 from duban.calendar.clock import at_local, local_day
 from duban.ledger.models import Delivery, Digest, OutboxMessage, Reminder
 from duban.service import chase, dispatch, setup
 from notifications import notifier_for
+from tests.support.small_plan import write_config
 
 A = "城市数据进展"  # the city item's duty title starts with its target title
 C = "县级数据进展"
-
-
-def write_config(root: Path) -> Path:
-    (root / "plans").mkdir(parents=True)
-    departments = {
-        "jurisdictions": [
-            {"code": "city", "name": "泰安市", "kind": "city"},
-            {"code": "taishan", "name": "泰山区", "kind": "county"},
-        ],
-        "departments": [
-            {"code": "mzj", "name": "泰安市民政局", "short": "市民政局", "county": "民政局"},
-            {
-                "code": "scjgj",
-                "name": "泰安市市场监督管理局",
-                "short": "市市场监管局",
-                "county": "市场监管局",
-            },
-        ],
-    }
-    target = {
-        "measure": "数量",
-        "op": "at_least",
-        "value": 10,
-        "unit": "个",
-        "deadline": "year_end",
-        "rollup": "sum",
-        "owner": "市市场监管局",
-    }
-    plan = {
-        "plan": {
-            "key": "walk-2023",
-            "title": "测试方案",
-            "doc_no": "测〔2023〕1号",
-            "issuer": "泰安市民政局",
-            "issued": "2023-09-01",
-            "year": 2023,
-            "starts": "2023-09-01",
-            "ends": "2023-12-31",
-        },
-        "actions": [
-            {
-                "no": 2,
-                "title": "社区养老服务行动",
-                "clause": "测试条款。",
-                "departments": ["市民政局", "市市场监管局"],
-                "targets": [
-                    {"key": "city-figure", "title": "城市数据", "local": False, **target},
-                    {"key": "county-figure", "title": "县级数据", "local": True, **target},
-                ],
-            }
-        ],
-    }
-    (root / "departments.yaml").write_text(yaml.safe_dump(departments, allow_unicode=True))
-    (root / "plans" / "walk.yaml").write_text(yaml.safe_dump(plan, allow_unicode=True))
-    repo_config = Path(__file__).resolve().parents[2] / "config"
-    for name in ("ladder.yaml", "notify.yaml"):
-        (root / name).write_text((repo_config / name).read_text(encoding="utf-8"))
-    return root
 
 
 LEVEL = re.compile(r"^\d+\. (?:【[^】]+】)?(\S+?)（[^）]*）（(\S+?)）\[(\S+)\]$", re.M)
@@ -178,7 +119,7 @@ def test_digest_text_says_what_when_how_late_and_how(walked) -> None:
         )
     assert message is not None
     assert "泰山区市场监管局" in message.title
-    assert "二、社区养老服务行动" in message.body
+    assert "一、社区养老服务行动" in message.body
     assert "截止：2023-10-11（逾期 1 个工作日）" in message.body
     assert "逾期，" not in message.body and "再次" not in message.body
     # One department link, stored redacted (the sent text carried the live one).
@@ -197,4 +138,4 @@ def test_supervisors_get_a_weekly_brief_on_each_weeks_first_working_day(walked) 
     assert "总体：未到期4项，临期0项，逾期2项" in last
     ranked = "逾期最多的单位：\n  1. 泰安市市场监督管理局：逾期1项\n  2. 泰山区市场监管局：逾期1项"
     assert ranked in last
-    assert "  - 行动2 城市数据（不少于10个）：尚无报送数据" in last
+    assert "  - 行动1 城市数据（不少于10个）：尚无报送数据" in last

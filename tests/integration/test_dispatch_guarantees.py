@@ -25,11 +25,7 @@ from duban.ledger.models import (
 )
 from duban.service import Context, chase, dispatch, setup
 from notifications import Notifier, notifier_for
-
-try:  # engineer "house" moves the receivers to tests/support
-    from tests.support.receivers import HttpReceiver, Reply, SilentServer, SmtpReceiver
-except ImportError:  # pragma: no cover - before that move lands
-    from tests.integration.receivers import HttpReceiver, Reply, SilentServer, SmtpReceiver
+from tests.support.receivers import HttpReceiver, Reply, SilentServer, SmtpReceiver
 
 BUSY_DAY = at_local(date(2023, 10, 16), 9)  # many items due, overdue or escalated
 QUIET_DAY = at_local(date(2023, 6, 5), 9)  # a handful of digests

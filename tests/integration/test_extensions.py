@@ -18,7 +18,7 @@ from duban.reports.extensions import (
 )
 from duban.service import chase, dispatch, setup
 from notifications import notifier_for
-from tests.integration.test_chase_walk import write_config
+from tests.support.small_plan import write_config
 
 
 @pytest.fixture

@@ -15,7 +15,8 @@ from duban.calendar.clock import shanghai
 from duban.ledger.database import Database, record_audit
 from duban.ledger.models import AuditEntry, Department, Duty, Occurrence, Plan, Target
 from duban.service import materialise_all, setup
-from tests.conftest import LOADED_AT, REPO
+from tests.support.ledger import LOADED_AT
+from tests.support.paths import REPO
 
 
 def _counts(ctx) -> dict[str, int]:

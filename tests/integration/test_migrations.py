@@ -9,7 +9,7 @@ from duban.ledger.database import Database
 from duban.ledger.migrate import alembic_config, downgrade, upgrade
 from duban.ledger.models import AuditEntry, Occurrence
 from duban.service import setup
-from tests.conftest import LOADED_AT
+from tests.support.ledger import LOADED_AT
 
 
 def test_models_and_migrations_agree(db_url) -> None:

@@ -19,11 +19,7 @@ from duban.reports.evidence import EvidenceFile
 from duban.reports.submission import Submission, Submitter, derive_key, submit
 from duban.service import chase, dispatch, setup
 from notifications import notifier_for
-
-try:  # engineer "house" moves the receivers to tests/support
-    from tests.support.receivers import HttpReceiver
-except ImportError:  # pragma: no cover
-    from tests.integration.receivers import HttpReceiver
+from tests.support.receivers import HttpReceiver
 
 DAY = at_local(date(2023, 10, 16), 9)
 TOKEN = re.compile(r"/[rd]/([A-Za-z0-9_-]{20,})")

@@ -26,7 +26,7 @@ from apprise.result import AppriseResultStatus, NotifyAttempt, NotifyResult
 
 from notifications import Notifier, OutgoingMessage, TargetResult
 from notifications.notifier import _status
-from tests.integration.receivers import (
+from tests.support.receivers import (
     HttpReceiver,
     Reply,
     SilentServer,

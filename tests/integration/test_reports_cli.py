@@ -10,16 +10,14 @@ import logging
 
 import pytest
 from sqlalchemy import select
-from typer.testing import CliRunner
 
-import cli.report_cmd as report_cmd
-from cli import app
 from duban.ledger.models import AccessToken, AuditEntry, Occurrence, Report
 from duban.office_entry import enter_on_behalf
 from duban.reports import tokens
 from duban.reports.errors import ReportInputError, ReportRefused
 from duban.service import Context
-from tests.integration.test_reports import (
+from tests.support.cli import point_cli_at, run
+from tests.support.reports import (
     HOMES,
     NOW,
     PDF,
@@ -30,34 +28,16 @@ from tests.integration.test_reports import (
     occurrence,
 )
 
-runner = CliRunner()
-
 
 @pytest.fixture
 def cli(loaded, monkeypatch) -> Context:
     """The CLI pointed at the loaded ledger (SQLite and PostgreSQL), its clock stopped at NOW."""
-    return _point_cli_at(loaded, monkeypatch)
+    return point_cli_at(loaded, monkeypatch)
 
 
 @pytest.fixture
 def cli_sqlite(loaded_sqlite, monkeypatch) -> Context:
-    return _point_cli_at(loaded_sqlite, monkeypatch)
-
-
-def _point_cli_at(ctx: Context, monkeypatch) -> Context:
-    monkeypatch.setenv("DUBAN_HOME", str(ctx.settings.home))
-    monkeypatch.setenv("DUBAN_DATABASE_URL", ctx.settings.database_url)
-    monkeypatch.setenv("DUBAN_PORTAL_URL", "https://duban.example.gov.cn")
-    monkeypatch.delenv("DUBAN_TOKEN", raising=False)
-    monkeypatch.setattr(report_cmd, "utcnow", lambda: NOW)
-    return ctx
-
-
-def run(*args: str, env: dict | None = None):
-    result = runner.invoke(app, list(args), env=env)
-    assert "Traceback" not in result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit)
-    return result
+    return point_cli_at(loaded_sqlite, monkeypatch)
 
 
 def issue(code: str, purpose: str = "cli") -> str:

@@ -23,9 +23,9 @@ from duban.reports import tokens
 from duban.reports.errors import ReportRefused
 from portal import create_app
 from portal.pages import failure_page
-from tests.integration.test_reports import HOMES, NOW, file_report, occ_id
 from tests.support.live_server import LiveServer
 from tests.support.paths import CONFIG_DIR
+from tests.support.reports import HOMES, NOW, file_report, occ_id
 
 CLIENTS = 50
 

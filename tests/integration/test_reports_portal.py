@@ -8,17 +8,14 @@ import logging
 import os
 import re
 import secrets
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from duban.ledger.models import (
@@ -34,11 +31,11 @@ from duban.reports import tokens
 from duban.reports.evidence import EVIDENCE_LIMIT
 from duban.service import Context, setup
 from duban.settings import Settings
-from portal import create_app
 from portal.pages import failure_page
 from portal.security import csrf_token, load_secret
-from tests.conftest import REPO
-from tests.integration.test_reports import (
+from tests.support.net import free_port
+from tests.support.paths import CONFIG_DIR, REPO
+from tests.support.reports import (
     HOMES,
     NOW,
     PDF,
@@ -49,64 +46,19 @@ from tests.integration.test_reports import (
     occ_id,
     sign_off,
 )
-from tests.support.paths import CONFIG_DIR
+from tests.support.site import Site, open_site
 
 FAILURE = failure_page(load_config(CONFIG_DIR).office)
 
 
-@dataclass
-class Site:
-    """The report page of one ledger, at a settable clock, and the tokens it handed out."""
-
-    ctx: Context
-    client: TestClient
-    now: datetime = NOW
-    issued: list[str] = field(default_factory=list)
-
-    def token(self, department: str, purpose: str = "link", occurrence: int | None = None,
-              now: datetime | None = None, days: int | None = None) -> str:
-        with self.ctx.db.session() as s:
-            dept = s.scalar(select(Department).where(Department.code == department))
-            value = tokens.issue(s, dept, now or self.now, purpose, occurrence, days=days)
-        self.issued.append(value)
-        return value
-
-    def link(self, occurrence: int, **kwargs) -> str:
-        with self.ctx.db.session() as s:
-            code = s.get(Occurrence, occurrence).department.code
-        return self.token(code, "link", occurrence, **kwargs)
-
-    def form(self, token: str) -> tuple[str, list[str]]:
-        """(csrf, [report nonce, acknowledgement nonce]) from the link's form."""
-        page = self.client.get(f"/r/{token}")
-        assert page.status_code == 200, page.text
-        csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page.text)[1]
-        return csrf, re.findall(r'name="nonce" value="([0-9a-f]+)"', page.text)
-
-    def post(self, token: str, files: dict | None = None, **data: str):
-        return self.client.post(f"/r/{token}", data=data, files=files)
-
-    def report(self, token: str, files: dict | None = None, **data: str):
-        csrf, nonces = self.form(token)
-        return self.post(token, files=files, csrf=csrf, nonce=nonces[0], **data)
-
-
 @pytest.fixture
 def site(loaded_sqlite) -> Iterator[Site]:
-    yield from _site(loaded_sqlite)
+    yield from open_site(loaded_sqlite)
 
 
 @pytest.fixture
 def site_both(loaded) -> Iterator[Site]:
-    yield from _site(loaded)
-
-
-def _site(ctx: Context, limit: int = 10_000) -> Iterator[Site]:
-    holder: list[Site] = []
-    app = create_app(ctx, clock=lambda: holder[0].now, failure_limit=limit)
-    with TestClient(app, follow_redirects=False) as client:
-        holder.append(Site(ctx, client))
-        yield holder[0]
+    yield from open_site(loaded)
 
 
 def _is_failure(response) -> bool:
@@ -321,7 +273,7 @@ def test_no_department_reaches_another_departments_item_through_the_page(site: S
 
 
 def test_too_many_failures_from_one_address_are_slowed_down(loaded_sqlite) -> None:
-    for site in _site(loaded_sqlite, limit=3):
+    for site in open_site(loaded_sqlite, limit=3):
         for _ in range(3):
             assert _is_failure(site.client.get(f"/r/{secrets.token_urlsafe(32)}"))
         blocked = site.client.get(f"/r/{secrets.token_urlsafe(32)}")
@@ -406,17 +358,12 @@ CLIENT_LOGGERS = ("httpx", "httpcore")
 # -- the real server process ----------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
 
 def test_python_m_duban_portal_creates_the_schema_and_logs_no_token(tmp_path) -> None:
     """The command `duban up` starts: a fresh database gets its schema before the first request,
     and the server's own output (uvicorn included) never shows a link."""
     url = f"sqlite:///{tmp_path / 'duban.db'}"
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "DUBAN_HOME": str(tmp_path), "DUBAN_DATABASE_URL": url}
     server = subprocess.Popen(
         [sys.executable, "-m", "portal", "--host", "127.0.0.1", "--port", str(port)],

@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 from duban.plan.progress import Goal, action_progress, elapsed_share, judge, rollup
-from tests.integration.test_reports import HOMES, VISITS, file_report, occ_id
+from tests.support.reports import HOMES, VISITS, file_report, occ_id
 
 HOUSEHOLDS = Goal("at_least", 2200, None, "户", "sum")
 RATE = Goal("full_coverage", 100, None, "%", "all_covered")
@@ -112,7 +112,7 @@ def test_a_county_with_an_allocated_share_is_judged_against_its_share(loaded_sql
 
     from duban.ledger.models import Target
     from duban.plan.allocations import set_allocation
-    from tests.integration.test_reports import NOW
+    from tests.support.reports import NOW
 
     ctx = loaded_sqlite
     with ctx.db.session() as s:

@@ -14,7 +14,7 @@ from cli import app
 from duban.ledger.backup_postgres import libpq_uri
 from duban.ledger.models import Occurrence, Report
 from duban.service import setup
-from tests.conftest import LOADED_AT
+from tests.support.ledger import LOADED_AT
 
 pytestmark = pytest.mark.postgres
 

@@ -19,7 +19,8 @@ from duban.reports.errors import ReportRefused
 from duban.reports.queries import list_reports
 from duban.reports.review import ReviewError, accept, latest_return, pending_reviews, return_item
 from duban.service import chase
-from tests.integration.test_reports import (
+from tests.support.cli import point_cli_at, run
+from tests.support.reports import (
     HOMES,
     NOW,
     file_report,
@@ -29,13 +30,12 @@ from tests.integration.test_reports import (
     sign_off,
     state_of,
 )
-from tests.integration.test_reports_cli import _point_cli_at, run
 
 
 @pytest.fixture
 def cli(loaded, monkeypatch):
     """The CLI pointed at the loaded ledger (SQLite and PostgreSQL)."""
-    return _point_cli_at(loaded, monkeypatch)
+    return point_cli_at(loaded, monkeypatch)
 
 
 RETURN_DAY = at_local(date(2023, 7, 10), 11)  # a Monday
@@ -206,9 +206,9 @@ def test_status_filters_acknowledged_items(cli) -> None:
 
 
 def test_the_page_shows_the_review_and_the_return_and_takes_a_correction(loaded_sqlite) -> None:
-    from tests.integration.test_reports_portal import _site
+    from tests.support.site import open_site
 
-    site = next(_site(loaded_sqlite))
+    site = next(open_site(loaded_sqlite))
     occ = occ_id(site.ctx, HOMES, "taishan-mzj", "2023-06")
     first = site.report(site.link(occ), kind="done", value="12")
     assert first.status_code == 200 and "等待督办办公室审核" in first.text
@@ -228,10 +228,10 @@ def test_the_page_shows_the_review_and_the_return_and_takes_a_correction(loaded_
 
 
 def test_the_office_opens_reports_and_evidence_behind_its_credential(loaded_sqlite) -> None:
-    from tests.integration.test_reports import PDF
-    from tests.integration.test_reports_portal import _site
+    from tests.support.reports import PDF
+    from tests.support.site import open_site
 
-    site = next(_site(loaded_sqlite))
+    site = next(open_site(loaded_sqlite))
     occ = occ_id(site.ctx, HOMES, "taishan-mzj", "2023-06")
     site.report(site.link(occ), files={"evidence_file": ("名单.pdf", PDF)}, kind="done",
                 value="12")

@@ -12,7 +12,7 @@ from duban.plan.progress import VERDICT_ZH
 from duban.service import Context
 from duban.supervise import markdown as present
 from duban.supervise.board import build_board
-from tests.integration.test_reports import file_report, occ_id
+from tests.support.reports import file_report, occ_id
 
 CANTEENS = "elderly-canteens/progress"  # 不少于300家, summed over the nine county bureaux
 

@@ -3,26 +3,23 @@ checked against the ledger (`duban status --json`, duban.supervise.board) for th
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from collections import Counter
 from datetime import date
 
 import pytest
-from prefect.states import State
-from sqlalchemy import select
 from typer.testing import CliRunner
 
 import flows  # noqa: F401  Prefect sets up logging on first use: not inside CliRunner's streams
 from cli import app
 from duban.calendar.clock import parse_as_of
-from duban.ledger.models import Department, Duty, Occurrence, Target
 from duban.service import materialise_all
 from duban.supervise.board import build_board
 from flows import dispatch_flow, office_entry
 from flows.actions import action_flow
-from tests.prefect.conftest import PLAN, latest_artifacts, task_run_count
+from tests.support.ledger import PLAN, target_occurrence
+from tests.support.prefect_runs import latest_artifacts, run, run_id, task_run_count
 
 pytestmark = [pytest.mark.prefect, pytest.mark.usefixtures("harness")]
 
@@ -33,13 +30,6 @@ SHARES = ["taishan=300", "daiyue=400", "xintai=400", "feicheng=400", "ningyang=3
 
 runner = CliRunner()
 
-
-def run(flow, **params) -> State:
-    return asyncio.run(flow(**params, return_state=True))
-
-
-def run_id(state: State):
-    return state.state_details.flow_run_id
 
 
 def status(*args: str) -> list[dict]:
@@ -53,16 +43,6 @@ def section(markdown: str, title: str) -> list[list[str]]:
     lines = markdown.split(f"## {title}", 1)[1].split("\n## ", 1)[0].splitlines()
     rows = [line for line in lines if line.startswith("| ")][1:]
     return [[c.strip() for c in re.split(r"(?<!\\)\|", row)[1:-1]] for row in rows]
-
-
-def occurrence(ledger, department: str, target: str, period: str) -> int:
-    with ledger.db.session() as s:
-        return s.scalar(
-            select(Occurrence.id).join(Duty, Occurrence.duty_id == Duty.id)
-            .join(Target, Duty.target_id == Target.id)
-            .join(Department, Occurrence.department_id == Department.id)
-            .where(Target.key == target, Duty.kind == "target_progress",
-                   Department.code == department, Occurrence.period == period))
 
 
 def test_an_action_run_publishes_its_overdue_table_and_summary(ledger) -> None:
@@ -103,10 +83,9 @@ def test_progress_rolls_up_county_reports_and_shares_sit_beside_results(ledger) 
     result = runner.invoke(app, ["plan", "allocate", "elderly-home-adaptation", *SHARES])
     assert result.exit_code == 0, result.output
     for county, value in (("taishan-mzj", 260), ("daiyue-mzj", 300)):
+        occ = target_occurrence(ledger, county, "elderly-home-adaptation", "2023-09")
         entered = run(office_entry, 单位代码=county, 报送类型="报送进展", 数值=str(value),
-                      计量单位="户",
-                      事项编号=occurrence(ledger, county, "elderly-home-adaptation", "2023-09"),
-                      情况说明="9月累计改造", 收到日期=DAY)
+                      计量单位="户", 事项编号=occ, 情况说明="9月累计改造", 收到日期=DAY)
         assert entered.name == "已登记", entered.message
         assert task_run_count(run_id(entered)) == 1
 

@@ -10,9 +10,9 @@ import pytest
 from prefect.automations import Automation
 
 from flows.actions import action_flow
-from tests.conftest import REPO
-from tests.integration.receivers import HttpReceiver
-from tests.prefect.conftest import PLAN
+from tests.support.ledger import PLAN
+from tests.support.paths import REPO
+from tests.support.receivers import HttpReceiver
 
 pytestmark = [pytest.mark.prefect, pytest.mark.usefixtures("harness")]
 

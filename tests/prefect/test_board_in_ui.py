@@ -18,12 +18,11 @@ import httpx
 import pytest
 
 from cli.up_cmd import READY
-from tests.conftest import REPO
-from tests.prefect.test_prefect_up import READY_TIMEOUT, Up, api, eventually, free_port
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, needs_chromium
+from tests.support.net import free_port
+from tests.support.paths import REPO
+from tests.support.up import READY_TIMEOUT, Up, api, eventually
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SHOTS = REPO / "docs" / "screenshots"
 FAILED_SHOTS = REPO / "test-output"
 UI_TIMEOUT_MS = 60_000
@@ -45,7 +44,7 @@ MEASURE_TABLES = """() => [...document.querySelectorAll('table')].map(t => {
 pytestmark = [
     pytest.mark.prefect,
     pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM}"),
+    needs_chromium,
 ]
 
 

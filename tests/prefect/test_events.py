@@ -3,7 +3,6 @@ read back through POST /api/events/filter with their department and county."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import date
 from uuid import UUID
 
@@ -13,7 +12,6 @@ from prefect.events.filters import (
     EventNameFilter,
     EventRelatedFilter,
 )
-from prefect.states import State
 from sqlalchemy import func, select
 
 from duban.calendar.clock import at_local
@@ -21,19 +19,13 @@ from duban.ledger.models import ItemEvent, Occurrence, Reminder
 from duban.reports.extensions import request_extension
 from flows import dispatch_flow, extension_flow
 from flows.actions import action_flow
-from tests.prefect.conftest import PLAN, read_events, task_run_count
+from tests.support.ledger import PLAN, target_occurrence
+from tests.support.prefect_runs import read_events, run, run_id, task_run_count
 
 pytestmark = [pytest.mark.prefect, pytest.mark.usefixtures("harness")]
 
 DAY = "2023-10-09"
 
-
-def run(flow, **params) -> State:
-    return asyncio.run(flow(**params, return_state=True))
-
-
-def run_id(state: State):
-    return state.state_details.flow_run_id
 
 
 def ledger_events(ctx, **where) -> list[ItemEvent]:
@@ -149,10 +141,9 @@ def test_the_digest_run_emits_what_is_left(ledger) -> None:
 def test_a_report_entered_by_the_office_is_in_the_feed_at_once(ledger) -> None:
     from duban.service import materialise_all
     from flows import office_entry
-    from tests.prefect.test_artifacts import occurrence
 
     materialise_all(ledger, at_local(date(2023, 10, 9)))
-    occ = occurrence(ledger, "taishan-mzj", "elderly-home-adaptation", "2023-09")
+    occ = target_occurrence(ledger, "taishan-mzj", "elderly-home-adaptation", "2023-09")
     state = run(office_entry, 单位代码="taishan-mzj", 事项编号=occ, 报送类型="报送进展",
                 数值="260", 计量单位="户", 情况说明="9月累计改造", 收到日期=DAY)
     assert state.name == "已登记" and state.result()["events"]["emitted"] == 1

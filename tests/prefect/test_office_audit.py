@@ -12,7 +12,7 @@ from duban.calendar.clock import at_local
 from duban.ledger.models import AuditEntry
 from duban.service import materialise_all
 from flows import extension_flow, office_entry
-from tests.prefect.test_artifacts import occurrence
+from tests.support.ledger import target_occurrence
 
 pytestmark = [pytest.mark.prefect, pytest.mark.usefixtures("harness")]
 
@@ -25,7 +25,7 @@ def form_entries(ctx) -> list[AuditEntry]:
 
 def test_office_forms_are_audited_with_their_flow_run(ledger) -> None:
     materialise_all(ledger, at_local(date(2023, 10, 9)))
-    occ = occurrence(ledger, "taishan-mzj", "elderly-home-adaptation", "2023-09")
+    occ = target_occurrence(ledger, "taishan-mzj", "elderly-home-adaptation", "2023-09")
     entered = asyncio.run(office_entry(
         department="taishan-mzj", occurrence=occ, kind="progress", value=260, unit="户",
         entered_by="office:伪造者", as_of="2023-10-09", return_state=True))

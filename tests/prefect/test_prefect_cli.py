@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 import flows  # noqa: F401  Prefect sets up logging on first use: not inside CliRunner's streams
 from cli import app
 from duban.ledger.models import OutboxMessage, Reminder
-from tests.prefect.conftest import count
+from tests.support.prefect_runs import count
 
 pytestmark = [pytest.mark.prefect, pytest.mark.usefixtures("harness")]
 

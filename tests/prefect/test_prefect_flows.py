@@ -6,23 +6,16 @@ import asyncio
 
 import pytest
 import yaml
-from prefect.states import State
 
 from duban.ledger.models import OutboxMessage, Reminder
 from flows import daily_flow, dispatch_flow, remind_flow
 from flows.actions import action_flow
-from tests.prefect.conftest import PLAN, count, flow_run_name, task_run_count
+from tests.support.ledger import PLAN
 from tests.support.paths import CONFIG_DIR
+from tests.support.prefect_runs import count, flow_run_name, run, run_id, task_run_count
 
 pytestmark = [pytest.mark.prefect, pytest.mark.usefixtures("harness")]
 
-
-def run(flow, **params) -> State:
-    return asyncio.run(flow(**params, return_state=True))
-
-
-def run_id(state: State):
-    return state.state_details.flow_run_id
 
 
 def test_every_action_flow_reports_overdue_on_2023_10_09(ledger) -> None:

@@ -8,17 +8,16 @@ import re
 import subprocess
 import sys
 from datetime import date
-from pathlib import Path
 
 import pytest
 
 from duban.ledger.models import Action, Plan
 from flows import action_flow, daily_flow
 from flows.deployments import DAILY, DAILY_CRON, FIXED, action_specs, deployment_specs
+from tests.support.paths import REPO
 
 pytestmark = pytest.mark.prefect
 
-REPO = Path(__file__).resolve().parents[2]
 
 
 def plan(key: str, year: int, titles: list[str], issuer: str = "某县民政局") -> Plan:
@@ -58,7 +57,8 @@ def test_the_shipped_plan_gives_its_actions_plus_the_day_and_the_forms(ledger) -
     assert [s.name for s in actions] == [f"{n:02d} {t}" for n, t in enumerate(titles, start=1)]
     assert specs[1 + len(titles):] == list(FIXED)
     assert [s.flow.name for s in FIXED] == ["发送督办汇总", "手动催办", "登记报送", "审批延期",
-                                            "审核销号"]
+                                            "审核销号", "督办通报"]
+    assert [s.cron for s in FIXED] == [None] * 5 + ["30 16 * * 5"]
     assert FIXED[0].concurrency_limit == 1
     names = [s.name for s in specs]
     assert len(set(names)) == len(names) and "daily" not in names

@@ -59,3 +59,25 @@ def test_accept_and_return_from_the_ui(ledger) -> None:
     assert audit.detail["via"] == f"prefect:{done.state_details.flow_run_id}"
     assert set(kinds) == {"closed", "returned"} and all(kinds.values())
     assert status == {first: "closed", second: "open"}
+
+
+@pytest.mark.usefixtures("harness")
+def test_the_weekly_bulletin_is_stored_and_linked(ledger) -> None:
+    from prefect.client.orchestration import get_client
+
+    from flows.bulletin import ARTIFACT_KEY, bulletin_flow
+
+    state = asyncio.run(bulletin_flow(as_of="2023-07-14", return_state=True))
+    assert state.is_completed() and state.name == "已编写", state.message
+    outcome = state.result()
+    assert outcome["no"] == 1 and outcome["link"].endswith("/office/bulletins/taimin-2023-12/1")
+    from docx import Document
+
+    assert Document(outcome["path"]).paragraphs[1].text == "第1期"
+
+    async def latest():
+        async with get_client() as client:
+            return await client.read_latest_artifacts()
+
+    found = [a for a in asyncio.run(latest()) if a.key == ARTIFACT_KEY]
+    assert found and "第1期" in (found[0].data or "") + (found[0].description or "")

@@ -5,24 +5,17 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from prefect.states import State
 from sqlalchemy import select
 
 from duban.ledger.models import Delivery, OutboxMessage
 from flows import dispatch_flow, office_entry
 from flows.actions import action_flow
 from flows.states import combined_state, day_state, is_error, overdue_count
-from tests.prefect.conftest import PLAN, count, flow_run_name, read_events
+from tests.support.ledger import PLAN
+from tests.support.prefect_runs import count, flow_run_name, read_events, run, run_id
 
 pytestmark = [pytest.mark.prefect, pytest.mark.usefixtures("harness")]
 
-
-def run(flow, **params) -> State:
-    return asyncio.run(flow(**params, return_state=True))
-
-
-def run_id(state: State):
-    return state.state_details.flow_run_id
 
 
 def test_a_digest_with_no_route_names_who_was_not_reached(ledger, duban_env, monkeypatch,
@@ -56,6 +49,17 @@ def test_office_entry_runs_are_named_by_department_and_day(ledger) -> None:
                 收到日期="2023-10-09")
     assert state.is_failed() and state.name == "未登记" and "987654" in state.message
     assert flow_run_name(run_id(state)) == "登记报送 mzj 2023-10-09"
+    links = asyncio.run(run_artifacts(run_id(state)))
+    assert any("/artifacts/key/00-duban-board" in (a.data or "") for a in links), links
+
+
+async def run_artifacts(flow_run_id) -> list:
+    from prefect import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    async with get_client() as client:
+        return await client.read_artifacts(artifact_filter=ArtifactFilter(
+            flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id])))
 
 
 def test_a_day_with_overdue_items_ends_red_and_a_quiet_day_green(ledger) -> None:

@@ -21,7 +21,8 @@ import httpx
 import pytest
 
 from cli.up_cmd import READY
-from tests.prefect.test_prefect_up import READY_TIMEOUT, Up, free_port
+from tests.support.net import free_port
+from tests.support.up import READY_TIMEOUT, Up
 
 pytestmark = pytest.mark.prefect
 

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from duban.plan.config import ConfigError, load_config
-from tests.conftest import REPO
+from tests.support.paths import REPO
 
 PLAN = yaml.safe_load((REPO / "config" / "plans" / "2023.yaml").read_text(encoding="utf-8"))
 DEPARTMENTS = yaml.safe_load((REPO / "config" / "departments.yaml").read_text(encoding="utf-8"))

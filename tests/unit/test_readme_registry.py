@@ -8,7 +8,7 @@ import re
 
 import yaml
 
-from tests.conftest import REPO
+from tests.support.paths import REPO
 
 README = (REPO / "README.md").read_text(encoding="utf-8")
 

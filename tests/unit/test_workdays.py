@@ -1,4 +1,5 @@
-"""China's working-day calendar: the facts in /work/shared/notes/calendar.md, measured here."""
+"""China's working-day calendar: the State Council's days off and adjusted working days (调休)
+for 2023-2026, measured against both calendar libraries, checked here."""
 
 from datetime import date, timedelta
 

@@ -36,6 +36,7 @@ DONE_ZH = {STATE_ZH["done"], STATE_ZH["done_late"]}
 AWAITING_ZH = STATE_ZH.get("reported")  # 已报送·待审核, where the office reviews reports
 TOKEN_IN_LINK = re.compile(r"/[rd]/([A-Za-z0-9_-]{20,})")
 TOKEN_LIKE = re.compile(r"[A-Za-z0-9_-]{20,}")
+CARRIED = ("carried",)  # undelivered, its reminders moved into the next digest (a retry)
 RECORD_CHANNELS = ("outbox",)  # channels that keep a copy but reach nobody
 RETRY_GRACE = 3  # working days after a failure within which a retry must have happened
 
@@ -135,8 +136,8 @@ class Checker:
             Delivery.status == "sent", Delivery.channel.not_in(RECORD_CHANNELS))))
         recorded = set(s.scalars(select(Delivery.digest_id).distinct()))
         for did, tag, dday, state, attempts in digests:
-            if did in reached or did in self.judged_digests:
-                continue
+            if did in reached or did in self.judged_digests or state in CARRIED:
+                continue  # a carried digest's reminders went into a later digest, judged there
             if state == "sent":
                 self.judged_digests.add(did)
                 self.flag(day, "reminder-owed", f"digest {did} ({tag}, {dday})",
