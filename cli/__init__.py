@@ -10,6 +10,7 @@ from cli import (  # noqa: F401  (registration)
     deploy_cmd,
     extension_cmd,
     outbox_cmd,
+    plan_book_cmd,
     plan_cmd,
     report_export_cmd,
     review_cmd,

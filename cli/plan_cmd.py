@@ -6,6 +6,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+import yaml
+from pydantic import ValidationError
 from sqlalchemy import select
 
 from cli.main import plan_app
@@ -14,10 +16,19 @@ from duban.calendar.clock import local_day, utcnow
 from duban.chase.occurrences import plan_matches
 from duban.ledger.models import Action, Plan, Target
 from duban.plan.allocations import allocation_problem, local_jurisdictions, set_allocation
-from duban.plan.config import ConfigError, PlanConfig, PlanFile, describe_problems, load_config
-from duban.plan.drafting import draft
+from duban.plan.config import (
+    ConfigError,
+    PlanConfig,
+    PlanFile,
+    describe_problems,
+    load_config,
+    review_problems,
+)
+from duban.plan.drafting import draft, year_wording
 from duban.plan.duties import derive_duties, target_goal
-from duban.service import Context, setup
+from duban.plan.lifecycle import STATE_ZH, all_plans, find_plan, late_start, move
+from duban.plan.loading import load_all
+from duban.service import Context, materialise_all, setup
 
 ConfigDirArg = Annotated[
     Path | None, typer.Argument(help="The config folder (default: config/ or DUBAN_CONFIG_DIR).")
@@ -43,14 +54,32 @@ def check(config_dir: ConfigDirArg = None) -> None:
     Example: duban plan check config/
     """
     config = _load(config_dir)
+    unreviewed = [p for source, plan in config.plans for p in review_problems(plan, source)]
+    if unreviewed:
+        count = len(unreviewed)
+        typer.echo(f"草稿尚未审核，共 {count} 处待填写 / {count} field(s) to fill in:", err=True)
+        typer.echo(describe_problems(unreviewed), err=True)
+        raise typer.Exit(code=1)
     for source, plan in config.plans:
         duties = derive_duties(config, plan)
         targets = sum(len(a.targets) for a in plan.actions)
         typer.echo(
             f"OK {source}: {plan.plan.doc_no} {len(plan.actions)} 项行动, {targets} 个量化指标, "
-            f"{len(duties)} 项职责"
+            f"{len(duties)} 项职责" + ("（草稿，待 duban plan activate 启用）" if plan.plan.draft
+                                       else "")
         )
+        for warning in plan_warnings(config, plan, local_day(utcnow())):
+            typer.echo(f"  提示：{warning}")
     _check_notify(config_dir)
+
+
+def plan_warnings(config: PlanConfig, plan: PlanFile, today: Any) -> list[str]:
+    """What a reviewer should look at: another year's wording, items that would start overdue."""
+    warnings = [f"{w.where}：{w.text}" for w in year_wording(plan)]
+    if plan.plan.draft:
+        late = late_start(config, plan, today, Context.from_env().calendar).warning()
+        warnings += [late] if late else []
+    return warnings
 
 
 def _check_notify(config_dir: Path | None) -> None:
@@ -176,14 +205,17 @@ def new(
     out: Annotated[Path | None, typer.Option("--out", help="Default: plans/YEAR.yaml.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
-    """Draft next year's plan: same structure, dates moved to YEAR, for the office to edit.
+    """Draft next year's plan for review: same structure, the plan's dates moved to YEAR, the
+    document number and issue date left 待填写, text naming another year listed as warnings, and
+    how many items would start overdue if it were activated today. It loads as a draft (not
+    chased) until `duban plan activate`.
 
     Example: duban plan new 2024 --from 2023
     """
     ctx = Context.from_env()
+    config = _load(None)
     path = Path(source)
     if not path.is_file():
-        config = _load(None)
         try:
             path = Path(next(f for f, p in config.plans
                              if source in (p.plan.key, str(p.plan.year))))
@@ -192,13 +224,27 @@ def new(
     target = out or ctx.settings.config_dir / "plans" / f"{year}.yaml"
     if target.exists() and not force:
         fail(f"{target} exists; choose --out or add --force")
+    today = local_day(utcnow())
     try:
-        text = draft(path, year, local_day(utcnow()))
-    except (ValueError, KeyError, TypeError) as exc:
+        text = draft(path, year, today)
+        late = late_start(config, _parse(text), today, ctx.calendar)
+        if late.overdue:
+            text = draft(path, year, today, ladder_todo=True)
+        plan_file = _parse(text)
+    except (ValueError, KeyError, TypeError, ValidationError) as exc:
         fail(f"{path}: cannot draft from this plan file ({exc})")
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(text, encoding="utf-8")
-    typer.echo(f"已生成 {target}：请审核文号、日期与指标后运行 duban plan check 和 duban plan load")
+    typer.echo(f"已生成草稿 {target}（{plan_file.plan.key}）")
+    todo = "文号、印发日期" + ("、催办起算日期 ladder_from" if late.overdue else "")
+    typer.echo(f"请填写{todo}（均为“待填写”），审核条款与指标后运行 duban plan check，"
+               f"再 duban plan activate {plan_file.plan.key}")
+    for warning in plan_warnings(config, plan_file, today):
+        typer.echo(f"  提示：{warning}")
+
+
+def _parse(text: str) -> PlanFile:
+    return PlanFile.model_validate(yaml.safe_load(text))
 
 
 @plan_app.command("allocate")
@@ -240,3 +286,110 @@ def _target_row(session: Any, key: str, plan: str | None) -> Target:
     if not rows:
         fail(f"no target {key!r} in the loaded plans (run duban plan load first)")
     return rows[0]
+
+
+PlanArg = Annotated[str, typer.Argument(metavar="PLAN", help="A plan key, or its year.")]
+
+
+@plan_app.command("list")
+def list_plans(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """The plans in the ledger and their state (草稿 draft, 执行中 active, 已结束 closed).
+
+    Example: duban plan list
+    """
+    ctx = Context.from_env()
+    ctx.db.create_schema()
+    with ctx.db.read() as session:
+        rows = [{"key": p.key, "year": p.year, "doc_no": p.doc_no, "title": p.title,
+                 "issuer": p.issuer, "state": p.state, "actions": len(p.actions),
+                 "ladder_from": p.ladder_from, "source": p.source_file}
+                for p in all_plans(session)]
+    if as_json:
+        echo_json(rows)
+        return
+    if not rows:
+        typer.echo("台账中还没有方案：请先运行 duban plan load")
+        return
+    echo_lines(table(
+        ["方案", "年度", "文号", "名称", "状态", "行动数", "催办起算"],
+        [(r["key"], r["year"], r["doc_no"], r["title"], STATE_ZH[r["state"]], r["actions"],
+          r["ladder_from"] or "—") for r in rows]))
+
+
+@plan_app.command("activate")
+def activate(
+    plan: PlanArg,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Activate although items are already overdue and no ladder_from is set.")
+    ] = False,
+) -> None:
+    """Start chasing a plan: it is loaded (or reloaded) from config and moves to 执行中 (active).
+
+    Refused while its file still says 待填写 (an unreviewed draft), and when items would start
+    overdue with no `ladder_from` in the plan (the day urging of old items counts from), unless
+    --force. The first run of a plan with ladder_from sends each department one start notice.
+
+    Example: duban plan activate 2026
+    """
+    ctx = Context.from_env()
+    ctx.config = _load(None)
+    now = utcnow()
+    ctx.db.create_schema()
+    with ctx.db.session() as session:
+        load_all(session, ctx.config, now)
+        row = _find(session, plan)
+        source, plan_file = _plan_file(ctx.config, row.key)
+        problems = review_problems(plan_file, source)
+        if problems:
+            fail("方案尚未审核，不能启用 / not reviewed:\n" + describe_problems(problems))
+        late = late_start(ctx.config, plan_file, local_day(now), ctx.calendar)
+        if late.overdue and row.ladder_from is None and row.state != "active" and not force:
+            fail(f"{late.warning()}\n在 {source} 的 plan 下加入 ladder_from: YYYY-MM-DD 后重试，"
+                 f"或加 --force（逾期事项将立即逐项催办、升级）")
+        changed = _move(session, row, "active", now)
+    materialise_all(ctx, now)
+    typer.echo(f"{row.key}：{'已启用（执行中）' if changed else '已在执行中'}")
+    if late.overdue and row.ladder_from:
+        typer.echo(f"提示：{late.overdue} 项待办已过截止日期；首轮运行时向每个单位发一条启动通知，"
+                   f"已逾期事项自 {row.ladder_from.isoformat()} 起催办")
+    elif late.warning():
+        typer.echo(f"提示：{late.warning()}")
+
+
+@plan_app.command("close")
+def close(plan: PlanArg) -> None:
+    """Stop chasing a plan (已结束): it leaves the daily board and gets no more reminders; its
+    ledger stays, and `duban report --plan KEY` / `duban status --plan KEY` still show it.
+
+    Example: duban plan close taimin-2023-12
+    """
+    ctx = Context.from_env()
+    ctx.db.create_schema()
+    with ctx.db.session() as session:
+        row = _find(session, plan)
+        changed = _move(session, row, "closed", utcnow())
+        key = row.key
+    typer.echo(f"{key}：{'已结束，不再催办' if changed else '已是结束状态'}")
+
+
+def _find(session: Any, name: str) -> Plan:
+    try:
+        return find_plan(session, name)
+    except LookupError as exc:
+        fail(str(exc.args[0]))
+
+
+def _move(session: Any, row: Plan, state: str, now: Any) -> bool:
+    try:
+        return move(session, row, state, now)
+    except ValueError as exc:
+        fail(str(exc))
+
+
+def _plan_file(config: PlanConfig, key: str) -> tuple[str, PlanFile]:
+    for source, plan_file in config.plans:
+        if plan_file.plan.key == key:
+            return source, plan_file
+    fail(f"plan {key!r} is in the ledger but no longer in the config (plans/*.yaml)")

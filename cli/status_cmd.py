@@ -101,13 +101,20 @@ def status(
         echo_json({"as_of": today.isoformat(), "occurrences": [r.as_dict() for r in rows]})
         return
     typer.echo(f"截至 {today.isoformat()}：" + summary_lines(rows)[0])
+    plans = list(dict.fromkeys(r.plan for r in rows))
+    several = len(plans) > 1  # then each plan is summed up, and each row names its plan
+    for key in plans if several else []:
+        typer.echo(f"  方案 {key}：" + summary_lines([r for r in rows if r.plan == key])[0])
     body = [
-        (r.id, r.action, r.duty, f"{r.department_name} {r.department}", r.period,
+        (r.id, *([r.plan] if several else []), r.action, r.duty,
+         f"{r.department_name} {r.department}", r.period,
          r.due + ("*" if r.provisional else ""), _state_text(r))
         for r in rows
     ]
-    echo_lines(fit_table(["编号", "行动", "职责", "单位", "周期", "截止", "状态"], body,
-                         shrink=[2, 3], wide=wide))
+    headers = ["编号", *(["方案"] if several else []), "行动", "职责", "单位", "周期", "截止",
+               "状态"]
+    shrink = [3, 4] if several else [2, 3]
+    echo_lines(fit_table(headers, body, shrink=shrink, wide=wide))
 
 
 def _state_text(row: StatusRow) -> str:

@@ -20,11 +20,12 @@ from duban.chase.dispatch import DispatchResult, portal_link_maker
 from duban.chase.dispatch import dispatch as send_digests
 from duban.chase.holiday_notice import note_missing_data, recompute_provisional
 from duban.chase.items import open_items_query
-from duban.chase.ladder import ChaseResult, Owed, chase_action, record_owed
+from duban.chase.ladder import ChaseResult, Owed, chase_action, record_owed, start_notices
 from duban.chase.occurrences import materialise
 from duban.ledger.database import Database, database_for, record_audit
-from duban.ledger.models import Action, Department, Occurrence, Plan
+from duban.ledger.models import Action, Department, Occurrence
 from duban.plan.config import PlanConfig, load_config
+from duban.plan.lifecycle import active_plans
 from duban.plan.loading import LoadResult, load_all
 from duban.reports.submission import ReportRules
 from duban.settings import Settings
@@ -75,14 +76,10 @@ def materialise_all(ctx: Context, now: datetime, action_nos: list[int] | None = 
     today = local_day(now)
     created = 0
     with ctx.db.session() as session:
-        for plan in session.scalars(select(Plan).where(Plan.active.is_(True))):
+        for plan in active_plans(session):
             created += materialise(session, plan, today, ctx.calendar, now, action_nos)
         recompute_provisional(session, ctx.calendar, now)
     return created
-
-
-def active_plans(session) -> list[Plan]:
-    return list(session.scalars(select(Plan).where(Plan.active.is_(True)).order_by(Plan.year)))
 
 
 def chase(
@@ -99,6 +96,8 @@ def chase(
         for plan in active_plans(session):
             if plan_key is not None and plan.key != plan_key:
                 continue
+            if not dry_run:
+                start_notices(session, plan, today, now, ctx.calendar)
             numbers = action_nos or [a.no for a in plan.actions]
             for no in numbers:
                 results.append(chase_action(

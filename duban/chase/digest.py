@@ -19,6 +19,7 @@ LEVEL_ZH = {
     "escalate": "督办升级",
     "repeat": "再次催办",
     "manual": "人工催办",
+    "start": "启动通知",
 }
 FIRST_LEVEL_ZH = {"repeat": "催办"}  # a recipient's first message about an item never says 再次
 OFFICE_NAMES = {"office": "督办办公室", "supervisor": "督查人员"}

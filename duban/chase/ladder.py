@@ -61,9 +61,14 @@ class Owed:
 
 
 def ladder_steps(
-    item: OpenItem, today: date, ladder: LadderSpec, calendar: WorkCalendar
+    item: OpenItem, today: date, ladder: LadderSpec, calendar: WorkCalendar,
+    counts_from: date | None = None,
 ) -> Iterator[Owed]:
-    """The reminders owed for one open occurrence on one working day (pure)."""
+    """The reminders owed for one open occurrence on one working day (pure).
+
+    `counts_from` (a plan's ladder_from): an item due before it is not urged or escalated before
+    it, and its working days late count from it, so a plan started late does not escalate at once.
+    """
     occ = item.occurrence_id
     ladder_key = f"{occ}@{item.due_on.isoformat()}"  # an extension restarts the ladder
     if today < item.due_on:
@@ -76,7 +81,10 @@ def ladder_steps(
         if ladder.due_day:
             yield Owed(f"{ladder_key}:due", occ, item.owner, "due")
         return
-    late = calendar.workdays_between(item.due_on, today)
+    start = max(item.due_on, counts_from) if counts_from else item.due_on
+    if today <= start:
+        return
+    late = calendar.workdays_between(start, today)
     paused = item.acknowledged_until is not None and today <= item.acknowledged_until
     if late >= ladder.escalate_after:
         yield Owed(f"{ladder_key}:escalate:{OFFICE}", occ, OFFICE, "escalate")
@@ -162,7 +170,7 @@ def chase_action(
             continue
         lead = parents[parent_id] if parent_id else action_lead
         item = OpenItem(occ_id, code, lead, due_on, ack_until)
-        owed.extend(ladder_steps(item, today, ladder, calendar))
+        owed.extend(ladder_steps(item, today, ladder, calendar, plan.ladder_from))
     result.owed = len(owed)
     result.by_level.update(o.level for o in owed)
     if not dry_run:
@@ -171,6 +179,48 @@ def chase_action(
         result.recorded = len(fresh)
         result.skipped = result.owed - result.recorded
     return result
+
+
+def start_notices(
+    session: Session, plan: Plan, today: date, now: datetime, calendar: WorkCalendar
+) -> int:
+    """On a plan's first chased working day: if it starts late (a ladder_from is set and items
+    are already past their deadline), each owing department gets one notice of what it owes
+    instead of an escalation per old item. Returns how many notices were recorded (dedup'd)."""
+    if plan.started_on is not None or not calendar.is_workday(today):
+        return 0
+    plan.started_on = today
+    if plan.ladder_from is None:
+        return 0
+    owing = _owing(session, plan.id, today)
+    if not any(late for _, late, _ in owing.values()):
+        return 0
+    owed = [Owed(f"start:{plan.key}:{code}", None, code, "start",
+                 _start_text(plan, total, late, first))
+            for code, (total, late, first) in sorted(owing.items())]
+    return record_owed(session, owed, today, now)
+
+
+def _owing(session: Session, plan_id: int, today: date) -> dict[str, tuple[int, int, date]]:
+    """Per department: open items, how many are past their deadline, the earliest deadline."""
+    rows = session.execute(
+        select(Department.code, Occurrence.due_on)
+        .join(Duty, Occurrence.duty_id == Duty.id)
+        .join(Department, Occurrence.department_id == Department.id)
+        .where(Duty.plan_id == plan_id, Duty.active.is_(True), Occurrence.status == "open")
+    ).tuples()
+    out: dict[str, tuple[int, int, date]] = {}
+    for code, due in rows:
+        total, late, first = out.get(code, (0, 0, due))
+        out[code] = (total + 1, late + (due < today), min(first, due))
+    return out
+
+
+def _start_text(plan: Plan, total: int, late: int, first: date) -> str:
+    assert plan.ladder_from is not None
+    return (f"《{plan.title}》（{plan.doc_no}）已启动督办：您单位共有{total}项待办，其中{late}项"
+            f"截止日期已过（最早{first.isoformat()}）。已过期事项自{plan.ladder_from.isoformat()}"
+            f"起按督办规则催办，请尽快通过报送链接填报。")
 
 
 def ladder_changes(fresh: Iterable[Owed]) -> list[Change]:

@@ -148,11 +148,11 @@ def status_query(
         .join(Jurisdiction, Department.jurisdiction_id == Jurisdiction.id)
         .join(Action, Duty.action_id == Action.id)
         .join(Plan, Duty.plan_id == Plan.id)
-        .where(Duty.active.is_(True), Plan.active.is_(True))
-        .order_by(Action.no, Occurrence.due_on, Duty.key, Department.code)
+        .where(Duty.active.is_(True))
+        .order_by(Plan.year, Plan.key, Action.no, Occurrence.due_on, Duty.key, Department.code)
     )
-    if plan_key:
-        query = query.where(plan_matches(plan_key))
+    # a plan named explicitly is shown whatever its state (a closed plan stays reportable)
+    query = query.where(plan_matches(plan_key) if plan_key else Plan.active.is_(True))
     if department_ids:
         query = query.where(Occurrence.department_id.in_(list(department_ids)))
     if county_id is not None:

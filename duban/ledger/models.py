@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
+    ColumnElement,
     Date,
     DateTime,
     Float,
@@ -26,6 +27,7 @@ from sqlalchemy import (
     UniqueConstraint,
     true,
 )
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -55,7 +57,13 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
 
 
+PLAN_STATES = ("draft", "active", "closed")
+
+
 class Plan(Base):
+    """A plan's lifecycle: draft (loaded, not chased) -> active (chased, on the board) -> closed
+    (not chased, off the board; its ledger stays and stays reportable)."""
+
     __tablename__ = "plan"
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(64), unique=True)
@@ -67,11 +75,23 @@ class Plan(Base):
     timezone: Mapped[str] = mapped_column(String(64))
     starts: Mapped[date] = mapped_column(Date)
     ends: Mapped[date] = mapped_column(Date)
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    state: Mapped[str] = mapped_column(String(16), default="active")  # PLAN_STATES
+    ladder_from: Mapped[date | None] = mapped_column(Date)  # urging of old items counts from here
+    started_on: Mapped[date | None] = mapped_column(Date)  # the first working day it was chased
     source_file: Mapped[str] = mapped_column(String(300), default="")
     # 审核销号: a department's closing report waits for the office's review (accept or return)
     review_required: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     actions: Mapped[list[Action]] = relationship(back_populates="plan", order_by="Action.no")
+
+    @hybrid_property
+    def active(self) -> bool:
+        """Chased and on the board (usable in queries: `Plan.active.is_(True)`)."""
+        return self.state == "active"
+
+    @active.inplace.expression
+    @classmethod
+    def _active_expression(cls) -> ColumnElement[bool]:
+        return cls.state == "active"
 
 
 class Jurisdiction(Base):

@@ -90,18 +90,33 @@ class DepartmentsFile(_Strict):
     departments: list[DepartmentSpec] = Field(min_length=1)
 
 
+TODO = "待填写"  # a value the office still has to fill in (written by `plan new`, the template)
+Todo = Literal["待填写"]
+
+
 class PlanSpec(_Strict):
+    """The plan's identity. `draft: true` loads it in state draft (not chased) until
+    `duban plan activate`; once in the ledger only activate / close change its state.
+    `ladder_from`: for items already overdue then, urging and escalation count from this day."""
+
     key: str = Field(pattern=KEY_RE)
     title: str
     doc_no: str
     issuer: str
-    issued: date
+    issued: date | Todo
     year: int = Field(ge=2000, le=2100)
     timezone: str = TIMEZONE
     starts: date
     ends: date
+    draft: bool = False
+    ladder_from: date | Todo | None = None
     # 审核销号: a department's closing report waits for the office to accept (销号) or return it
     review_required: bool = True
+
+    def todo_fields(self) -> list[str]:
+        """The fields still marked 待填写 (an unreviewed draft)."""
+        return [name for name in ("doc_no", "issued", "ladder_from")
+                if TODO in str(getattr(self, name) or "")]
 
     @field_validator("timezone")
     @classmethod
@@ -405,9 +420,25 @@ def _unique(values: list[Any], where: str, name: str, file: str, problems: list[
         seen.add(value)
 
 
+def review_problems(plan: PlanFile, file: str) -> list[Problem]:
+    """What `plan check` and `plan activate` refuse in a draft: fields still to fill in."""
+    return [
+        Problem(file, f"plan.{name}",
+                f"未审核的草稿：请填写{FIELD_ZH[name]}（仍为“{TODO}”） / unreviewed draft: fill in")
+        for name in plan.plan.todo_fields()
+    ]
+
+
+FIELD_ZH = {"doc_no": "文号", "issued": "印发日期", "ladder_from": "催办起算日期"}
+
+
 def _check_plan(plan: PlanFile, registry: Registry, file: str, problems: list[Problem]) -> None:
     if plan.plan.ends < plan.plan.starts:
         problems.append(Problem(file, "plan.ends", "ends before the plan starts"))
+    if not plan.plan.draft:
+        for problem in review_problems(plan, file):
+            problems.append(Problem(problem.file, problem.path,
+                                    f"{problem.message} (or mark the plan draft: true)"))
     _unique([a.no for a in plan.actions], "actions", "no", file, problems)
     keys: set[str] = set()
     for i, action in enumerate(plan.actions):
@@ -454,3 +485,17 @@ def _check_targets(
 
 def describe_problems(problems: list[Problem]) -> str:
     return "\n".join(f"  - {p}" for p in problems)
+
+
+def check_plan_data(
+    data: Any, registry: Registry, file: str
+) -> tuple[PlanFile | None, list[Problem]]:
+    """The checks `plan check` applies to one plan file, on data read from elsewhere (a
+    workbook): shape, cross-references, and 待填写 fields. Problems carry field paths."""
+    problems: list[Problem] = []
+    plan = _validate(PlanFile, data, file, problems)
+    if plan is not None:
+        _check_plan(plan, registry, file, problems)
+        if plan.plan.draft:  # a non-draft's 待填写 fields are already named by _check_plan
+            problems += review_problems(plan, file)
+    return (None if problems else plan), problems

@@ -98,10 +98,11 @@ def load_plan(
     """The plan, its actions, targets and derived duties. Departments must be loaded first."""
     syncer = _Syncer(session, now, actor)
     spec = plan_file.plan
-    plan = syncer.sync(
-        session.scalar(select(Plan).where(Plan.key == spec.key)), Plan, spec.key,
-        {**spec.model_dump(), "source_file": source, "active": True},
-    )
+    existing_plan = session.scalar(select(Plan).where(Plan.key == spec.key))
+    values = plan_row_values(plan_file, source)
+    if existing_plan is None:  # afterwards only `plan activate` / `plan close` change the state
+        values["state"] = "draft" if spec.draft else "active"
+    plan = syncer.sync(existing_plan, Plan, spec.key, values)
     resolve = config.registry.resolve
     actions: dict[int, Action] = {a.no: a for a in session.scalars(
         select(Action).where(Action.plan_id == plan.id))}
@@ -129,6 +130,18 @@ def load_plan(
     session.flush()
     _sync_duties(session, syncer, config, plan_file, plan, actions)
     return plan, syncer.result
+
+
+def plan_row_values(plan_file: PlanFile, source: str) -> dict[str, Any]:
+    """The plan row's columns from its file. A draft's 待填写 issue date is stored as its start
+    (the column is required; a draft is never chased, and the reviewed file replaces it)."""
+    spec = plan_file.plan
+    values = spec.model_dump(exclude={"draft"})
+    if not isinstance(values["issued"], date):
+        values["issued"] = spec.starts
+    if not isinstance(values["ladder_from"], date):
+        values["ladder_from"] = None
+    return {**values, "source_file": source}
 
 
 def _sync_duties(

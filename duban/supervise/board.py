@@ -105,11 +105,11 @@ def item_rows(
         .join(Plan, Duty.plan_id == Plan.id)
         .join(Department, Occurrence.department_id == Department.id)
         .join(Jurisdiction, Department.jurisdiction_id == Jurisdiction.id)
-        .where(Duty.active.is_(True), Plan.active.is_(True), Occurrence.period_start <= today)
+        .where(Duty.active.is_(True), Occurrence.period_start <= today)
         .order_by(Action.no, Occurrence.due_on, Department.code, Occurrence.id)
     )
-    if plan_key:
-        query = query.where(plan_matches(plan_key))
+    # a plan named explicitly is shown whatever its state (a closed plan stays reportable)
+    query = query.where(plan_matches(plan_key) if plan_key else Plan.active.is_(True))
     if action_nos:
         query = query.where(Action.no.in_(action_nos))
     chased, last = _chase_history(session)

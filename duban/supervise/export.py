@@ -1,4 +1,7 @@
 """The 台账 (ledger) as Excel or CSV: a summary sheet and one sheet per action, Chinese headers.
+Several plans: an index sheet (方案) and one such sheet set per plan, its sheets named 方案1…,
+each item row carrying its plan; in CSV one folder per plan. Nothing of one plan is mixed into
+another's sheets (each plan's board is built on its own).
 
 Excel: red/yellow/green fills, frozen header rows, widths that fit CJK text, and a bar chart per
 quantified target (openpyxl's own charts: no image library needed, and Excel can restyle them).
@@ -9,11 +12,13 @@ from __future__ import annotations
 
 import csv
 import unicodedata
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from duban.chase.occurrences import STATE_ZH, STATES
+from duban.plan.lifecycle import STATE_ZH as PLAN_STATE_ZH
 from duban.plan.progress import num
 from duban.supervise.board import Board, ItemRow, colour_text, risk_text, standing_text
 from duban.supervise.score import SCORE_HEADERS, Scores, formula_text, score_rows
@@ -21,6 +26,7 @@ from duban.supervise.score import SCORE_HEADERS, Scores, formula_text, score_row
 FILLS = {"红": "F8CBAD", "黄": "FFE699", "绿": "C6EFCE"}
 ITEM_HEADERS = ["编号", "职责", "责任单位", "所属区县", "周期", "截止日期", "状态", "颜色",
                 "逾期工作日", "催办次数", "最近送达", "截止日期暂定", "方案"]
+PLAN_HEADERS = ["工作表", "方案", "文号", "名称", "状态", *(STATE_ZH[s] for s in STATES)]
 EVIDENCE_HEADER = "报送材料"  # a link to the office's view of the item's reports and evidence
 DATE_FORMAT = "yyyy-mm-dd"
 ACTION_HEADERS = ["序号", "行动", *(STATE_ZH[s] for s in STATES), "红", "黄", "绿"]
@@ -82,6 +88,18 @@ def sheet_title(no: int, title: str) -> str:
     return f"{no:02d} {title}"[:31]
 
 
+@dataclass(frozen=True)
+class PlanBoard:
+    """One plan's board with the plan's identity, for a ledger covering several plans."""
+
+    key: str
+    doc_no: str
+    title: str
+    state: str  # draft | active | closed
+    board: Board
+    scores: Scores | None = None
+
+
 def write_csv(board: Board, folder: Path) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     tables = {
@@ -92,15 +110,33 @@ def write_csv(board: Board, folder: Path) -> list[Path]:
     for no, title in sorted(board.titles.items()):
         rows = [item_line(i) for i in board.items if i.action == no]
         tables[f"{sheet_title(no, title)}.csv"] = (ITEM_HEADERS, rows)
-    written = []
-    for name, (headers, rows) in tables.items():
-        path = folder / name
-        with path.open("w", encoding="utf-8-sig", newline="") as stream:
-            writer = csv.writer(stream)
-            writer.writerow(headers)
-            writer.writerows(rows)
-        written.append(path)
+    return [_csv(folder / name, headers, rows) for name, (headers, rows) in tables.items()]
+
+
+def write_plans_csv(plans: list[PlanBoard], folder: Path) -> list[Path]:
+    """One plan: as write_csv. Several: 方案.csv (the index) and a folder per plan key."""
+    if len(plans) == 1:
+        return write_csv(plans[0].board, folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = [_csv(folder / "方案.csv", PLAN_HEADERS, plan_lines(plans, by_key=True))]
+    for plan in plans:
+        written += write_csv(plan.board, folder / plan.key)
     return written
+
+
+def _csv(path: Path, headers: list[str], rows: list[list[Any]]) -> Path:
+    with path.open("w", encoding="utf-8-sig", newline="") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(headers)
+        writer.writerows(rows)
+    return path
+
+
+def plan_lines(plans: list[PlanBoard], by_key: bool = False) -> list[list[Any]]:
+    return [[plan.key if by_key else f"方案{n}", plan.key, plan.doc_no, plan.title,
+             PLAN_STATE_ZH.get(plan.state, plan.state),
+             *(plan.board.states()[s] for s in STATES)]
+            for n, plan in enumerate(plans, 1)]
 
 
 def write_xlsx(board: Board, path: Path, scores: Scores | None = None,
@@ -110,11 +146,46 @@ def write_xlsx(board: Board, path: Path, scores: Scores | None = None,
     from openpyxl import Workbook
 
     book = Workbook()
-    summary = book.active
-    summary.title = "总览"
-    _summary(summary, board)
+    _board_sheets(book, board, "", scores=scores, office_url=office_url)
+    book.remove(book.worksheets[0])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    book.save(path)
+    return path
+
+
+def write_plans_xlsx(plans: list[PlanBoard], path: Path, office_url: str | None = None) -> Path:
+    """One plan: as write_xlsx. Several: an index sheet 方案 (key, document number, title, state,
+    item counts) and each plan's sheet set, named 方案1 总览, 方案1-02 行动…"""
+    if len(plans) == 1:
+        return write_xlsx(plans[0].board, path, plans[0].scores, office_url)
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    book = Workbook()
+    index = book.active
+    index.title = "方案"
+    index["A1"] = "督办台账：各方案分别成表（工作表名前缀见下表）"
+    index["A1"].font = Font(bold=True, size=14)
+    _table(index, 3, PLAN_HEADERS, plan_lines(plans))
+    _fit(index, skip_rows=1)
+    for n, plan in enumerate(plans, 1):
+        _board_sheets(book, plan.board, f"方案{n}", f"{plan.doc_no} {plan.title}", plan.scores,
+                      office_url)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    book.save(path)
+    return path
+
+
+def _board_sheets(book: Any, board: Board, prefix: str, heading: str = "",
+                  scores: Scores | None = None, office_url: str | None = None) -> None:
+    """A board's sheet set: 总览, one sheet per action, 考评 (with scores), 指标进度图,
+    任务分解 (when allocated); named `prefix …` when several plans share the workbook."""
+    def name(title: str, sep: str = " ") -> str:
+        return f"{prefix}{sep}{title}"[:31] if prefix else title
+
+    _summary(book.create_sheet(name("总览")), board, heading)
     for no, title in sorted(board.titles.items()):
-        sheet = book.create_sheet(sheet_title(no, title))
+        sheet = book.create_sheet(name(sheet_title(no, title), "-"))
         items = [i for i in board.items if i.action == no]
         headers = ITEM_HEADERS + ([EVIDENCE_HEADER] if office_url else [])
         _table(sheet, 1, headers, [item_line(i) for i in items],
@@ -124,22 +195,19 @@ def write_xlsx(board: Board, path: Path, scores: Scores | None = None,
         _filtered(sheet)
         _fit(sheet)
     if scores is not None:
-        sheet = book.create_sheet("考评")
+        sheet = book.create_sheet(name("考评"))
         sheet["A1"] = formula_text(scores.spec)
         _table(sheet, 3, SCORE_HEADERS, score_rows(scores))
         sheet.freeze_panes = "A4"
         sheet.auto_filter.ref = f"A3:{sheet.cell(row=3, column=len(SCORE_HEADERS)).column_letter}" \
             f"{max(sheet.max_row, 3)}"
         _fit(sheet, skip_rows=2)
-    _charts(book.create_sheet("指标进度图"), board)
+    _charts(book.create_sheet(name("指标进度图")), board)
     if board.shares:
-        sheet = book.create_sheet("任务分解")
+        sheet = book.create_sheet(name("任务分解"))
         _table(sheet, 1, SHARE_HEADERS, share_rows(board))
         sheet.freeze_panes = "A2"
         _fit(sheet)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    book.save(path)
-    return path
 
 
 def office_item_url(base: str, item: ItemRow) -> str:
@@ -165,10 +233,11 @@ def _filtered(sheet: Any) -> None:
                 cell.number_format = DATE_FORMAT
 
 
-def _summary(sheet: Any, board: Board) -> None:
+def _summary(sheet: Any, board: Board, heading: str = "") -> None:
     from openpyxl.styles import Font
 
-    sheet["A1"] = f"督办台账（截至 {board.as_of.isoformat()}，日期为北京时间）"
+    scope = f"{heading} " if heading else ""
+    sheet["A1"] = f"{scope}督办台账（截至 {board.as_of.isoformat()}，日期为北京时间）"
     sheet["A1"].font = Font(bold=True, size=14)
     colours = board.colours()
     sheet["A2"] = f"事项：{colour_text(colours)}；{standing_text(board.targets_of())}"

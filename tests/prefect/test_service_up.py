@@ -194,10 +194,16 @@ def kill_a_running_chase(home: Path, api: Api, daily: str) -> str:
                                    if r["id"] not in known and r["state_type"] == "RUNNING"],
                           180, 0.5)
         assert running, "the chase never ran"
-        time.sleep(2)  # its first heartbeat is out
+        run_id = running[0]["id"]
+        # Prefect's zombie detection starts from a heartbeat: kill once the first one is stored
+        # (a run that dies before its first heartbeat is never marked; see the report)
+        beat, _ = wait(lambda: api.ok("/events/filter", {"filter": {
+            "event": {"name": ["prefect.flow-run.heartbeat"]},
+            "any_resource": {"id": [f"prefect.flow-run.{run_id}"]}}})["events"], 120, 1)
+        assert beat, "no heartbeat from the running chase"
         chase.send_signal(signal.SIGKILL)
         chase.wait(10)
     finally:
         if chase.poll() is None:
             chase.kill()
-    return running[0]["id"]
+    return run_id
