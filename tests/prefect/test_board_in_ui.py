@@ -21,7 +21,8 @@ from cli.up_cmd import READY
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, needs_chromium
 from tests.support.net import free_port
 from tests.support.paths import REPO
-from tests.support.up import READY_TIMEOUT, Up, api, eventually
+from tests.support.up import READY_TIMEOUT, Up, eventually
+from tests.support.up import api as _api
 
 SHOTS = REPO / "docs" / "screenshots"
 FAILED_SHOTS = REPO / "test-output"
@@ -29,6 +30,16 @@ UI_TIMEOUT_MS = 60_000
 LAPTOP = {"width": 1366, "height": 768}
 BOARD_KEY = "00-duban-board"
 ACTION_TITLE = "社区养老服务行动"
+CREDENTIAL: dict[str, str] = {}  # `duban up` locks the API: its user:password, read at start
+
+
+def _auth() -> tuple[str, str]:
+    user, _, password = CREDENTIAL["auth"].partition(":")
+    return user, password
+
+
+def api(port: int, path: str, body: dict | None = None):
+    return _api(port, path, body, _auth())
 
 # For every table: its right edge, the page's width, and every ancestor (or itself) that is
 # wider than it shows (scrollWidth > clientWidth), i.e. a column cut off or scrolled away.
@@ -64,7 +75,8 @@ def start_run(port: int, text: str, **parameters) -> str:
 
 def final_state(port: int, run_id: str, timeout: float = 240) -> dict:
     def done() -> dict | None:
-        run = httpx.get(f"http://127.0.0.1:{port}/api/flow_runs/{run_id}", timeout=30).json()
+        run = httpx.get(f"http://127.0.0.1:{port}/api/flow_runs/{run_id}", timeout=30,
+                        auth=_auth()).json()
         state = run.get("state") or {}
         return state if state.get("type") in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED") \
             else None
@@ -85,6 +97,9 @@ class Browser:
         self.browser = playwright.chromium.launch(executable_path=str(CHROMIUM),
                                                   args=CHROMIUM_ARGS)
         self.page = self.browser.new_page(viewport=LAPTOP, locale="zh-CN")
+        # The UI's own login stores the credential so; a supervisor types it once.
+        self.page.add_init_script(
+            f"localStorage.setItem('prefect-password', btoa({CREDENTIAL['auth']!r}))")
         self.base = f"http://127.0.0.1:{port}"
 
     def open(self, path: str, wait_text: str) -> str:
@@ -125,6 +140,7 @@ def test_supervisors_see_red_fitting_tables_and_chinese_forms(tmp_path: Path) ->
     up = Up(tmp_path, port, free_port(), "--no-initial-runs", "--no-portal")
     try:
         up.wait_for(READY, READY_TIMEOUT)
+        CREDENTIAL["auth"] = (tmp_path / "prefect-auth").read_text(encoding="utf-8").strip()
         with sync_playwright() as playwright:
             ui = Browser(playwright, port)
             try:
