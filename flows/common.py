@@ -46,9 +46,9 @@ def run_name() -> str:
     parts = [context.flow.name]
     if params.get("action") is not None and params.get("plan"):
         parts = [action_label(str(params["plan"]), int(params["action"]))]
-    elif params.get("department"):
-        parts.append(str(params["department"]))
-    parts.append(day_label(params.get("as_of")))
+    elif params.get("department") or params.get("单位代码"):
+        parts.append(str(params.get("department") or params.get("单位代码")))
+    parts.append(day_label(params.get("as_of") or params.get("催办日期")))
     return " ".join(parts) + ("（演练）" if params.get("dry_run") else "")
 
 

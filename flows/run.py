@@ -48,5 +48,5 @@ def run_remind(
 ) -> dict[str, Any]:
     """Run 手动催办 once; a department or occurrence that does not match gives ok=False."""
     return asyncio.run(
-        _remind(department=department, action=action, occurrence=occurrence, note=note)
+        _remind(单位代码=department, 行动序号=action, 事项编号=occurrence, 附言=note)
     )

@@ -38,6 +38,7 @@ from duban.ledger.models import (
 from duban.plan.config import ConfigError, Problem, _Strict, _validate, read_yaml
 from duban.reports.history import end_of, standings_on
 from duban.reports.review import returns_by_department
+from duban.supervise.markdown import wrap
 
 SCORING_FILE = "scoring.yaml"
 
@@ -209,12 +210,15 @@ def formula_text(spec: ScoringSpec) -> str:
 def score_markdown(scores: Scores, limit: int = 30) -> str:
     """考评 as a markdown section for the 督办总览 board."""
     lines = ["## 考评得分（本年度）", "", formula_text(scores.spec) + "。", ""]
-    rows = score_rows(scores, limit)
-    if not rows:
+    if not scores.lines:
         return "\n".join([*lines, "暂无应报事项。", ""])
-    lines += ["| " + " | ".join(SCORE_HEADERS) + " |", "|" + "---|" * len(SCORE_HEADERS)]
-    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in rows]
-    rest = len(scores.lines) - len(rows)
+    # Six narrow columns with names wrapped, so the table fits the board at 1366 px; the full
+    # eight columns are in the bulletin and the Excel.
+    headers = ["排名", "单位", "得分", "按期率", "逾期<br>工作日", "被退回"]
+    lines += ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += [f"| {d.rank} | {wrap(d.name, 16)} | {d.score:g} | {d.rate_text()} | "
+              f"{d.late_days} | {d.returned} |" for d in scores.lines[:limit]]
+    rest = len(scores.lines) - min(limit, len(scores.lines))
     if rest > 0:
         lines += ["", f"另有 {rest} 个单位未列出（完整考评见 Excel 台账）。"]
     return "\n".join(lines) + "\n"

@@ -87,8 +87,8 @@ def test_a_dry_run_records_nothing(ledger) -> None:
 
 
 def test_manual_urging_records_and_sends_at_once(ledger) -> None:
-    state = run(remind_flow, department="mzj", action=2, note="请于周五前报送",
-                as_of="2023-10-09")
+    state = run(remind_flow, 单位代码="mzj", 行动序号=2, 附言="请于周五前报送",
+                催办日期="2023-10-09")
     assert state.is_completed() and state.name == "已催办", state
     outcome = state.result()
     assert outcome["recorded"] > 0 and outcome["dispatch"]["digests"] >= 1
@@ -98,11 +98,11 @@ def test_manual_urging_records_and_sends_at_once(ledger) -> None:
 
 
 @pytest.mark.parametrize(("params", "named"), [
-    ({"department": "nosuch"}, "nosuch"),
-    ({"department": "mzj", "occurrence": 987654}, "987654"),
+    ({"单位代码": "nosuch"}, "nosuch"),
+    ({"单位代码": "mzj", "事项编号": 987654}, "987654"),
 ])
 def test_manual_urging_that_matches_nothing_fails_clearly(ledger, params, named) -> None:
-    state = run(remind_flow, **params, as_of="2023-10-09")
+    state = run(remind_flow, **params, 催办日期="2023-10-09")
     assert state.is_failed() and state.name == "未催办"
     assert state.message.startswith("未催办：") and named in state.message
     assert count(ledger, Reminder) == 0
