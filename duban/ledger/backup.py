@@ -119,17 +119,10 @@ def _summary(path: Path, conn: sqlite3.Connection) -> LedgerSummary:
     if conn.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
         raise BackupError(f"{path}: integrity check failed")
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    if tables & PREFECT_TABLES:
-        raise BackupError(f"{path}: this is Prefect's database, not a duban ledger")
-    missing = REQUIRED_TABLES - tables
-    if "alembic_version" not in tables or missing:
-        what = ", ".join(sorted(missing)) or "alembic_version"
-        raise BackupError(f"{path}: not a duban ledger backup (missing tables: {what})")
-    row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+    row = conn.execute("SELECT version_num FROM alembic_version").fetchone() \
+        if "alembic_version" in tables else None
     revision = row[0] if row else ""
-    if revision not in known_revisions():
-        raise BackupError(f"{path}: unknown ledger schema revision {revision!r} "
-                          "(written by another program or a newer duban)")
+    check_ledger_content(path, tables, revision)
     plans = [f"{doc_no} {title}" for doc_no, title in conn.execute(
         "SELECT doc_no, title FROM plan ORDER BY year, id")]
     newest = conn.execute(
@@ -140,6 +133,20 @@ def _summary(path: Path, conn: sqlite3.Connection) -> LedgerSummary:
         reports=conn.execute("SELECT count(*) FROM report").fetchone()[0],
         newest_audit=" ".join(str(v)[:19] for v in newest) if newest else "",
     )
+
+
+def check_ledger_content(path: Path, tables: set[str], revision: str) -> None:
+    """By content, whatever the file's name: Prefect's database is refused, a duban ledger has
+    its required tables and a schema revision this version knows."""
+    if tables & PREFECT_TABLES:
+        raise BackupError(f"{path}: this is Prefect's database, not a duban ledger")
+    missing = REQUIRED_TABLES - tables
+    if "alembic_version" not in tables or missing:
+        what = ", ".join(sorted(missing)) or "alembic_version"
+        raise BackupError(f"{path}: not a duban ledger backup (missing tables: {what})")
+    if revision not in known_revisions():
+        raise BackupError(f"{path}: unknown ledger schema revision {revision!r} "
+                          "(written by another program or a newer duban)")
 
 
 def live_summary(database_url: str) -> LedgerSummary | None:

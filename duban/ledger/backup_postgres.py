@@ -19,13 +19,11 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine, make_url
 
 from duban.ledger.backup import (
-    PREFECT_TABLES,
-    REQUIRED_TABLES,
     BackupError,
     LedgerSummary,
     RestoreResult,
+    check_ledger_content,
 )
-from duban.ledger.migrate import known_revisions
 from duban.ledger.models import NEVER_REUSED_IDS
 
 TIMEOUT_S = 600
@@ -88,15 +86,9 @@ def inspect_dump(path: Path) -> LedgerSummary:
         raise BackupError(f"{path}: no such backup file")
     listing = _run(["pg_restore", "--list", str(path)], f"{path}: not a pg_dump archive;")
     tables = set(re.findall(r"TABLE (?:DATA )?\S+ (\S+) ", listing))
-    if tables & PREFECT_TABLES:
-        raise BackupError(f"{path}: this is Prefect's database, not a duban ledger")
-    missing = REQUIRED_TABLES - tables
-    if "alembic_version" not in tables or missing:
-        what = ", ".join(sorted(missing)) or "alembic_version"
-        raise BackupError(f"{path}: not a duban ledger backup (missing tables: {what})")
-    revision = next(iter(_copy_rows(path, "alembic_version")), "")
-    if revision not in known_revisions():
-        raise BackupError(f"{path}: unknown ledger schema revision {revision!r}")
+    revision = next(iter(_copy_rows(path, "alembic_version")), "") \
+        if "alembic_version" in tables else ""
+    check_ledger_content(path, tables, revision)
     return LedgerSummary(path=path, revision=revision,
                          plans=[row.split("\t")[3] for row in _copy_rows(path, "plan")],
                          occurrences=len(_copy_rows(path, "occurrence")),
