@@ -145,6 +145,8 @@ class Checker:
             elif state in ("pending", "queued", "sending") and dday < day:
                 self.flag(day, "reminder-owed", f"digest {did} ({tag}, {dday})",
                           f"still {state}")
+            elif state == "void" and self._all_answered(s, did):
+                self.judged_digests.add(did)  # nothing left owed at send time: rightly not sent
             elif did not in recorded and state != "pending":
                 self.flag(day, "reminder-owed", f"digest {did} ({tag}, {dday})",
                           f"{state} with no delivery record")
@@ -152,6 +154,16 @@ class Checker:
                 self.judged_digests.add(did)
                 self.flag(day, "reminder-owed", f"digest {did} ({tag}, {dday})",
                           f"{state} and not tried again within {RETRY_GRACE} working days")
+
+    @staticmethod
+    def _all_answered(s, digest_id: int) -> bool:
+        """A void digest (the dispatch found nothing still owed when it came to send it) is
+        right only when every one of its reminders is void and its item has been reported."""
+        rows = s.execute(select(Reminder.state, Reminder.occurrence_id)
+                         .where(Reminder.digest_id == digest_id)).all()
+        reported = set(s.scalars(select(Report.occurrence_id).where(
+            Report.kind != "ack", Report.occurrence_id.in_([occ for _, occ in rows]))))
+        return bool(rows) and all(state == "void" and occ in reported for state, occ in rows)
 
     # -- the views -------------------------------------------------------------------------
 
