@@ -158,11 +158,12 @@ class Checker:
     @staticmethod
     def _all_answered(s, digest_id: int) -> bool:
         """A void digest (the dispatch found nothing still owed when it came to send it) is
-        right only when every one of its reminders is void and its item has been reported."""
+        right only when every one of its reminders is void and its item has been answered:
+        reported, or acknowledged (签收 pauses urging by design)."""
         rows = s.execute(select(Reminder.state, Reminder.occurrence_id)
                          .where(Reminder.digest_id == digest_id)).all()
         reported = set(s.scalars(select(Report.occurrence_id).where(
-            Report.kind != "ack", Report.occurrence_id.in_([occ for _, occ in rows]))))
+            Report.occurrence_id.in_([occ for _, occ in rows]))))
         return bool(rows) and all(state == "void" and occ in reported for state, occ in rows)
 
     # -- the views -------------------------------------------------------------------------
