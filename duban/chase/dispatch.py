@@ -312,8 +312,10 @@ class _Run:
         """Message rows for today's digests that have none yet (one transaction)."""
         no_messages = ~exists().where(DeliveryMessage.digest_id == Digest.id)
         with self.db.session() as session:
+            # in id order, so two dispatches planning at once meet row by row (no deadlock)
             digests = session.scalars(select(Digest).where(
-                Digest.day == self.today, Digest.state == "pending", no_messages)).all()
+                Digest.day == self.today, Digest.state == "pending", no_messages)
+                .order_by(Digest.id)).all()
             for digest in digests:
                 routes = self.sender.routes_for(digest.recipient)
                 if messages.plan(session, digest, routes, self.now) == "unroutable":

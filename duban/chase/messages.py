@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from duban.chase.delivery import Route, TargetResult
 from duban.chase.faults import checkpoint
 from duban.chase.ladder import OFFICE, Owed, record_owed
-from duban.ledger.database import Database
+from duban.ledger.database import Database, insert_ignoring_duplicates
 from duban.ledger.models import Delivery, DeliveryMessage, Digest, Reminder
 from duban.settings import Settings
 
@@ -60,13 +60,13 @@ class RetryPolicy:
 
 
 def plan(session: Session, digest: Digest, routes: list[Route], now: datetime) -> str:
-    """Create the digest's message rows (one per channel its tag reaches); its first state."""
-    for route in routes:
-        session.add(DeliveryMessage(
-            digest_id=digest.id, recipient=digest.recipient, route=route.id, target=route.target,
-            channel=route.channel, person_facing=route.person_facing, state="pending",
-            attempts=0, permanent=False, created_at=now,
-        ))
+    """Create the digest's message rows (one per channel its tag reaches); its first state.
+    Two dispatches planning the same digest at once create each row once (ON CONFLICT)."""
+    insert_ignoring_duplicates(session, DeliveryMessage, [dict(
+        digest_id=digest.id, recipient=digest.recipient, route=route.id, target=route.target,
+        channel=route.channel, person_facing=route.person_facing, state="pending",
+        attempts=0, permanent=False, created_at=now,
+    ) for route in sorted(routes, key=lambda r: r.id)])
     state = "pending" if any(r.person_facing for r in routes) else "unroutable"
     if not routes:
         session.add(Delivery(digest_id=digest.id, recipient=digest.recipient, target="",

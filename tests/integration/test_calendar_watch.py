@@ -22,6 +22,10 @@ def _config_with_2027(tmp_path: Path) -> Path:
     config = tmp_path / "config"
     shutil.copytree(REPO / "config", config)
     text = draft(config / "plans" / "2023.yaml", 2027, date(2026, 11, 29))
+    # the office reviews the draft: fills in what `plan new` leaves 待填写 and activates it
+    text = (text.replace("doc_no: 待填写", "doc_no: 测〔2027〕1号")
+            .replace("issued: 待填写", "issued: 2027-01-05").replace("  draft: true\n", ""))
+    assert "待填写" not in text.split("plan:", 1)[1].split("actions:")[0]
     (config / "plans" / "2027.yaml").write_text(text, encoding="utf-8")
     return config
 
