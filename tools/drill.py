@@ -847,6 +847,9 @@ class Drill:
                 continue
             received[min(ids, key=lambda i: received[i])] += 1  # equal contents: share out
         killed = set(self.killed_claims)
+        answered = _void_and_answered(ctx, [d[0] for d in digests if d[4] == "void"])
+        digests = [d for d in digests if d[0] not in answered]  # rightly not sent (see below)
+        out.figures["void_answered"] = len(answered)
         lost = [d[0] for d in digests if received[d[0]] == 0]
         doubled = [d[0] for d in digests if received[d[0]] > 1 and d[0] not in killed]
         killed_over = [i for i in killed if received[i] > 2]
@@ -1057,6 +1060,22 @@ def _pid_of(claimer: str) -> int | None:
     """duban.chase.dispatch.worker_name() is "host:pid"."""
     tail = claimer.rsplit(":", 1)[-1]
     return int(tail) if tail.isdigit() else None
+
+
+def _void_and_answered(ctx: Context, digest_ids: list[int]) -> set[int]:
+    """Digests the dispatch found nothing still owed in when it came to send them (`void`):
+    right when every reminder in them is void and its item was reported or acknowledged
+    meanwhile (the drill enters reports during the runs)."""
+    right = set()
+    with ctx.db.session() as s:
+        for digest_id in digest_ids:
+            rows = s.execute(select(Reminder.state, Reminder.occurrence_id)
+                             .where(Reminder.digest_id == digest_id)).all()
+            answered = set(s.scalars(select(Report.occurrence_id).where(
+                Report.occurrence_id.in_([occ for _, occ in rows]))))
+            if rows and all(state == "void" and occ in answered for state, occ in rows):
+                right.add(digest_id)
+    return right
 
 
 def _finished(run: RunRecord) -> bool:
