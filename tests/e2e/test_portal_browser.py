@@ -20,9 +20,8 @@ from duban.calendar.clock import at_local
 from duban.chase.occurrences import status_rows
 from duban.ledger.models import AccessToken, Department, Reminder, Report
 from duban.reports import tokens
-from duban.service import Context, chase, dispatch, setup
+from duban.service import Context, chase, setup
 from duban.settings import Settings
-from notifications import notifier_for
 from portal import create_app
 from tests.support.browser import (
     CHROMIUM,
@@ -32,11 +31,11 @@ from tests.support.browser import (
     SHOTS,
     link_for,
     needs_chromium,
+    portal_after_first_digest,
 )
 from tests.support.ledger import LOADED_AT
 from tests.support.live_server import LiveServer
 from tests.support.paths import CONFIG_DIR
-from tests.support.receivers import HttpReceiver
 
 pytestmark = [
     pytest.mark.browser,
@@ -53,49 +52,37 @@ def new_reminders(ctx: Context, occurrence_id: int, day: date) -> int:
 def test_a_department_answers_a_reminder_from_a_phone(tmp_path: Path) -> None:
 
     clock = [MONDAY]
-    with HttpReceiver() as receiver:
-        notify = tmp_path / "notify.yaml"
-        notify.write_text(f"version: 1\nurls:\n  - json://127.0.0.1:{receiver.port}/hook:\n"
-                          "      tag: always\n", encoding="utf-8")
-        settings = Settings(home=tmp_path, database_url=f"sqlite:///{tmp_path / 'duban.db'}",
-                            config_dir=CONFIG_DIR, notify_config=notify,
-                            portal_url="http://127.0.0.1:1")
-        app = create_app(Context(settings), clock=lambda: clock[0])
-        with LiveServer(app) as server:
-            ctx = Context(settings.model_copy(update={"portal_url": server.base_url}))
-            setup(ctx, LOADED_AT)
-            chase(ctx, MONDAY, [2])
-            sent = dispatch(ctx, MONDAY, notifier_for(ctx, MONDAY))
-            assert sent.status["sent"] >= 9
-            digests = [r.json for r in receiver.requests]
-            mine = next(d for d in digests if "泰山区民政局" in d["title"])
-            link = link_for(mine["message"], ITEM)
-            token = link.rsplit("/", 1)[1]
-            with ctx.db.session() as s:
-                occ = s.scalar(select(AccessToken.occurrence_id).where(
-                    AccessToken.token_hash == tokens.hash_token(token)))
+    with portal_after_first_digest(tmp_path, clock) as (ctx, sent, receiver):
+        assert sent.status["sent"] >= 9
+        digests = [r.json for r in receiver.requests]
+        mine = next(d for d in digests if "泰山区民政局" in d["title"])
+        link = link_for(mine["message"], ITEM)
+        token = link.rsplit("/", 1)[1]
+        with ctx.db.session() as s:
+            occ = s.scalar(select(AccessToken.occurrence_id).where(
+                AccessToken.token_hash == tokens.hash_token(token)))
 
-            scanned = httpx.get(link)  # Safe Links and friends open every link first
-            assert scanned.status_code == 200 and ITEM in scanned.text
-            _assert_untouched(ctx, token)
+        scanned = httpx.get(link)  # Safe Links and friends open every link first
+        assert scanned.status_code == 200 and ITEM in scanned.text
+        _assert_untouched(ctx, token)
 
-            clock[0] = at_local(date(2023, 7, 10), 10, 30)
-            _answer_in_chromium(link)
+        clock[0] = at_local(date(2023, 7, 10), 10, 30)
+        _answer_in_chromium(link)
 
-            with ctx.db.session() as s:
-                report = s.scalar(select(Report).where(Report.occurrence_id == occ))
-            assert (report.kind, report.value, report.unit) == ("progress", 260, "户")
-            assert report.note == "6月新增改造260户，已录入台账"
+        with ctx.db.session() as s:
+            report = s.scalar(select(Report).where(Report.occurrence_id == occ))
+        assert (report.kind, report.value, report.unit) == ("progress", 260, "户")
+        assert report.note == "6月新增改造260户，已录入台账"
 
-            for day in (date(2023, 7, 11), date(2023, 7, 12)):  # urge, then escalation days
-                chase(ctx, at_local(day), [2])
-                assert new_reminders(ctx, occ, day) == 0
-            peer = _peer(ctx, occ)
-            assert new_reminders(ctx, peer, date(2023, 7, 12)) >= 2  # escalated, unlike ours
-            with ctx.db.session() as s:
-                rows = {r.id: r.state for r in status_rows(s, date(2023, 7, 12), ctx.calendar)}
-            # reported late, awaiting the office's review (审核销号); no longer chased
-            assert rows[occ] == "reported" and rows[peer] == "overdue"
+        for day in (date(2023, 7, 11), date(2023, 7, 12)):  # urge, then escalation days
+            chase(ctx, at_local(day), [2])
+            assert new_reminders(ctx, occ, day) == 0
+        peer = _peer(ctx, occ)
+        assert new_reminders(ctx, peer, date(2023, 7, 12)) >= 2  # escalated, unlike ours
+        with ctx.db.session() as s:
+            rows = {r.id: r.state for r in status_rows(s, date(2023, 7, 12), ctx.calendar)}
+        # reported late, awaiting the office's review (审核销号); no longer chased
+        assert rows[occ] == "reported" and rows[peer] == "overdue"
 
 
 def _assert_untouched(ctx: Context, token: str) -> None:

@@ -15,15 +15,15 @@ from duban.ledger.models import AccessToken, Occurrence
 from duban.reports import tokens
 from duban.reports.queries import list_reports
 from duban.reports.review import accept, return_item
-from duban.service import Context, chase, dispatch, setup
-from duban.settings import Settings
-from notifications import notifier_for
-from portal import create_app
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, ITEM, MONDAY, SHOTS, link_for
-from tests.support.ledger import LOADED_AT
-from tests.support.live_server import LiveServer
-from tests.support.paths import CONFIG_DIR
-from tests.support.receivers import HttpReceiver
+from tests.support.browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    ITEM,
+    MONDAY,
+    SHOTS,
+    link_for,
+    portal_after_first_digest,
+)
 
 pytestmark = [
     pytest.mark.browser,
@@ -57,41 +57,29 @@ def _report(link: str, value: str, note: str, expect: list[str], shot: str) -> s
 
 def test_report_correct_return_and_report_again(tmp_path: Path) -> None:
     clock = [MONDAY]
-    with HttpReceiver() as receiver:
-        notify = tmp_path / "notify.yaml"
-        notify.write_text(f"version: 1\nurls:\n  - json://127.0.0.1:{receiver.port}/hook:\n"
-                          "      tag: always\n", encoding="utf-8")
-        settings = Settings(home=tmp_path, database_url=f"sqlite:///{tmp_path / 'duban.db'}",
-                            config_dir=CONFIG_DIR, notify_config=notify,
-                            portal_url="http://127.0.0.1:1")
-        app = create_app(Context(settings), clock=lambda: clock[0])
-        with LiveServer(app) as server:
-            ctx = Context(settings.model_copy(update={"portal_url": server.base_url}))
-            setup(ctx, LOADED_AT)
-            chase(ctx, MONDAY, [2])
-            dispatch(ctx, MONDAY, notifier_for(ctx, MONDAY))
-            digest = next(r.json for r in receiver.requests if "泰山区民政局" in r.json["title"])
-            link = link_for(digest["message"], ITEM)
-            with ctx.db.session() as s:
-                occ = s.scalar(select(AccessToken.occurrence_id).where(
-                    AccessToken.token_hash == tokens.hash_token(link.rsplit("/", 1)[1])))
+    with portal_after_first_digest(tmp_path, clock) as (ctx, _, receiver):
+        digest = next(r.json for r in receiver.requests if "泰山区民政局" in r.json["title"])
+        link = link_for(digest["message"], ITEM)
+        with ctx.db.session() as s:
+            occ = s.scalar(select(AccessToken.occurrence_id).where(
+                AccessToken.token_hash == tokens.hash_token(link.rsplit("/", 1)[1])))
 
-            answer = _report(link, "250", "6月改造250户", [ITEM], "1-report")
-            assert "等待督办办公室审核" in answer
-            # a correction before review: the department link lists the item still
-            answer = _report(link_for(digest["message"], ITEM), "260", "补录10户",
-                             ["已报送，等待督办办公室审核销号"], "2-correct")
-            with ctx.db.session() as s:
-                assert [(r.value, bool(r.superseded_by)) for r in list_reports(s, occ)] == [
-                    (250, True), (260, False)]
-                return_item(s, occ, "请附改造户名单", "office:王五",
-                            at_local(date(2023, 7, 11), 10), ctx.calendar,
-                            ctx.config.ladder.review.rework_days)
-            clock[0] = at_local(date(2023, 7, 12), 9)
-            answer = _report(link_for(digest["message"], ITEM), "260", "已附名单",
-                             ["督办办公室退回", "请附改造户名单", "2023-07-18"], "3-returned")
-            assert "等待督办办公室审核" in answer
-            with ctx.db.session() as s:
-                assert s.get(Occurrence, occ).status == "reported"
-                accept(s, occ, "office:王五", at_local(date(2023, 7, 13), 10))
-                assert s.get(Occurrence, occ).status == "closed"
+        answer = _report(link, "250", "6月改造250户", [ITEM], "1-report")
+        assert "等待督办办公室审核" in answer
+        # a correction before review: the department link lists the item still
+        answer = _report(link_for(digest["message"], ITEM), "260", "补录10户",
+                         ["已报送，等待督办办公室审核销号"], "2-correct")
+        with ctx.db.session() as s:
+            assert [(r.value, bool(r.superseded_by)) for r in list_reports(s, occ)] == [
+                (250, True), (260, False)]
+            return_item(s, occ, "请附改造户名单", "office:王五",
+                        at_local(date(2023, 7, 11), 10), ctx.calendar,
+                        ctx.config.ladder.review.rework_days)
+        clock[0] = at_local(date(2023, 7, 12), 9)
+        answer = _report(link_for(digest["message"], ITEM), "260", "已附名单",
+                         ["督办办公室退回", "请附改造户名单", "2023-07-18"], "3-returned")
+        assert "等待督办办公室审核" in answer
+        with ctx.db.session() as s:
+            assert s.get(Occurrence, occ).status == "reported"
+            accept(s, occ, "office:王五", at_local(date(2023, 7, 13), 10))
+            assert s.get(Occurrence, occ).status == "closed"
