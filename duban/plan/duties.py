@@ -46,7 +46,7 @@ class Period:
 
 
 def target_goal(target: TargetSpec) -> str:
-    """The target in words, e.g. 不少于2200户 / 10—15个 / 全覆盖（100%）."""
+    """The target in words, e.g. 不少于2200户 / 10—15个 / 达到100%（全覆盖）."""
     return Goal(target.op, target.low, target.high, target.unit, target.rollup,
                 target.cumulative).text()
 

@@ -53,11 +53,12 @@ class Goal:
         return self.cumulative or (self.rollup == "sum" and self.unit != "%")
 
     def text(self) -> str:
-        """The target in words, e.g. 不少于2200户 / 10—15个 / 全覆盖（100%）."""
+        """The target in words as the document writes them after the measure's name (a rate or
+        a share 达到80%, a count 不少于2200户, a range 10—15个, 达到100%（全覆盖）)."""
         if self.op == "full_coverage":
-            return "全覆盖（100%）"
-        if self.op == "at_least" and self.unit == "%" and self.low == 100:
-            return "达到100%"
+            return "达到100%（全覆盖）"
+        if self.op == "at_least" and self.unit == "%":
+            return f"达到{num(self.low)}%"
         if self.op == "range":
             return f"{num(self.low)}—{num(self.high or self.low)}{self.unit}"
         return f"{OP_WORDS.get(self.op, '')}{num(self.low)}{self.unit}"

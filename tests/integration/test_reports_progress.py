@@ -47,7 +47,7 @@ def test_verdict_texts_say_the_figure_target_and_expectation() -> None:
     assert judge(HOUSEHOLDS, 100, False, JUNE, 0.7).text == (
         "进度滞后：100户，目标不少于2200户，按时序进度应完成约308.4户")
     assert judge(RANGE, 16, True, 1.0, 0.7).text == "已达标：16个，目标10—15个（高于目标区间上限）"
-    assert judge(RATE, 95, True, 1.0, 0.7).text == "未达标：95%，目标全覆盖（100%）"
+    assert judge(RATE, 95, True, 1.0, 0.7).text == "未达标：95%，目标达到100%（全覆盖）"
 
 
 @pytest.mark.parametrize(("rule", "values", "city"), [
