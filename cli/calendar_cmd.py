@@ -65,10 +65,15 @@ def _as_json(label: str, days: list[DayInfo]) -> str:
 
 @app.command("calendar")
 def calendar(
-    month: Annotated[str, typer.Argument(metavar="YYYY-MM", help="The month, e.g. 2023-10.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    month: Annotated[str, typer.Argument(
+        metavar="YYYY-MM", help="月份，如 2023-10 / the month, e.g. 2023-10")],
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="输出 JSON 而非表格 / print JSON instead of a table")] = False,
 ) -> None:
-    """Show a month of China's working-day calendar (工作日, 周末, 节假日, 调休上班).
+    """工作日历：某月的工作日、周末、节假日和调休 / a month of China's working-day calendar.
+
+    Each day is 工作日 (working day), 周末 (weekend), 节假日 (holiday) or 调休上班 (an adjusted
+    working weekend).
 
     Years without an official State Council notice are marked 暂定（无官方数据）.
 

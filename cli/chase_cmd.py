@@ -20,6 +20,7 @@ from cli.output import echo_json, echo_lines, fail, require_ledger, table
 from duban.calendar.clock import local_day, parse_as_of
 from duban.calendar.workdays import WorkCalendar
 from duban.chase.occurrences import STATE_ZH, STATES
+from duban.plan.resolve import UnknownName, resolve_department
 from duban.service import Context, active_plans
 from duban.settings import Settings
 
@@ -27,8 +28,9 @@ DELIVERY = ("sent", "failed", "unknown", "unroutable")
 DELIVERY_ZH = {"sent": "已发送", "failed": "失败", "unknown": "未知", "unroutable": "无路由",
                "skipped": "已记过"}
 
-LOCAL_HELP = ("Run in this process with a temporary Prefect server instead of the one `duban up` "
-              "runs (its runs are not seen in the service's UI).")
+LOCAL_HELP = ("在本进程中用临时 Prefect 服务运行（督查人员界面看不到这些运行） / run in this "
+              "process with a temporary Prefect server instead of the one `duban up` runs (its "
+              "runs are not seen in the service's UI)")
 
 
 def _connect(local: bool, as_json: bool) -> None:
@@ -43,6 +45,19 @@ def _connect(local: bool, as_json: bool) -> None:
         fail(f"{exc}{NOT_RUNNING_HINT}")
     if not as_json:
         typer.echo(line, err=True)
+
+
+def _department_code(written: str) -> str:
+    """The code of the department written as a code, full name or alias; an unknown one is one
+    clear line (with close matches) and exit 1, before any flow runs."""
+    require_ledger()
+    ctx = Context.from_env()
+    ctx.db.create_schema()
+    with ctx.db.read() as session:
+        try:
+            return resolve_department(session, written).code
+        except UnknownName as exc:
+            fail(str(exc))
 
 
 def action_entry(run: dict[str, Any], by_action: dict[str, dict[str, int]]) -> dict[str, Any]:
@@ -138,19 +153,25 @@ def _actions(requested: list[int] | None, plan: str | None) -> list[int] | None:
 @app.command("chase")
 def chase(
     as_of: Annotated[str | None, typer.Option(
-        "--as-of", help="YYYY-MM-DD (end of that day in Asia/Shanghai) or an ISO datetime; "
-        "default now.")] = None,
+        "--as-of", help="日期 YYYY-MM-DD（北京时间当日结束时）或 ISO 时间，默认现在 / a day "
+        "(end of that day in Asia/Shanghai) or an ISO datetime; default now")] = None,
     action: Annotated[list[int] | None, typer.Option(
-        "--action", help="Action number within the plan; repeat for several. Default: all.")
+        "--action", help="行动序号，可多次；默认全部 / action number within the plan; repeat "
+        "for several; default: all")
     ] = None,
     plan: Annotated[str | None, typer.Option(
-        "--plan", help="Only this active plan (its key). Default: every active plan.")] = None,
+        "--plan", help="只催办此方案（代码）；默认全部执行中方案 / only this active plan "
+        "(its key); default: every active plan")] = None,
     dry_run: Annotated[bool, typer.Option(
-        "--dry-run", help="Decide what would be owed; record nothing, send nothing.")] = False,
+        "--dry-run", help="只计算应催办的事项，不记录、不发送 / decide what would be owed; record "
+        "nothing, send nothing")] = False,
     local: Annotated[bool, typer.Option("--local", help=LOCAL_HELP)] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="输出一个 JSON 文档 / print one JSON document")] = False,
 ) -> None:
-    """Chase the active plans' actions through Prefect, then send the day's digests.
+    """每日督办：巡查各项行动并发送督办汇总 / chase the plans' actions, then send the digests.
+
+    Chases the active plans' actions through Prefect, then sends the day's digests.
 
     Runs 每日督办 once, on the server `duban up` runs (so its runs, events and board are where
     supervisors look): each action as a subflow ("02 社区养老服务行动"), which records the
@@ -183,20 +204,27 @@ def chase(
 
 @app.command("remind")
 def remind(
-    department: Annotated[str, typer.Argument(help="Department code, e.g. mzj or taishan-mzj.")],
-    action: Annotated[int | None, typer.Option("--action", help="Only this action.")] = None,
+    department: Annotated[str, typer.Argument(
+        help="单位代码、全称或别名 / a department by code, name or alias, e.g. taishan-mzj")],
+    action: Annotated[int | None, typer.Option(
+        "--action", help="只催办此行动 / only this action")] = None,
     occurrence: Annotated[int | None, typer.Option(
-        "--occurrence", help="Only this occurrence id (see duban status).")] = None,
-    note: Annotated[str, typer.Option("--note", help="A line added to the message.")] = "",
+        "--occurrence", help="只催办此事项编号（见 duban status） / only this item id (see duban "
+        "status)")] = None,
+    note: Annotated[str, typer.Option(
+        "--note", help="附在消息中的一句话 / a line added to the message")] = "",
     local: Annotated[bool, typer.Option("--local", help=LOCAL_HELP)] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON / print JSON")] = False,
 ) -> None:
-    """Urge a department now (人工催办): record reminders for its open items and send at once.
+    """人工催办：立即催促某单位 / urge a department now, outside the ladder.
+
+    Records reminders for the department's open items and sends them at once.
 
     Runs the 手动催办 flow: outside the ladder, on any day, sent immediately as one digest.
 
     Example: duban remind mzj --action 2 --note "请于本周五前报送"
     """
+    department = _department_code(department)
     _connect(local, as_json)
     from flows.run import run_remind
 

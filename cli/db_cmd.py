@@ -25,7 +25,7 @@ from duban.service import Context
 
 @db_app.command("upgrade")
 def upgrade() -> None:
-    """Run the Alembic migrations up to the newest revision.
+    """升级台账数据库结构 / run the Alembic migrations up to the newest revision.
 
     Example: DUBAN_DATABASE_URL=postgresql://127.0.0.1/test duban db upgrade
     """
@@ -36,7 +36,8 @@ def upgrade() -> None:
 
 @app.command("backup")
 def backup_command(
-    file: Annotated[Path, typer.Argument(help="The backup file to write (must not exist).")],
+    file: Annotated[Path, typer.Argument(
+        help="备份文件（不得已存在） / the backup file to write (must not exist)")],
 ) -> None:
     """备份台账 / Back up the ledger while it runs (SQLite online backup, or pg_dump).
 
@@ -54,7 +55,8 @@ def backup_command(
 
 @app.command("restore")
 def restore_command(
-    file: Annotated[Path, typer.Argument(help="A file written by `duban backup`.")],
+    file: Annotated[Path, typer.Argument(
+        help="duban backup 写出的文件 / a file written by `duban backup`")],
     yes: Annotated[bool, typer.Option(
         "--yes", help="不再询问 / do not ask for confirmation")] = False,
 ) -> None:

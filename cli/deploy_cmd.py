@@ -19,10 +19,13 @@ from duban.service import Context
 
 @app.command("deploy")
 def deploy(
-    pool: Annotated[str, typer.Option("--pool", help="The Prefect work pool (type process); "
-                                      "created when missing.")] = "duban",
+    pool: Annotated[str, typer.Option(
+        "--pool", help="Prefect 工作池（process 类型，不存在则创建） / the Prefect work pool "
+        "(type process); created when missing")] = "duban",
 ) -> None:
-    """Create or update duban's deployments on a work pool, from the active plans in the ledger.
+    """在工作池上创建或更新部署（按执行中方案） / deploy duban's flows to a work pool.
+
+    Creates or updates duban's deployments on a work pool, from the active plans in the ledger.
 
     Talks to PREFECT_API_URL (with PREFECT_API_AUTH_STRING), or to the server `duban up` runs for
     this DUBAN_HOME. Run it again after a plan is activated or closed. Workers started with

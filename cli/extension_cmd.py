@@ -15,21 +15,28 @@ from duban.reports.errors import ExtensionError
 from duban.reports.extensions import decide, list_requests, request_extension
 from duban.service import Context
 
-extension_app = typer.Typer(no_args_is_help=True, help="Extension requests (延期申请).")
+extension_app = typer.Typer(
+    no_args_is_help=True, help="延期申请：申请、列出、审批 / extension requests: ask, list, decide")
 app.add_typer(extension_app, name="extension")
 
+RequestArg = Annotated[int, typer.Argument(help="申请编号 / the request's id")]
+ByOpt = Annotated[str, typer.Option("--by", help="审批人（记入审计） / who decides (audit trail)")]
 BAD_TOKEN = "令牌无效、已使用或已过期，请联系督办办公室 / the token is not valid"
 
 
 @extension_app.command("request")
 def request(
-    occurrence_id: Annotated[int, typer.Argument(help="The item's id (待办编号).")],
-    until: Annotated[str, typer.Option("--until", help="The new deadline, YYYY-MM-DD.")],
-    reason: Annotated[str, typer.Option("--reason", help="Why more time is needed.")],
+    occurrence_id: Annotated[int, typer.Argument(
+        help="事项编号 / the item's id (编号 in duban status)")],
+    until: Annotated[str, typer.Option(
+        "--until", help="申请延至的日期 YYYY-MM-DD / the new deadline, YYYY-MM-DD")],
+    reason: Annotated[str, typer.Option(
+        "--reason", help="延期理由 / why more time is needed")],
     token: Annotated[str | None, typer.Option(
-        "--token", envvar="DUBAN_TOKEN", help="Your department's token (or DUBAN_TOKEN).")] = None,
+        "--token", envvar="DUBAN_TOKEN", help="本单位令牌（或环境变量 DUBAN_TOKEN） / your "
+        "department's token (or DUBAN_TOKEN)")] = None,
 ) -> None:
-    """Ask for a later deadline (a department, with its token); the office decides.
+    """申请延期（单位凭令牌提出，办公室审批） / ask for a later deadline; the office decides.
 
     Example: duban extension request 120 --until 2023-10-20 --reason "数据核实中" --token "$T"
     """
@@ -55,10 +62,12 @@ def request(
 
 @extension_app.command("list")
 def list_command(
-    state: Annotated[str | None, typer.Option("--state", help="pending|approved|rejected")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    state: Annotated[str | None, typer.Option(
+        "--state", help="只看某状态：pending 待审批、approved 已批准、rejected 已驳回 / only "
+        "this state: pending, approved or rejected")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON / print JSON")] = False,
 ) -> None:
-    """List extension requests, e.g. the pending ones awaiting the office.
+    """列出延期申请 / list extension requests, e.g. the pending ones awaiting the office.
 
     Example: duban extension list --state pending
     """
@@ -88,11 +97,14 @@ def _decide(request_id: int, approve: bool, note: str, by: str) -> None:
 
 @extension_app.command("approve")
 def approve(
-    request_id: Annotated[int, typer.Argument(help="The request's id.")],
-    note: Annotated[str, typer.Option("--note", help="A note for the record.")] = "",
-    by: Annotated[str, typer.Option("--by", help="Who decides.")] = "office",
+    request_id: RequestArg,
+    note: Annotated[str, typer.Option(
+        "--note", help="审批意见 / a note for the record")] = "",
+    by: ByOpt = "office",
 ) -> None:
-    """Approve: the deadline and the reminder ladder move; the original date stays on record.
+    """批准延期 / approve: the deadline and the reminder ladder move.
+
+    The original date stays on record.
 
     Example: duban extension approve 3 --note "同意延期"
     """
@@ -101,11 +113,12 @@ def approve(
 
 @extension_app.command("reject")
 def reject(
-    request_id: Annotated[int, typer.Argument(help="The request's id.")],
-    note: Annotated[str, typer.Option("--note", help="Why it is rejected.")] = "",
-    by: Annotated[str, typer.Option("--by", help="Who decides.")] = "office",
+    request_id: RequestArg,
+    note: Annotated[str, typer.Option(
+        "--note", help="驳回理由 / why it is rejected")] = "",
+    by: ByOpt = "office",
 ) -> None:
-    """Reject: the deadline stays.
+    """驳回延期，截止日期不变 / reject: the deadline stays.
 
     Example: duban extension reject 3 --note "请按期完成"
     """

@@ -16,11 +16,15 @@ from duban.service import Context
 
 @app.command("outbox")
 def outbox(
-    recipient: Annotated[str | None, typer.Option("--recipient", help="A tag, e.g. mzj.")] = None,
-    last: Annotated[int, typer.Option("--last", help="How many of the newest messages.")] = 10,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    recipient: Annotated[str | None, typer.Option(
+        "--recipient", help="收件标签（单位代码、office 等） / a tag, e.g. mzj or office")] = None,
+    last: Annotated[int, typer.Option(
+        "--last", help="显示最新的几条 / how many of the newest messages")] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON / print JSON")] = False,
 ) -> None:
-    """Show the newest messages of the built-in outbox, whole, newest last.
+    """内置发件箱的最新消息 / the newest messages of the built-in outbox.
+
+    Each message is shown whole, newest last.
 
     Example: duban outbox --recipient office --last 3
     """

@@ -18,16 +18,22 @@ from duban.plan.workbook import read_book, write_book
 from duban.service import Context
 
 ConfigOpt = Annotated[Path | None, typer.Option(
-    "--config", help="The config folder (default: config/ or DUBAN_CONFIG_DIR).")]
+    "--config", help="配置目录（默认 config/ 或 DUBAN_CONFIG_DIR） / the config folder "
+    "(default: config/ or DUBAN_CONFIG_DIR)")]
+ForceOpt = Annotated[bool, typer.Option(
+    "--force", help="覆盖已有文件 / overwrite an existing file")]
+XLSX_HELP = "要写出的 .xlsx 文件 / the .xlsx to write"
 
 
 @plan_app.command("template")
 def template(
-    file: Annotated[Path, typer.Argument(help="The .xlsx to write.")],
+    file: Annotated[Path, typer.Argument(help=XLSX_HELP)],
     config_dir: ConfigOpt = None,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+    force: ForceOpt = False,
 ) -> None:
-    """Write the blank 任务分解表 an office fills in: 填写说明 (instructions), 方案, 行动, 指标,
+    """生成空白任务分解表 / write the blank 任务分解表 (plan spreadsheet) an office fills in.
+
+    Sheets: 填写说明 (instructions), 方案, 行动, 指标,
     任务, and 单位名录 (the department and county names the other sheets may use).
 
     Example: duban plan template 任务分解表.xlsx
@@ -40,12 +46,13 @@ def template(
 
 @plan_app.command("export")
 def export(
-    plan: Annotated[str, typer.Argument(metavar="PLAN", help="A plan key or year.")],
-    file: Annotated[Path, typer.Argument(help="The .xlsx to write.")],
+    plan: Annotated[str, typer.Argument(
+        metavar="PLAN", help="方案代码或年份 / a plan key or year")],
+    file: Annotated[Path, typer.Argument(help=XLSX_HELP)],
     config_dir: ConfigOpt = None,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+    force: ForceOpt = False,
 ) -> None:
-    """Write a plan from the config as the spreadsheet `plan import` reads back.
+    """把方案导出为任务分解表 / write a plan as the spreadsheet `plan import` reads back.
 
     Example: duban plan export 2023 方案2023.xlsx
     """
@@ -61,13 +68,17 @@ def export(
 
 @plan_app.command("import")
 def import_(
-    file: Annotated[Path, typer.Argument(help="A filled-in 任务分解表 (.xlsx).")],
+    file: Annotated[Path, typer.Argument(
+        help="填好的任务分解表（.xlsx） / a filled-in 任务分解表 (.xlsx)")],
     out: Annotated[Path | None, typer.Option(
-        "--out", help="The plan file to write (default: plans/KEY.yaml in the config).")] = None,
+        "--out", help="写出的方案文件（默认配置目录下 plans/KEY.yaml） / the plan file to write "
+        "(default: plans/KEY.yaml in the config)")] = None,
     config_dir: ConfigOpt = None,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+    force: ForceOpt = False,
 ) -> None:
-    """Check a filled-in 任务分解表 with the same checks as `plan check` and write the plan file.
+    """检查任务分解表并写出方案文件 / check a filled-in 任务分解表 and write the plan file.
+
+    The same checks as `plan check`.
     Every problem is named by sheet, row and column; nothing is written until there are none.
 
     Example: duban plan import 任务分解表.xlsx

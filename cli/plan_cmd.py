@@ -30,10 +30,11 @@ from duban.plan.lifecycle import STATE_ZH, all_plans, find_plan, late_start, mov
 from duban.plan.loading import load_all
 from duban.service import Context, materialise_all, setup
 
-ConfigDirArg = Annotated[
-    Path | None, typer.Argument(help="The config folder (default: config/ or DUBAN_CONFIG_DIR).")
-]
-PlanOpt = Annotated[str | None, typer.Option("--plan", help="Plan key or year (default: newest).")]
+ConfigDirArg = Annotated[Path | None, typer.Argument(help=(
+    "配置目录（默认 config/ 或 DUBAN_CONFIG_DIR） / the config folder (default: config/ or "
+    "DUBAN_CONFIG_DIR)"))]
+PlanOpt = Annotated[str | None, typer.Option(
+    "--plan", help="方案代码或年份（默认最新） / plan key or year (default: newest)")]
 
 
 def _load(config_dir: Path | None) -> PlanConfig:
@@ -49,7 +50,9 @@ def _load(config_dir: Path | None) -> PlanConfig:
 
 @plan_app.command("check")
 def check(config_dir: ConfigDirArg = None) -> None:
-    """Validate the config; exit 0 when good, else list every problem (file, field, what is wrong).
+    """检查方案配置，逐项列出问题 / validate the config, naming every problem.
+
+    Exit 0 when good, else list every problem (file, field, what is wrong).
 
     Example: duban plan check config/
     """
@@ -151,9 +154,11 @@ def _department_names(config: PlanConfig) -> dict[str, str]:
 def show(
     config_dir: ConfigDirArg = None,
     plan: PlanOpt = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON / print JSON")] = False,
 ) -> None:
-    """Show the plan: actions, responsible departments (lead first), targets and duties.
+    """显示方案：行动、责任单位、指标和任务 / show the plan: actions, departments, targets.
+
+    Actions, responsible departments (lead first), targets and duties.
 
     Example: duban plan show --json
     """
@@ -178,7 +183,9 @@ def show(
 
 @plan_app.command("load")
 def load(config_dir: ConfigDirArg = None) -> None:
-    """Load (or reload) the config into the ledger; reloading an unchanged plan changes nothing.
+    """把方案配置载入台账（可重复执行） / load (or reload) the config into the ledger.
+
+    Reloading an unchanged plan changes nothing.
 
     Example: duban plan load
     """
@@ -200,12 +207,18 @@ def load(config_dir: ConfigDirArg = None) -> None:
 
 @plan_app.command("new")
 def new(
-    year: Annotated[int, typer.Argument(help="The new plan's year, e.g. 2024.")],
-    source: Annotated[str, typer.Option("--from", help="A plan key, a year, or a plan file.")],
-    out: Annotated[Path | None, typer.Option("--out", help="Default: plans/YEAR.yaml.")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+    year: Annotated[int, typer.Argument(
+        help="新方案的年度，如 2024 / the new plan's year, e.g. 2024")],
+    source: Annotated[str, typer.Option(
+        "--from", help="以哪个方案为底稿：代码、年份或文件 / a plan key, a year, or a plan file")],
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="写出的方案文件（默认 plans/YEAR.yaml） / default: plans/YEAR.yaml")] = None,
+    force: Annotated[bool, typer.Option(
+        "--force", help="覆盖已有文件 / overwrite an existing file")] = False,
 ) -> None:
-    """Draft next year's plan for review: same structure, the plan's dates moved to YEAR, the
+    """起草下一年度方案（草稿，待审） / draft next year's plan for review.
+
+    Same structure, the plan's dates moved to YEAR, the
     document number and issue date left 待填写, text naming another year listed as warnings, and
     how many items would start overdue if it were activated today. It loads as a draft (not
     chased) until `duban plan activate`.
@@ -249,11 +262,15 @@ def _parse(text: str) -> PlanFile:
 
 @plan_app.command("allocate")
 def allocate(
-    target: Annotated[str, typer.Argument(help="The target's key, e.g. elderly-home-adaptation.")],
-    shares: Annotated[list[str], typer.Argument(help="COUNTY=VALUE ..., e.g. taishan=300.")],
+    target: Annotated[str, typer.Argument(
+        help="指标代码 / the target's key, e.g. elderly-home-adaptation")],
+    shares: Annotated[list[str], typer.Argument(
+        help="区县=分解值 … / COUNTY=VALUE ..., e.g. taishan=300")],
     plan: PlanOpt = None,
 ) -> None:
-    """Split a city-wide target among counties and zones (任务分解); each county's progress is
+    """任务分解：把全市指标分到各区县 / split a city-wide target among counties and zones.
+
+    Each county's progress is
     then judged against its own share. Shares of a summed target must add up to it exactly.
 
     Example: duban plan allocate elderly-home-adaptation taishan=300 daiyue=400 xintai=400
@@ -288,14 +305,17 @@ def _target_row(session: Any, key: str, plan: str | None) -> Target:
     return rows[0]
 
 
-PlanArg = Annotated[str, typer.Argument(metavar="PLAN", help="A plan key, or its year.")]
+PlanArg = Annotated[str, typer.Argument(
+    metavar="PLAN", help="方案代码或年份 / a plan key, or its year")]
 
 
 @plan_app.command("list")
 def list_plans(
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON / print JSON")] = False,
 ) -> None:
-    """The plans in the ledger and their state (草稿 draft, 执行中 active, 已结束 closed).
+    """台账中的方案及其状态 / the plans in the ledger and their state.
+
+    草稿 draft, 执行中 active, 已结束 closed.
 
     Example: duban plan list
     """
@@ -322,10 +342,13 @@ def list_plans(
 def activate(
     plan: PlanArg,
     force: Annotated[bool, typer.Option(
-        "--force", help="Activate although items are already overdue and no ladder_from is set.")
+        "--force", help="即使事项已逾期且未设 ladder_from 也启用 / activate although items are "
+        "already overdue and no ladder_from is set")
     ] = False,
 ) -> None:
-    """Start chasing a plan: it is loaded (or reloaded) from config and moves to 执行中 (active).
+    """启用方案，开始催办（执行中） / start chasing a plan (执行中, active).
+
+    It is loaded (or reloaded) from config and moves to 执行中 (active).
 
     Refused while its file still says 待填写 (an unreviewed draft), and when items would start
     overdue with no `ladder_from` in the plan (the day urging of old items counts from), unless
@@ -360,7 +383,9 @@ def activate(
 
 @plan_app.command("close")
 def close(plan: PlanArg) -> None:
-    """Stop chasing a plan (已结束): it leaves the daily board and gets no more reminders; its
+    """结束方案，停止催办（已结束） / stop chasing a plan (已结束, closed).
+
+    It leaves the daily board and gets no more reminders; its
     ledger stays, and `duban report --plan KEY` / `duban status --plan KEY` still show it.
 
     Example: duban plan close taimin-2023-12

@@ -13,16 +13,16 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
-from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from cli.errors import describe
 from cli.main import app
 from cli.output import echo_json, echo_lines, fail, table
 from duban.calendar.clock import shanghai, utcnow
-from duban.ledger.models import Department, Occurrence
+from duban.ledger.models import Occurrence
 from duban.plan.config import ConfigError
 from duban.plan.progress import num
+from duban.plan.resolve import UnknownName, resolve_department
 from duban.reports import tokens
 from duban.reports.errors import ReportError
 from duban.reports.evidence import EVIDENCE_LIMIT, Evidence, EvidenceFile, evidence_fingerprint
@@ -32,7 +32,8 @@ from duban.reports.verdicts import ReportOutcome
 from duban.service import Context
 
 token_app = typer.Typer(no_args_is_help=True,
-                        help="Department tokens for the report page and `duban confirm`.")
+                        help="单位令牌：报送页面与 duban confirm 用 / department tokens for the "
+                        "report page and `duban confirm`.")
 app.add_typer(token_app, name="token")
 
 T = TypeVar("T")
@@ -55,15 +56,22 @@ def _run(action: Callable[[], T]) -> T:
 
 @token_app.command("issue")
 def issue(
-    department: Annotated[str, typer.Argument(metavar="DEPT_CODE", help="e.g. taishan-mzj.")],
+    department: Annotated[str, typer.Argument(
+        metavar="DEPT", help="单位代码、全称或别名 / a department by code, name or alias, "
+        "e.g. taishan-mzj")],
     purpose: Annotated[str, typer.Option(
-        "--purpose", help="cli (for duban confirm) or department (the /d/ list page).")] = "cli",
+        "--purpose", help="用途：cli（命令行报送）或 department（单位待办页面） / cli (for duban "
+        "confirm) or department (the /d/ list page)")] = "cli",
     days: Annotated[int | None, typer.Option(
-        "--days", min=1, max=3650, help="Lifetime in days (default: cli 365, department 90).")
+        "--days", min=1, max=3650, help="有效天数（默认 cli 365，department 90） / lifetime "
+        "in days (default: cli 365, department 90)")
     ] = None,
-    by: Annotated[str, typer.Option("--by", help="Who issues it, for the audit trail.")] = "office",
+    by: Annotated[str, typer.Option(
+        "--by", help="签发人（记入审计） / who issues it, for the audit trail")] = "office",
 ) -> None:
-    """Issue a department token; it is shown once (last line) and only its SHA-256 is kept.
+    """签发单位令牌（只显示一次） / issue a department token, shown once.
+
+    The token is the last line of the output; only its SHA-256 is kept.
 
     A department token also prints the department's page link (/d/...) on the line before.
 
@@ -77,9 +85,10 @@ def issue(
     def run() -> tuple[str, str, Any]:
         ctx.db.create_schema()
         with ctx.db.session() as session:
-            dept = session.scalar(select(Department).where(Department.code == department))
-            if dept is None:
-                fail(f"没有代码为“{department}”的单位 / unknown department code {department!r}")
+            try:
+                dept = resolve_department(session, department)
+            except UnknownName as exc:
+                fail(str(exc))
             token = tokens.issue(session, dept, now, purpose, days=days,
                                  actor=_office_actor(by))
             expires = now + _lifetime(purpose, days)
@@ -126,31 +135,46 @@ def _kind(ack: bool, progress: bool) -> str:
 
 @app.command("confirm")
 def confirm(
-    occurrence_id: Annotated[int, typer.Argument(metavar="OCCURRENCE_ID",
-                                                 help="The item's number (编号 in duban status).")],
-    value: Annotated[str | None, typer.Option("--value", help="The indicator value.")] = None,
-    unit: Annotated[str | None, typer.Option("--unit", help="Must be the target's unit.")] = None,
-    note: Annotated[str, typer.Option("--note", help="说明, at most 2000 characters.")] = "",
+    occurrence_id: Annotated[int, typer.Argument(
+        metavar="OCCURRENCE_ID",
+        help="事项编号（duban status 的“编号”） / the item's number (编号 in duban status)")],
+    value: Annotated[str | None, typer.Option(
+        "--value", help="指标数值 / the indicator value")] = None,
+    unit: Annotated[str | None, typer.Option(
+        "--unit", help="计量单位，须与指标一致 / the unit, must be the target's")] = None,
+    note: Annotated[str, typer.Option(
+        "--note", help="情况说明，最多2000字 / a note, at most 2000 characters")] = "",
     evidence: Annotated[str | None, typer.Option(
-        "--evidence", help="An http(s) link, or a file (pdf jpg png docx xlsx doc xls zip txt, "
-        "at most 10 MB).")] = None,
-    ack: Annotated[bool, typer.Option("--ack", help="签收: received, working on it.")] = False,
-    progress: Annotated[bool, typer.Option("--progress", help="进展 instead of 办结.")] = False,
+        "--evidence", help="佐证材料：http(s) 链接或文件（pdf jpg png docx xlsx doc xls zip txt，"
+        "不超过10 MB） / an http(s) link, or a file of these kinds, at most 10 MB")] = None,
+    ack: Annotated[bool, typer.Option(
+        "--ack", help="签收：已收到，正在办理 / acknowledge: received, working on it")] = False,
+    progress: Annotated[bool, typer.Option(
+        "--progress", help="报送进展（不办结） / a progress report instead of done")] = False,
     keep_open: Annotated[bool, typer.Option(
-        "--keep-open", help="A milestone's quarterly progress that does not close it.")] = False,
+        "--keep-open", help="节点任务的季度进展，不办结 / a milestone's quarterly progress that "
+        "does not close it")] = False,
     correct: Annotated[int | None, typer.Option(
-        "--correct", metavar="REPORT_ID", help="Supersede this earlier report.")] = None,
-    reason: Annotated[str, typer.Option("--reason", help="Why the correction.")] = "",
-    problems: Annotated[str, typer.Option("--problems", help="存在问题.")] = "",
-    support: Annotated[str, typer.Option("--support", help="需要支持.")] = "",
+        "--correct", metavar="REPORT_ID", help="更正此前的这份报送（审核前） / supersede this "
+        "earlier report (before review)")] = None,
+    reason: Annotated[str, typer.Option(
+        "--reason", help="更正原因 / why the correction")] = "",
+    problems: Annotated[str, typer.Option(
+        "--problems", help="存在问题 / problems met")] = "",
+    support: Annotated[str, typer.Option(
+        "--support", help="需要支持 / support needed")] = "",
     idempotency_key: Annotated[str | None, typer.Option(
-        "--idempotency-key", help="Default: derived from the token and what is sent.")] = None,
+        "--idempotency-key", help="防重复提交的键，默认由令牌和内容生成 / default: derived from "
+        "the token and what is sent")] = None,
     token: Annotated[str | None, typer.Option(
-        "--token", envvar="DUBAN_TOKEN", help="Your department's token (or DUBAN_TOKEN).")
+        "--token", envvar="DUBAN_TOKEN", help="本单位令牌（或环境变量 DUBAN_TOKEN） / your "
+        "department's token (or DUBAN_TOKEN)")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON / print JSON")] = False,
 ) -> None:
-    """Report on one item as a department: done (default), --progress, or --ack (签收).
+    """单位报送：办结、报送进展或签收 / report on one item: done, --progress or --ack.
+
+    Done is the default; --progress reports progress, --ack acknowledges (签收).
 
     Sending the same thing twice records it once. A correction supersedes an earlier report
     (--correct REPORT_ID --reason TEXT); both stay visible in `duban reports`.
@@ -193,10 +217,13 @@ def confirm(
 
 @app.command("reports")
 def reports(
-    occurrence_id: Annotated[int, typer.Argument(metavar="OCCURRENCE_ID")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    occurrence_id: Annotated[int, typer.Argument(
+        metavar="OCCURRENCE_ID", help="事项编号 / the item's number")],
+    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON / print JSON")] = False,
 ) -> None:
-    """List every report of one item, oldest first, corrected (superseded) ones included.
+    """事项的全部报送记录（含已更正的） / every report of one item, corrected ones included.
+
+    Oldest first; superseded reports are shown with what corrected them.
 
     Example: duban reports 120 --json
     """

@@ -21,11 +21,16 @@ from duban.supervise.score import load_scoring, score_departments
 @app.command("report")
 def report(
     as_of: AsOfOpt = None,
-    xlsx: Annotated[Path | None, typer.Option("--xlsx", help="Write an Excel workbook.")] = None,
-    csv_dir: Annotated[Path | None, typer.Option("--csv", help="Write CSV files here.")] = None,
-    plan: Annotated[str | None, typer.Option("--plan", help="Plan key or year.")] = None,
+    xlsx: Annotated[Path | None, typer.Option(
+        "--xlsx", help="写出 Excel 台账 / write an Excel workbook")] = None,
+    csv_dir: Annotated[Path | None, typer.Option(
+        "--csv", help="把 CSV 文件写入此目录 / write CSV files into this folder")] = None,
+    plan: Annotated[str | None, typer.Option(
+        "--plan", help="方案代码或年份 / plan key or year")] = None,
 ) -> None:
-    """Write the 台账: a summary sheet (actions, departments ranked by overdue items, targets)
+    """导出台账（Excel / CSV） / write the ledger (台账) as Excel or CSV.
+
+    A summary sheet (actions, departments ranked by overdue items, targets)
     and one sheet per action with red/yellow/green fills; or the same tables as CSV. Every
     active plan gets its own sheet set (an index sheet 方案 names them); --plan picks one plan,
     a closed one included.

@@ -42,6 +42,7 @@ def review(
 ) -> None:
     """审核销号：对已报送事项销号或退回 / review reported items: accept (销号) or return (退回).
 
+    \b
     Examples:
       duban review --list
       duban review 120 121 --accept

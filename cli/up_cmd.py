@@ -107,23 +107,29 @@ def _stop_leftovers(home: Path) -> None:
 @app.command("up")
 def up_command(
     prefect_port: Annotated[int, typer.Option(
-        "--prefect-port", help="Port of the local Prefect server and UI.")] = 4200,
+        "--prefect-port", help="Prefect 服务与界面的端口 / port of the local Prefect server and "
+        "UI")] = 4200,
     portal_port: Annotated[int, typer.Option(
-        "--portal-port", help="Port of the report portal.")] = 8000,
+        "--portal-port", help="报送页面的端口 / port of the report portal")] = 8000,
     host: Annotated[str, typer.Option(
-        "--host", help="Address the server and the portal listen on; 127.0.0.1 keeps them on "
-        "this machine, 0.0.0.0 opens them to the network (the API stays locked).")] = up.HOST,
+        "--host", help="监听地址：127.0.0.1 仅本机，0.0.0.0 对网络开放（接口仍需登录） / address "
+        "the server and the portal listen on; 127.0.0.1 keeps them on this machine, 0.0.0.0 "
+        "opens them to the network (the API stays locked)")] = up.HOST,
     portal: Annotated[bool, typer.Option(
-        "--portal/--no-portal", help="Start the report portal.")] = True,
+        "--portal/--no-portal", help="是否启动报送页面 / start the report portal or not")] = True,
     initial_runs: Annotated[bool, typer.Option(
         "--initial-runs/--no-initial-runs",
-        help="Run 每日督办 once at start (catch up the day, publish the board).")] = True,
+        help="启动时运行一次每日督办（补跑当天、发布督办总览） / run 每日督办 once at start "
+        "(catch up the day, publish the board)")] = True,
     limit: Annotated[int, typer.Option(
-        "--limit", min=1, help="Flow runs executed at the same time.")] = 4,
+        "--limit", min=1, help="同时执行的运行数 / flow runs executed at the same time")] = 4,
     startup_timeout: Annotated[float, typer.Option(
-        "--startup-timeout", help="Seconds to wait for the server and the portal.")] = 90.0,
+        "--startup-timeout", help="等待服务和页面启动的秒数 / seconds to wait for the server "
+        "and the portal")] = 90.0,
 ) -> None:
-    """Run duban: ledger, Prefect server and UI, report portal, and the scheduled flows.
+    """启动督办服务：台账、Prefect 界面、报送页面和定时运行 / run duban: ledger, UI, portal, flows.
+
+    Runs the ledger, the Prefect server and UI, the report portal, and the scheduled flows.
 
     Serves 每日督办 (every day 08:30 Asia/Shanghai: each action of the active plans as a
     subflow, then 发送督办汇总 and the 督办总览 board artifact), one deployment per action

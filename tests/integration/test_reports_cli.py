@@ -66,8 +66,19 @@ def test_token_issue_shows_the_token_once_on_the_last_line(cli) -> None:
         "office", "taishan-mzj", "department")
 
 
+def test_token_issue_takes_a_department_by_full_name_or_alias(cli) -> None:
+    for written in ("泰山区民政局", "TAISHAN-MZJ"):
+        result = run("token", "issue", written)
+        assert result.exit_code == 0, result.output
+        assert "已为泰山区民政局（taishan-mzj）签发" in result.stdout
+        with cli.db.session() as s:
+            row = s.scalar(select(AccessToken).where(AccessToken.token_hash == tokens.hash_token(
+                result.stdout.strip().splitlines()[-1])))
+            assert row.department.code == "taishan-mzj"
+
+
 def test_token_issue_refuses_unknown_departments_and_purposes(cli) -> None:
-    for args, words in ((["nosuch"], "unknown department"),
+    for args, words in ((["nosuch"], "没有名为“nosuch”的单位"),
                         (["mzj", "--purpose", "link"], "expected cli or department")):
         result = run("token", "issue", *args)
         assert result.exit_code == 1 and words in result.output

@@ -66,16 +66,19 @@ def test_an_unknown_action_number_is_refused(ledger) -> None:
 
 
 def test_remind_a_department(ledger) -> None:
-    result = runner.invoke(app, ["remind", "--local", "mzj", "--action", "2", "--note", "请报送"])
+    # a department by its short name (or full name, alias or code), as the office writes it
+    result = runner.invoke(app, ["remind", "--local", "市民政局", "--action", "2", "--note",
+                                 "请报送"])
     assert result.exit_code == 0, result.output
-    assert "已记录人工催办" in result.stdout and "发出汇总" in result.stdout
+    assert "已记录人工催办" in result.stdout and "（mzj）" in result.stdout
+    assert "发出汇总" in result.stdout
     assert count(ledger, Reminder) > 0 and count(ledger, OutboxMessage) >= 1
 
 
 def test_remind_an_unknown_department_fails_without_a_traceback(ledger) -> None:
     result = runner.invoke(app, ["remind", "--local", "nosuch"])
     assert result.exit_code == 1
-    assert "nosuch" in result.output and "Traceback" not in result.output
+    assert "没有名为“nosuch”的单位" in result.output and "Traceback" not in result.output
     assert count(ledger, Reminder) == 0
 
 
