@@ -37,7 +37,7 @@ def populate(url: str, occurrences: int, departments: int = 1000) -> Database:
         ])
         plan = Plan(key="bench-2023", title="基准方案", doc_no="基〔2023〕1号", issuer="基准局",
                     issued=date(2023, 1, 1), year=2023, timezone=TIMEZONE,
-                    starts=date(2023, 1, 1), ends=date(2023, 12, 31), active=True)
+                    starts=date(2023, 1, 1), ends=date(2023, 12, 31), state="active")
         s.add(plan)
         s.flush()
         action = Action(plan_id=plan.id, no=1, title="基准行动", clause="基准。",

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from itertools import groupby
 
-from sqlalchemy import exists, func, or_, select, text, update
+from sqlalchemy import exists, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from duban.calendar.clock import SHANGHAI, local_day
@@ -179,59 +179,108 @@ def assemble(
 ) -> list[int]:
     """Group pending reminders by recipient into new digests. Returns the new digest ids.
 
-    Streams plain rows ordered by recipient, so memory holds one recipient's items at a time.
-    The stored body is a preview without links; the sent text is composed at send time."""
+    Streams plain rows ordered by recipient and occurrence, so memory holds one recipient's
+    most urgent items and counts, never its rows; one UPDATE per batch of digests then attaches
+    every pending reminder to its recipient's new digest. The stored body is a preview without
+    links; the sent text is composed at send time."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(7262001)"))  # one assembler at a time
-    query = _rows([Reminder.state == "pending", Reminder.send_on <= today]).order_by(
-        Reminder.recipient, Reminder.id)
     names = _recipient_names(session)
-    rows = session.execute(query.execution_options(yield_per=5000)).tuples().all()
-    ids = []
+    seqs = dict(session.execute(
+        select(Digest.recipient, func.max(Digest.seq) + 1).where(Digest.day == today)
+        .group_by(Digest.recipient)).tuples().all())
+    query = _rows([Reminder.state == "pending", Reminder.send_on <= today]).order_by(
+        Reminder.recipient, Reminder.occurrence_id, Reminder.id)
+    days = _Lateness(today, calendar)
+    digests = []
+    rows = session.execute(query.execution_options(yield_per=5000)).tuples()
     for recipient, group in groupby(rows, key=lambda r: r[1]):
-        ids.append(_new_digest(session, recipient, list(group), names, today, now, calendar))
+        picked = _Picked(days)
+        for row in group:
+            picked.add(row)
+        title, body = picked.compose(recipient, names, today, set(), None)
+        digests.append({"recipient": recipient, "day": today, "seq": seqs.get(recipient, 0),
+                        "title": title, "body": body, "state": "pending", "created_at": now})
         checkpoint("assemble.digest")
+    if not digests:
+        return []
+    made = session.execute(insert(Digest).returning(Digest.id, Digest.recipient), digests)
+    order = {row["recipient"]: n for n, row in enumerate(digests)}
+    ids = [i for i, _ in sorted(made.tuples(), key=lambda r: order[r[1]])]
+    for batch in chunked(ids, 500):  # every pending reminder joins its recipient's new digest
+        fast_update(session, update(Reminder).where(
+            Reminder.recipient == Digest.recipient, Digest.id.in_(batch),
+            Reminder.state == "pending", Reminder.send_on <= today,
+        ).values(digest_id=Digest.id, state="queued"))
     return ids
 
 
-def _new_digest(
-    session: Session, recipient: str, rows: list[tuple], names: dict[str, str], today: date,
-    now: datetime, calendar: WorkCalendar,
-) -> int:
-    title, body = _compose(recipient, rows, names, today, calendar, set(), None)
-    seq = session.scalar(select(func.coalesce(func.max(Digest.seq) + 1, 0))
-                         .where(Digest.recipient == recipient, Digest.day == today))
-    digest = Digest(recipient=recipient, day=today, seq=seq, title=title, body=body,
-                    state="pending", created_at=now)
-    session.add(digest)
-    session.flush()
-    for batch in chunked([r[0] for r in rows], 1000):
-        fast_update(session,update(Reminder).where(Reminder.id.in_(batch))
-                        .values(digest_id=digest.id, state="queued"))
-    return digest.id
+class _Lateness:
+    """Working days late on `today`, per deadline (remembered: many items share one)."""
+
+    def __init__(self, today: date, calendar: WorkCalendar) -> None:
+        self.today, self.calendar = today, calendar
+        self._late: dict[date, int] = {}
+
+    def __call__(self, due: date) -> int:
+        late = self._late.get(due)
+        if late is None:
+            late = self._late[due] = _late(due, self.today, self.calendar)
+        return late
+
+
+class _Picked:
+    """What one recipient's digest text needs, fed its rows one at a time in occurrence order
+    (then reminder id): the system notices, the MAX_ITEMS most urgent items (one per
+    occurrence: its first reminder), and how many items there are and how many are late."""
+
+    def __init__(self, lateness: _Lateness) -> None:
+        self.lateness = lateness
+        self.notices: dict[str, None] = {}
+        self.items: list[tuple[tuple, tuple, int]] = []  # (urgency, row, late), kept short
+        self.total = self.late = 0
+        self._last: int | None = None
+
+    def add(self, row: tuple) -> None:
+        occurrence = row[4]
+        if occurrence is None:  # no occurrence: a system notice
+            self.notices.setdefault(row[3])
+            return
+        if occurrence == self._last:  # two ladder levels for one item: the first one counts
+            return
+        self._last = occurrence
+        late = self.lateness(row[5])
+        self.total += 1
+        self.late += late > 0
+        # the longest overdue first, then the nearest deadline
+        self.items.append(((-late, row[5], row[13], occurrence), row, late))
+        if len(self.items) >= 50 * MAX_ITEMS:
+            self._trim()
+
+    def _trim(self) -> None:
+        self.items.sort(key=lambda item: item[0])
+        del self.items[MAX_ITEMS:]
+
+    def compose(self, recipient: str, names: dict[str, str], today: date, seen: set[int],
+                link: DepartmentLink | None) -> tuple[str, str]:
+        self._trim()
+        listed = self.items
+        digest_items = [_item(row, late, row[4] not in seen) for _, row, late in listed]
+        hidden = self.total - len(listed)
+        hidden_late = self.late - sum(1 for _, _, late in listed if late > 0)
+        more = (hidden, hidden_late) if hidden else None
+        return compose(names.get(recipient, recipient), today, digest_items,
+                       recipient in OFFICE_NAMES, list(self.notices), more, link)
 
 
 def _compose(
     recipient: str, rows: list[tuple], names: dict[str, str], today: date,
     calendar: WorkCalendar, seen: set[int], link: DepartmentLink | None,
 ) -> tuple[str, str]:
-    notices = list(dict.fromkeys(r[3] for r in rows if r[4] is None))  # no occurrence: notices
-    items = _unique_items([r for r in rows if r[4] is not None], today, calendar)
-    listed, hidden = items[:MAX_ITEMS], items[MAX_ITEMS:]
-    digest_items = [_item(r, late, r[4] not in seen) for r, late in listed]
-    more = (len(hidden), sum(1 for _, late in hidden if late > 0)) if hidden else None
-    return compose(names.get(recipient, recipient), today, digest_items,
-                   recipient in OFFICE_NAMES, notices, more, link)
-
-
-def _unique_items(rows: list[tuple], today: date, calendar: WorkCalendar) -> list[tuple]:
-    """One item per occurrence (two ladder levels may fall on one day), most urgent first:
-    the longest overdue, then the nearest deadline."""
-    seen: dict[int, tuple] = {}
-    for row in rows:
-        seen.setdefault(row[4], row)
-    ranked = [(row, _late(row[5], today, calendar)) for row in seen.values()]
-    return sorted(ranked, key=lambda pair: (-pair[1], pair[0][5], pair[0][13], pair[0][4]))
+    picked = _Picked(_Lateness(today, calendar))
+    for row in sorted(rows, key=lambda r: (r[4] is not None, r[4] or 0, r[0])):
+        picked.add(row)
+    return picked.compose(recipient, names, today, seen, link)
 
 
 def _late(due: date, today: date, calendar: WorkCalendar) -> int:

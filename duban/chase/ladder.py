@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from duban.calendar.workdays import WorkCalendar
 from duban.chase.occurrences import classify, review_mark
 from duban.ledger.batching import chunked
-from duban.ledger.database import insert_ignoring_duplicates
+from duban.ledger.database import copy_ignoring_duplicates
 from duban.ledger.item_events import Change, record_changes
 from duban.ledger.models import Action, Department, Duty, Occurrence, Plan, Reminder
 from duban.plan.config import LadderSpec
@@ -38,6 +38,9 @@ from duban.plan.config import LadderSpec
 OFFICE = "office"
 SUPERVISOR = "supervisor"
 EVENT_OF_LEVEL = {"due": "due", "urge": "overdue", "escalate": "escalated"}
+CHASE_BATCH = 5000  # occurrences decided and recorded per round
+REMINDER_COLUMNS = ("dedup_key", "occurrence_id", "recipient", "level", "send_on", "note",
+                    "state", "created_at", "digest_id")
 
 
 @dataclass(frozen=True)
@@ -161,24 +164,48 @@ def chase_action(
     result = ChaseResult(action_no, action.title, today.isoformat(), calendar.is_workday(today))
     parents = dict(session.execute(select(Department.id, Department.code)).tuples().all())
     action_lead = action.department_codes[0]
-    owed: list[Owed] = []
+    days = _DayCounts(calendar)
     rows = occurrence_rows(session, plan.id, action_no)
-    for occ_id, status, due_on, closed_on, ack_until, warn_days, code, parent_id, returned in rows:
-        mark = review_mark(status, returned)
-        result.states[classify(due_on, closed_on, today, warn_days, calendar, mark)] += 1
-        if status != "open" or not result.workday:
-            continue
-        lead = parents[parent_id] if parent_id else action_lead
-        item = OpenItem(occ_id, code, lead, due_on, ack_until)
-        owed.extend(ladder_steps(item, today, ladder, calendar, plan.ladder_from))
-    result.owed = len(owed)
-    result.by_level.update(o.level for o in owed)
+    # one batch of occurrences at a time: decided, recorded, forgotten (constant memory)
+    for batch in chunked(rows, CHASE_BATCH):
+        owed: list[Owed] = []
+        for occ_id, status, due_on, closed_on, ack_until, warn_days, code, parent_id, returned \
+                in batch:
+            mark = review_mark(status, returned)
+            result.states[classify(due_on, closed_on, today, warn_days, days, mark)] += 1
+            if status != "open" or not result.workday:
+                continue
+            lead = parents[parent_id] if parent_id else action_lead
+            item = OpenItem(occ_id, code, lead, due_on, ack_until)
+            owed.extend(ladder_steps(item, today, ladder, days, plan.ladder_from))
+        result.owed += len(owed)
+        result.by_level.update(o.level for o in owed)
+        if not dry_run and owed:
+            fresh = _record_fresh(session, owed, today, now)
+            record_changes(session, ladder_changes(fresh), now, days)
+            result.recorded += len(fresh)
     if not dry_run:
-        fresh = _record_fresh(session, owed, today, now)
-        record_changes(session, ladder_changes(fresh), now, calendar)
-        result.recorded = len(fresh)
         result.skipped = result.owed - result.recorded
     return result
+
+
+class _DayCounts:
+    """The calendar, with `workdays_between` remembered: a chase asks it about the same few
+    hundred deadlines for every one of up to a million occurrences."""
+
+    def __init__(self, calendar: WorkCalendar) -> None:
+        self._calendar = calendar
+        self._between: dict[tuple[date, date], int] = {}
+
+    def workdays_between(self, start: date, end: date) -> int:
+        key = (start, end)
+        found = self._between.get(key)
+        if found is None:
+            found = self._between[key] = self._calendar.workdays_between(start, end)
+        return found
+
+    def __getattr__(self, name: str):
+        return getattr(self._calendar, name)
 
 
 def start_notices(
@@ -250,11 +277,8 @@ def _record_fresh(session: Session, owed: Iterable[Owed], today: date, now: date
             select(Reminder.dedup_key).where(Reminder.dedup_key.in_([o.dedup_key for o in chunk]))
         ))
         fresh = [o for o in chunk if o.dedup_key not in known]
-        insert_ignoring_duplicates(session, Reminder, [
-            {"dedup_key": o.dedup_key, "occurrence_id": o.occurrence_id,
-             "recipient": o.recipient, "level": o.level, "send_on": today, "note": o.note,
-             "state": "pending", "created_at": now, "digest_id": None}
-            for o in fresh
-        ])
+        copy_ignoring_duplicates(session, Reminder, REMINDER_COLUMNS, (
+            (o.dedup_key, o.occurrence_id, o.recipient, o.level, today, o.note, "pending", now,
+             None) for o in fresh))
         recorded.extend(fresh)  # exact unless a concurrent chase raced us to some key
     return recorded

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from duban.ledger.migrate import upgrade
 from duban.ledger.models import AuditEntry, Base
 
 BUSY_TIMEOUT_MS = 30_000
+COPY_CHUNK = 20_000  # rows per round of copy_ignoring_duplicates
 
 _AUDIT_GUARD_SQLITE = [
     "CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit "
@@ -186,3 +187,56 @@ def insert_ignoring_duplicates(
     connection = session.connection()
     for batch in chunked(rows, chunk):
         connection.execute(statement, list(batch))
+
+
+def copy_ignoring_duplicates(
+    session: Session, model: type, columns: Sequence[str], rows: Iterable[Sequence[Any]],
+) -> None:
+    """The bulk form of `insert_ignoring_duplicates` for the chase's millions of rows: plain
+    tuples in `columns` order, converted by the columns' own SQLAlchemy types, written without
+    SQLAlchemy's per-row statement machinery. PostgreSQL: COPY into a temporary table, then one
+    INSERT ... SELECT ... ON CONFLICT DO NOTHING; SQLite: the driver's executemany of one
+    INSERT ... ON CONFLICT DO NOTHING. Holds one `chunk` in memory at a time."""
+    table = model.__table__
+    dialect = session.get_bind().dialect
+    quote = dialect.identifier_preparer.quote
+    convert = [(i, p) for i, name in enumerate(columns)
+               if (p := table.c[name].type._cached_bind_processor(dialect)) is not None]
+    names = ", ".join(quote(name) for name in columns)
+
+    last: list[tuple[Any, Any]] = [(object(), None)] * len(convert)
+
+    def converted(batch: Sequence[Sequence[Any]]) -> Iterator[tuple[Any, ...]]:
+        for row in batch:
+            if not convert:
+                yield tuple(row)
+                continue
+            values = list(row)
+            for n, (i, process) in enumerate(convert):
+                value = values[i]
+                seen, done = last[n]
+                if value is not seen:  # the same object again (the chase's `now`): reused
+                    done = process(value)
+                    last[n] = (value, done)
+                values[i] = done
+            yield tuple(values)
+
+    connection = session.connection()
+    if dialect.name != "postgresql":
+        sql = (f"INSERT INTO {quote(table.name)} ({names}) VALUES "
+               f"({', '.join('?' for _ in columns)}) ON CONFLICT DO NOTHING")
+        for batch in chunked(rows, COPY_CHUNK):
+            connection.exec_driver_sql(sql, list(converted(batch)))
+        return
+    staging = quote(f"_duban_copy_{table.name}")
+    raw = connection.connection.dbapi_connection
+    with raw.cursor() as cursor:
+        cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {staging} ON COMMIT DROP AS "
+                       f"SELECT {names} FROM {quote(table.name)} WITH NO DATA")
+        for batch in chunked(rows, COPY_CHUNK):
+            with cursor.copy(f"COPY {staging} ({names}) FROM STDIN") as copy:
+                for row in converted(batch):
+                    copy.write_row(row)
+            cursor.execute(f"INSERT INTO {quote(table.name)} ({names}) SELECT {names} "
+                           f"FROM {staging} ON CONFLICT DO NOTHING")
+            cursor.execute(f"TRUNCATE {staging}")

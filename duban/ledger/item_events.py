@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session
 from duban.calendar.clock import local_day
 from duban.calendar.workdays import WorkCalendar
 from duban.ledger.batching import chunked
-from duban.ledger.database import insert_ignoring_duplicates
+from duban.ledger.database import copy_ignoring_duplicates
 from duban.ledger.models import (
     Action,
     Department,
@@ -65,6 +65,8 @@ REPORT_KIND_ZH = {"done": "办结", "progress": "进展", "ack": "签收"}
 # (a backfill, a run with a past --as-of): Prefect's feed and triggers work in real time and its
 # retention trims old events, so those are stamped with the emission time instead.
 OCCURRED_WINDOW = timedelta(hours=24)
+EVENT_COLUMNS = ("uid", "dedup_key", "kind", "occurrence_id", "department_code", "county_code",
+                 "action_no", "payload", "at", "emitted_at")
 
 
 @dataclass(frozen=True)
@@ -145,13 +147,9 @@ def record_changes(
             late = today > fact.due_on
             payload["overdue_days"] = calendar.workdays_between(fact.due_on, today) if late else 0
         payload.update(change.detail)
-        rows.append({
-            "uid": str(uuid.uuid4()), "dedup_key": change.dedup_key, "kind": change.kind,
-            "occurrence_id": change.occurrence_id, "department_code": fact.department,
-            "county_code": fact.county, "action_no": fact.action_no, "payload": payload,
-            "at": now, "emitted_at": None,
-        })
-    insert_ignoring_duplicates(session, ItemEvent, rows)
+        rows.append((str(uuid.uuid4()), change.dedup_key, change.kind, change.occurrence_id,
+                     fact.department, fact.county, fact.action_no, payload, now, None))
+    copy_ignoring_duplicates(session, ItemEvent, EVENT_COLUMNS, rows)
     return len(rows)
 
 
