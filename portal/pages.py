@@ -114,10 +114,15 @@ def extension_page(item: ItemFacts, request_id: int, until: str, current: str,
                   current=current, office=office)
 
 
+# Until the office reviews a closing report, the department corrects it itself (issue 16.2).
+CORRECT_FROM_PAGE = ("审核前如需更正，请打开督办消息中的本单位链接，在该事项下重新报送"
+                     "（新报送替代原报送）。")
+
+
 def success_page(item: ItemFacts, outcome: ReportOutcome, office: OfficeSpec) -> str:
     title = "签收成功" if outcome.kind == "ack" else "报送成功"
     return render("success.html", item=item, outcome=outcome, summary=_summary(outcome),
-                  office=office, title=title)
+                  office=office, title=title, correct_from_page=CORRECT_FROM_PAGE)
 
 
 def _summary(outcome: ReportOutcome) -> str:

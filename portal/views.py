@@ -145,8 +145,9 @@ class Portal:
                 return self.failure(client)
             item = self.item(session, grant.occurrence_id, now)
         if grant.used_at is not None:  # spent: what was reported, read-only
-            text = ("此链接已用于报送，以下是本事项的报送记录（只读）。"
-                    f"如需更正，请联系{self.office.contact}。")
+            text = "此链接已用于报送，以下是本事项的报送记录（只读）。" + (
+                pages.CORRECT_FROM_PAGE if item.awaiting_review
+                else f"如需更正，请联系{self.office.contact}。")
             return HTMLResponse(pages.notice_page(item, "该事项已报送", text, self.office))
         return self._form_or_notice(item, token)
 

@@ -86,10 +86,10 @@ def open_items(
     for occ, duty, action in session.execute(query):
         state = classify(occ.due_on, occ.closed_on, today, duty.warn_days, calendar,
                          review_mark(occ.status, occ.returned_on))
+        late = calendar.workdays_late(occ.due_on, today) if state == "overdue" else 0
         lines.append(OpenItem(
             occ.id, action_label(action), duty.title, occ.period, occ.due_on.isoformat(), state,
-            STATE_ZH.get(state, state), calendar.workdays_late(occ.due_on, today),
-            _pause(occ, today),
+            STATE_ZH.get(state, state), late, _pause(occ, today),
         ))
     return lines
 

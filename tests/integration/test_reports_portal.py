@@ -12,12 +12,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import httpx
 import pytest
 from sqlalchemy import select
 
+from duban.calendar.clock import at_local
 from duban.ledger.models import (
     AccessToken,
     AuditEntry,
@@ -31,6 +32,7 @@ from duban.reports import tokens
 from duban.reports.evidence import EVIDENCE_LIMIT
 from duban.service import Context, setup
 from duban.settings import Settings
+from portal import pages
 from portal.pages import failure_page
 from portal.security import csrf_token, load_secret
 from tests.support.net import free_port
@@ -316,6 +318,33 @@ def test_the_department_page_lists_open_items_and_opens_a_fresh_form(site: Site)
     assert [(a.actor, a.detail.get("via"), a.detail.get("occurrence")) for a in audit] == [
         ("system", None, None), ("department:taishan-mzj", "department_page", target)]
     assert dept not in site.client.get(f"/d/{dept}").text
+
+
+def test_overdue_is_said_once_and_a_spent_link_points_to_the_correction(site: Site) -> None:
+    """逾期 N 个工作日, once (not "逾期，逾期…"); reported late, an item awaiting review is no
+    longer counted late; until the office reviews, the department is told how to correct."""
+    ctx = site.ctx
+    site.now = at_local(date(2023, 7, 12), 10)  # HOMES 2023-06 was due 2023-07-07 (a Friday)
+    occ = occ_id(ctx, HOMES, "taishan-mzj", "2023-06")
+    late = ctx.calendar.workdays_late(date(2023, 7, 7), date(2023, 7, 12))
+    assert late == 3
+    dept = site.token("taishan-mzj", "department", days=90)
+    link = site.link(occ)
+    for page in (site.client.get(f"/r/{link}").text, site.client.get(f"/d/{dept}").text):
+        assert f"逾期 {late} 个工作日" in page
+        assert "逾期，" not in page and "已逾期" not in page
+    done = site.report(link, kind="done", value="12")
+    assert done.status_code == 200 and pages.CORRECT_FROM_PAGE in done.text
+    spent = site.client.get(f"/r/{link}")
+    assert "只读" in spent.text and pages.CORRECT_FROM_PAGE in spent.text
+    assert "<form" not in spent.text
+    listing = site.client.get(f"/d/{dept}").text
+    card = next(c for c in listing.split('<form class="card"')[1:]
+                if f'value="{occ}"' in c)
+    assert "已报送·待审核" in card and "个工作日" not in card
+    sign_off(ctx, occ)
+    closed = site.client.get(f"/r/{link}").text
+    assert pages.CORRECT_FROM_PAGE not in closed and "如需更正，请联系" in closed
 
 
 # -- tokens stay out of pages and logs ----------------------------------------------------------
