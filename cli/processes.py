@@ -5,12 +5,16 @@ run before Prefect is imported (Prefect reads PREFECT_* from the environment onc
 The Prefect-aware part, serving the deployments, is flows/serve.py.
 
 Children start in their own session, so a Ctrl-C in the terminal reaches `duban up` only, which
-then stops them in order (portal, then server) and waits for them.
+then stops them in order (portal, then server) and waits for them. Should `duban up` die without
+that (SIGKILL, the OOM killer), the kernel sends each child SIGTERM (Linux PR_SET_PDEATHSIG) and
+they stop by themselves; where that is not available, the next start stops what the pid record
+under DUBAN_HOME names (stop_leftovers).
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import importlib.util
 import json
 import os
@@ -68,11 +72,40 @@ def port_free(port: int, host: str = HOST) -> bool:
     return True
 
 
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _libc() -> ctypes.CDLL | None:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc if hasattr(libc, "prctl") else None
+    except OSError:
+        return None
+
+
+def _die_with(parent: int, libc: ctypes.CDLL | None):
+    """A preexec_fn: the child gets SIGTERM when `parent` dies, however it dies. `libc` is
+    loaded before the fork (nothing but a system call happens in the child)."""
+
+    def arm() -> None:
+        if libc is None:
+            return
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # the parent died before the wish was registered
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return arm
+
+
 def start_child(name: str, argv: list[str], env: Mapping[str, str], log: Path) -> Child:
+    """Start a child in its own session (a terminal's Ctrl-C reaches `duban up` only) that the
+    kernel stops when `duban up` dies. Call from the main thread: the death signal follows the
+    thread that forked."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:
         process = subprocess.Popen(argv, env=dict(env), stdout=out, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, start_new_session=True)
+                                   stdin=subprocess.DEVNULL, start_new_session=True,
+                                   preexec_fn=_die_with(os.getpid(), _libc()))
     return Child(name, process, log)
 
 
