@@ -107,19 +107,23 @@ def chase(
 
 
 def dispatch(
-    ctx: Context, now: datetime, sender: Sender, force: bool = False
+    ctx: Context, now: datetime, sender: Sender, force: bool = False,
+    only: frozenset[str] | None = None,
 ) -> DispatchResult:
     """Send today's digests through `sender` (notifications.notifier_for builds the real one);
-    on a non-working day nothing goes out unless forced (manual urging)."""
+    on a non-working day nothing goes out unless forced (manual urging). `only`: just these
+    recipients' digests (manual urging: the urged department's, nobody else's, and none of the
+    day's chores); everyone else's wait for the day's dispatch."""
     today = local_day(now)
     if not force and not ctx.calendar.is_workday(today):
         return DispatchResult(day=today.isoformat())
-    with ctx.db.session() as session:
-        note_missing_data(session, ctx.calendar, today, now)
-        note_weekly_brief(session, today, now, lambda: build_board(
-            session, today, ctx.calendar, ctx.config.ladder.slow_progress_ratio))
-    links = portal_link_maker(ctx.settings.portal_url, now)
-    return send_digests(ctx.db, sender, now, today, ctx.calendar, links)
+    if only is None:
+        with ctx.db.session() as session:
+            note_missing_data(session, ctx.calendar, today, now)
+            note_weekly_brief(session, today, now, lambda: build_board(
+                session, today, ctx.calendar, ctx.config.ladder.slow_progress_ratio))
+    links = portal_link_maker(ctx.settings.portal_url, now, ctx.config.office.name)
+    return send_digests(ctx.db, sender, now, today, ctx.calendar, links, only=only)
 
 
 def remind(

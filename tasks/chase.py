@@ -121,7 +121,8 @@ def remind_department(
     occurrence: int | None = None,
     note: str = "",
 ) -> dict:
-    """Record manual urging for a department, then send it at once (dispatch with force).
+    """Record manual urging for a department, then send its digest at once (dispatch with
+    force, only to that department: other recipients' pending digests wait for the day's run).
 
     A department or occurrence that does not match is the caller's mistake, not a crash: it comes
     back as {"error": ...} so the flow can end with a clear message instead of a traceback.
@@ -133,7 +134,8 @@ def remind_department(
         recorded = service.remind(ctx, department, now, action, occurrence, note)
     except LookupError as exc:
         return {"error": str(exc), "recorded": 0}
-    sent = service.dispatch(ctx, now, notifier_for(ctx, now), force=True).as_dict()
+    sent = service.dispatch(ctx, now, notifier_for(ctx, now), force=True,
+                            only=frozenset({department})).as_dict()
     return {"recorded": recorded, "dispatch": sent}
 
 

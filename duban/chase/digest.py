@@ -24,7 +24,7 @@ LEVEL_ZH = {
 FIRST_LEVEL_ZH = {"repeat": "催办"}  # a recipient's first message about an item never says 再次
 OFFICE_NAMES = {"office": "督办办公室", "supervisor": "督查人员"}
 CN_NUMERALS = "一二三四五六七八九十"
-SIGNATURE = "泰安市民政局 督办系统（duban）"
+SIGNATURE = "督办系统（duban）"  # the office's name (config/office.yaml) goes before it
 REDACTED = "（链接已隐去）"
 _LINK = re.compile(r"/([rd])/[A-Za-z0-9_-]{16,}")
 
@@ -49,6 +49,7 @@ class DigestItem:
     provisional: bool = False
     note: str = ""
     first: bool = False  # no earlier message about this item reached this recipient
+    plan: str = ""  # the plan the item belongs to, as headed in the digest (plan_heading)
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,16 @@ class DepartmentLink:
 
     url: str
     until: date
+
+
+def plan_heading(title: str, doc_no: str = "") -> str:
+    """How a digest names a plan: 《title》（doc no）; action sections are numbered within it."""
+    return f"《{title}》" + (f"（{doc_no}）" if doc_no else "")
+
+
+def signature(office_name: str) -> str:
+    """The last line of every digest: the coordinating office (config/office.yaml), then duban."""
+    return f"{office_name} {SIGNATURE}" if office_name else SIGNATURE
 
 
 def section_no(n: int) -> str:
@@ -73,9 +84,12 @@ def compose(
     notices: list[str] | None = None,
     more: tuple[int, int] | None = None,
     link: DepartmentLink | None = None,
+    sign: str = SIGNATURE,
 ) -> tuple[str, str]:
-    """(title, body) grouped by action; each item says what, by when, how late.
-    `more`: (items not listed, how many of them are overdue); `link`: the department page."""
+    """(title, body) grouped by plan, then by action; each item says what, by when, how late.
+    Every plan is headed by name, so two plans' actions numbered alike are never confused.
+    `more`: (items not listed, how many of them are overdue); `link`: the department page;
+    `sign`: the last line (signature(office name))."""
     hidden, hidden_late = more or (0, 0)
     total = len(items) + hidden
     late = sum(1 for i in items if i.overdue_days > 0) + hidden_late
@@ -87,21 +101,25 @@ def compose(
     for notice in notices or []:
         lines += [f"【系统提示】{notice}", ""]
     if not items:
-        return title, "\n".join([*lines, SIGNATURE])
+        return title, "\n".join([*lines, sign])
     lines += [_intro(day, total, late, for_office), ""]
     lines += _postscript(items)
-    by_action: dict[tuple[int, str], list[DigestItem]] = defaultdict(list)
-    for item in items:
-        by_action[(item.action_no, item.action_title)].append(item)
-    for (no, action_title), group in sorted(by_action.items()):
-        lines.append(f"{section_no(no)}、{action_title}")
-        for n, item in enumerate(group, 1):
-            lines.extend(_item_lines(n, item, for_office))
-        lines.append("")
+    by_plan: dict[str, dict[tuple[int, str], list[DigestItem]]] = defaultdict(
+        lambda: defaultdict(list))
+    for item in items:  # plans in the order of their most urgent item
+        by_plan[item.plan][(item.action_no, item.action_title)].append(item)
+    for plan, by_action in by_plan.items():
+        if plan:
+            lines.append(plan)
+        for (no, action_title), group in sorted(by_action.items()):
+            lines.append(f"{section_no(no)}、{action_title}")
+            for n, item in enumerate(group, 1):
+                lines.extend(_item_lines(n, item, for_office))
+            lines.append("")
     if hidden:
         where = "全部待办见下方链接" if link else "请登录督办系统查看全部待办"
         lines += [f"另有{hidden}项未列出（以上按紧急程度排列），{where}。", ""]
-    lines += _footer(total, link)
+    lines += _footer(total, link, sign)
     return title, "\n".join(lines)
 
 
@@ -117,15 +135,15 @@ def _postscript(items: list[DigestItem]) -> list[str]:
     return [f"附言：{note}" for note in notes] + ([""] if notes else [])
 
 
-def _footer(total: int, link: DepartmentLink | None) -> list[str]:
+def _footer(total: int, link: DepartmentLink | None, sign: str) -> list[str]:
     if link is None:
-        return ["如已办结，请通过报送链接填报完成情况；如需延期，请在报送页面提出申请。", SIGNATURE]
+        return ["如已办结，请通过报送链接填报完成情况；如需延期，请在报送页面提出申请。", sign]
     return [
         f"报送完成情况、签收或申请延期，请打开本单位督办页面（列出全部{total}项待办，"
         f"{link.until.year}年{link.until.month}月{link.until.day}日前有效）：",
         link.url,
         "",
-        SIGNATURE,
+        sign,
     ]
 
 

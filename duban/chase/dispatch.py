@@ -34,7 +34,9 @@ from duban.chase.digest import (
     DepartmentLink,
     DigestItem,
     compose,
+    plan_heading,
     redact_links,
+    signature,
 )
 from duban.chase.faults import checkpoint
 from duban.chase.messages import LEASE, Claimed, RetryPolicy, fast_update, lease
@@ -48,6 +50,7 @@ from duban.ledger.models import (
     Duty,
     Occurrence,
     OutboxMessage,
+    Plan,
     Reminder,
 )
 from duban.reports.tokens import LINK_DAYS, issue_for
@@ -117,10 +120,12 @@ def _recipient_names(session: Session) -> dict[str, str]:
 
 
 class Links:
-    """The one link a department's digest carries: its department page (every open item)."""
+    """The one link a department's digest carries: its department page (every open item); and
+    the line it is signed with (the coordinating office's name, config/office.yaml)."""
 
-    def __init__(self, portal_url: str, now: datetime) -> None:
+    def __init__(self, portal_url: str, now: datetime, office_name: str = "") -> None:
         self.portal_url, self.now = portal_url, now
+        self.signature = signature(office_name)
 
     def department(self, session: Session, department_id: int, until: date) -> DepartmentLink:
         days = max(LINK_DAYS, (until - local_day(self.now)).days + LINK_MARGIN_DAYS)
@@ -129,14 +134,15 @@ class Links:
         return DepartmentLink(f"{self.portal_url}/d/{token}", expires)
 
 
-def portal_link_maker(portal_url: str, now: datetime) -> Links:
-    return Links(portal_url, now)
+def portal_link_maker(portal_url: str, now: datetime, office_name: str = "") -> Links:
+    return Links(portal_url, now, office_name)
 
 
 _COLUMNS = (
     Reminder.id, Reminder.recipient, Reminder.level, Reminder.note, Reminder.occurrence_id,
     Occurrence.due_on, Occurrence.period, Occurrence.provisional, Duty.title, Duty.deliverable,
     Department.id, Department.code, Department.name, Action.no, Action.title, Occurrence.status,
+    Plan.title, Plan.doc_no,
 )
 
 
@@ -147,6 +153,7 @@ def _rows(where) -> select:
         .outerjoin(Duty, Occurrence.duty_id == Duty.id)
         .outerjoin(Department, Occurrence.department_id == Department.id)
         .outerjoin(Action, Duty.action_id == Action.id)
+        .outerjoin(Plan, Duty.plan_id == Plan.id)
         .where(*where)
     )
 
@@ -175,22 +182,26 @@ def carry_over(session: Session, today: date, now: datetime) -> int:
 
 def assemble(
     session: Session, today: date, now: datetime, calendar: WorkCalendar,
-    links: Links | None = None,
+    links: Links | None = None, only: frozenset[str] | None = None,
 ) -> list[int]:
     """Group pending reminders by recipient into new digests. Returns the new digest ids.
 
     Streams plain rows ordered by recipient and occurrence, so memory holds one recipient's
     most urgent items and counts, never its rows; one UPDATE per batch of digests then attaches
     every pending reminder to its recipient's new digest. The stored body is a preview without
-    links; the sent text is composed at send time."""
+    links; the sent text is composed at send time. `only`: just these recipients (manual urging
+    sends its department's digest, nobody else's)."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(7262001)"))  # one assembler at a time
     names = _recipient_names(session)
     seqs = dict(session.execute(
         select(Digest.recipient, func.max(Digest.seq) + 1).where(Digest.day == today)
         .group_by(Digest.recipient)).tuples().all())
-    query = _rows([Reminder.state == "pending", Reminder.send_on <= today]).order_by(
-        Reminder.recipient, Reminder.occurrence_id, Reminder.id)
+    where = [Reminder.state == "pending", Reminder.send_on <= today]
+    if only is not None:
+        where.append(Reminder.recipient.in_(sorted(only)))
+    query = _rows(where).order_by(Reminder.recipient, Reminder.occurrence_id, Reminder.id)
+    sign = links.signature if links is not None else signature("")
     days = _Lateness(today, calendar)
     digests = []
     rows = session.execute(query.execution_options(yield_per=5000)).tuples()
@@ -198,7 +209,7 @@ def assemble(
         picked = _Picked(days)
         for row in group:
             picked.add(row)
-        title, body = picked.compose(recipient, names, today, set(), None)
+        title, body = picked.compose(recipient, names, today, set(), None, sign)
         digests.append({"recipient": recipient, "day": today, "seq": seqs.get(recipient, 0),
                         "title": title, "body": body, "state": "pending", "created_at": now})
         checkpoint("assemble.digest")
@@ -262,7 +273,7 @@ class _Picked:
         del self.items[MAX_ITEMS:]
 
     def compose(self, recipient: str, names: dict[str, str], today: date, seen: set[int],
-                link: DepartmentLink | None) -> tuple[str, str]:
+                link: DepartmentLink | None, sign: str) -> tuple[str, str]:
         self._trim()
         listed = self.items
         digest_items = [_item(row, late, row[4] not in seen) for _, row, late in listed]
@@ -270,17 +281,17 @@ class _Picked:
         hidden_late = self.late - sum(1 for _, _, late in listed if late > 0)
         more = (hidden, hidden_late) if hidden else None
         return compose(names.get(recipient, recipient), today, digest_items,
-                       recipient in OFFICE_NAMES, list(self.notices), more, link)
+                       recipient in OFFICE_NAMES, list(self.notices), more, link, sign)
 
 
 def _compose(
     recipient: str, rows: list[tuple], names: dict[str, str], today: date,
-    calendar: WorkCalendar, seen: set[int], link: DepartmentLink | None,
+    calendar: WorkCalendar, seen: set[int], link: DepartmentLink | None, sign: str,
 ) -> tuple[str, str]:
     picked = _Picked(_Lateness(today, calendar))
     for row in sorted(rows, key=lambda r: (r[4] is not None, r[4] or 0, r[0])):
         picked.add(row)
-    return picked.compose(recipient, names, today, seen, link)
+    return picked.compose(recipient, names, today, seen, link, sign)
 
 
 def _late(due: date, today: date, calendar: WorkCalendar) -> int:
@@ -289,13 +300,14 @@ def _late(due: date, today: date, calendar: WorkCalendar) -> int:
 
 def _item(row: tuple, late: int, first: bool) -> DigestItem:
     (_, recipient, level, note, occ_id, due, period, provisional, duty_title, deliverable,
-     _dept_id, dept_code, dept_name, action_no, action_title, _status) = row
+     _dept_id, dept_code, dept_name, action_no, action_title, _status, plan_title,
+     plan_doc_no) = row
     how = "" if recipient == dept_code else f"请督促{dept_name}办理（待办编号 {occ_id}）"
     return DigestItem(
         action_no=action_no, action_title=action_title, duty_title=duty_title,
         deliverable=deliverable, department_name=dept_name, period=period, due_on=due,
         overdue_days=late, level=level, how_to_report=how, provisional=provisional, note=note,
-        first=first,
+        first=first, plan=plan_heading(plan_title, plan_doc_no) if plan_title else "",
     )
 
 
@@ -321,7 +333,8 @@ def compose_for_send(
     link = _department_link(session, digest.recipient, rows, links)
     checkpoint("compose.link_issued")
     title, body = _compose(digest.recipient, rows, _recipient_names(session), digest.day,
-                           calendar, _already_reached(session, digest, rows), link)
+                           calendar, _already_reached(session, digest, rows), link,
+                           links.signature)
     fast_update(session,update(Digest).where(Digest.id == digest.id)
                     .values(title=title, body=redact_links(body)))
     return Composed(title, body)
@@ -350,9 +363,11 @@ class _Run:
     """One dispatch: plans, claims, sends and records; remembers what it touched."""
 
     def __init__(self, db: Database, sender: Sender, now: datetime, today: date,
-                 calendar: WorkCalendar, links: Links, worker: str, policy: RetryPolicy) -> None:
+                 calendar: WorkCalendar, links: Links, worker: str, policy: RetryPolicy,
+                 only: frozenset[str] | None = None) -> None:
         self.db, self.sender, self.now, self.today = db, sender, now, today
         self.calendar, self.links, self.worker, self.policy = calendar, links, worker, policy
+        self.only = only
         self.touched: set[int] = set()
         self.messages: Counter[str] = Counter()
         self.told = 0
@@ -362,8 +377,9 @@ class _Run:
         no_messages = ~exists().where(DeliveryMessage.digest_id == Digest.id)
         with self.db.session() as session:
             # in id order, so two dispatches planning at once meet row by row (no deadlock)
+            mine = [Digest.recipient.in_(sorted(self.only))] if self.only is not None else []
             digests = session.scalars(select(Digest).where(
-                Digest.day == self.today, Digest.state == "pending", no_messages)
+                Digest.day == self.today, Digest.state == "pending", no_messages, *mine)
                 .order_by(Digest.id)).all()
             for digest in digests:
                 routes = self.sender.routes_for(digest.recipient)
@@ -378,7 +394,8 @@ class _Run:
         limit = max(1, int(getattr(self.sender, "concurrency", 32)))
         while True:
             checkpoint("claim.before")
-            claimed = messages.claim(self.db, self.worker, self.now, self.today, limit)
+            claimed = messages.claim(self.db, self.worker, self.now, self.today, limit,
+                                     self.only)
             if not claimed:
                 return told
             checkpoint("claim.committed")
@@ -443,6 +460,8 @@ class _Run:
                                    .where(Digest.id.in_(ids)).order_by(Digest.id)).tuples().all()
             reasons = _reasons(session, [r[0] for r in rows])
         for digest_id, recipient, state in rows:
+            if self.only is not None and recipient not in self.only:
+                continue  # manual urging reports its own recipients' digests only
             if state == "void":
                 result.void += 1
                 continue
@@ -503,18 +522,21 @@ def dispatch(
     links: Links,
     worker: str | None = None,
     policy: RetryPolicy | None = None,
+    only: frozenset[str] | None = None,
 ) -> DispatchResult:
     """Carry over, assemble, plan, then claim and send until nothing is claimable; a second
-    pass sends the office the notices about channels this run found broken."""
+    pass sends the office the notices about channels this run found broken.
+    `only`: send just these recipients' digests (manual urging); the others wait for the day's
+    dispatch."""
     checkpoint("dispatch.start")
     run = _Run(db, sender, now, today, calendar, links, worker or worker_name(),
-               policy or RetryPolicy.from_env())
+               policy or RetryPolicy.from_env(), only)
     with db.session() as session:
         carry_over(session, today, now)
     checkpoint("carry_over.done")
     for _ in range(2):
         with db.session() as session:
-            assemble(session, today, now, calendar)
+            assemble(session, today, now, calendar, links, only)
         checkpoint("assemble.committed")
         run.plan_all()
         if not run.send_all():

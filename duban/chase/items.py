@@ -11,6 +11,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from duban.calendar.workdays import WorkCalendar
+from duban.chase.digest import plan_heading
 from duban.chase.occurrences import STATE_ZH, classify, review_mark
 from duban.ledger.models import Action, Duty, ExtensionRequest, Occurrence, Plan
 from duban.plan.progress import Goal
@@ -44,6 +45,7 @@ class ItemFacts:
     reports: list[ReportView] = field(default_factory=list)
     awaiting_review: bool = False  # 已报送·待审核: a new report still supersedes it
     returned: str = ""  # the office's return (退回) in words: when, why, the new deadline
+    plan: str = ""  # the plan it belongs to (plan_label): with two active plans it matters
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,7 @@ class OpenItem:
     state_zh: str
     overdue_days: int
     acknowledged_until: str
+    plan: str = ""  # plan_label
 
 
 def open_items_query(department_id: int, today: date, with_reported: bool = False) -> Select:
@@ -89,7 +92,7 @@ def open_items(
         late = calendar.workdays_late(occ.due_on, today) if state == "overdue" else 0
         lines.append(OpenItem(
             occ.id, action_label(action), duty.title, occ.period, occ.due_on.isoformat(), state,
-            STATE_ZH.get(state, state), late, _pause(occ, today),
+            STATE_ZH.get(state, state), late, _pause(occ, today), plan_label(action.plan),
         ))
     return lines
 
@@ -119,7 +122,14 @@ def item_facts(
         awaiting_review=occ.status == "reported",
         returned=(f"{back.on.isoformat()}退回，原因：{back.reason}；请于{back.due_on.isoformat()}前"
                   "重新报送" if back else ""),
+        plan=plan_label(duty.action.plan),
     )
+
+
+def plan_label(plan: Plan) -> str:
+    """《title》（doc no）: how a department page names the plan an item belongs to (the same
+    words as the digest's plan heading)."""
+    return plan_heading(plan.title, plan.doc_no)
 
 
 def action_label(action: Action) -> str:

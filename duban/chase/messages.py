@@ -86,15 +86,18 @@ class Claimed:
     attempts: int
 
 
-def claim(db: Database, worker: str, now: datetime, today: date, limit: int) -> list[Claimed]:
-    """Take up to `limit` sendable messages of today's digests, atomically."""
+def claim(db: Database, worker: str, now: datetime, today: date, limit: int,
+          only: frozenset[str] | None = None) -> list[Claimed]:
+    """Take up to `limit` sendable messages of today's digests (of the recipients `only`, when
+    given), atomically."""
     stale = now - lease()
     claimable = or_(
         and_(DeliveryMessage.state == "pending",
              or_(DeliveryMessage.next_at.is_(None), DeliveryMessage.next_at <= now)),
         and_(DeliveryMessage.state == "sending", DeliveryMessage.claimed_at < stale),
     )
-    todays = DeliveryMessage.digest_id.in_(select(Digest.id).where(Digest.day == today))
+    mine = [Digest.recipient.in_(sorted(only))] if only is not None else []
+    todays = DeliveryMessage.digest_id.in_(select(Digest.id).where(Digest.day == today, *mine))
     with db.session() as session:
         query = (select(DeliveryMessage.id).where(claimable, todays)
                  .order_by(DeliveryMessage.id).limit(limit))

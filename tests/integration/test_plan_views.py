@@ -4,17 +4,22 @@ plan and a plan column, `status` names the plan; nothing of one plan appears in 
 from __future__ import annotations
 
 import csv
+import html
 import json
 from datetime import date
 
 import pytest
 from openpyxl import load_workbook
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from cli import app
 from duban.calendar.clock import at_local
+from duban.chase.digest import plan_heading
+from duban.ledger.models import Department, Duty, Occurrence, Plan
 from duban.service import chase, setup
 from tests.support.plans import FIRST_KEY, SECOND_KEY, two_plan_config
+from tests.support.site import open_site
 
 DAY = date(2023, 10, 23)
 runner = CliRunner()
@@ -101,3 +106,29 @@ def test_status_names_the_plan(two_plans) -> None:
     assert data["occurrences"] and {o["plan"] for o in data["occurrences"]} == {SECOND_KEY}
     one = runner.invoke(app, ["status", "--as-of", DAY.isoformat(), "--plan", SECOND_KEY])
     assert "方案 " not in one.output  # one plan: the usual table
+
+
+def test_the_report_page_names_the_plan_of_each_item(two_plans) -> None:
+    """With two active plans a department must see which plan an item belongs to: the item's
+    page and the department's list name it (《title》（document number）), and only its own."""
+    with two_plans.db.session() as s:
+        headings = {p.key: plan_heading(p.title, p.doc_no) for p in s.scalars(select(Plan))}
+        items = {key: s.execute(
+            select(Occurrence.id, Department.code).join(Duty).join(Plan)
+            .join(Department, Occurrence.department_id == Department.id)
+            .where(Plan.key == key, Occurrence.status == "open").limit(1)).one()
+            for key in (FIRST_KEY, SECOND_KEY)}
+    sites = open_site(two_plans)
+    site = next(sites)
+    site.now = at_local(DAY)
+    try:
+        for key, (occurrence, department) in items.items():
+            other = headings[SECOND_KEY if key == FIRST_KEY else FIRST_KEY]
+            page = site.client.get(f"/r/{site.link(occurrence)}")
+            listing = site.client.get(f"/d/{site.token(department, 'department')}")
+            assert page.status_code == 200 and listing.status_code == 200
+            assert "所属方案" in page.text and html.escape(headings[key]) in page.text
+            assert html.escape(headings[key]) in listing.text
+            assert html.escape(other) not in page.text + listing.text
+    finally:
+        sites.close()
