@@ -26,7 +26,14 @@ from duban.plan.config import (
 )
 from duban.plan.drafting import draft, year_wording
 from duban.plan.duties import derive_duties, target_goal
-from duban.plan.lifecycle import STATE_ZH, all_plans, find_plan, late_start, move
+from duban.plan.lifecycle import (
+    STATE_ZH,
+    all_plans,
+    find_plan,
+    late_start,
+    move,
+    protect_late_start,
+)
 from duban.plan.loading import load_all
 from duban.service import Context, materialise_all, setup
 
@@ -240,17 +247,13 @@ def new(
     today = local_day(utcnow())
     try:
         text = draft(path, year, today)
-        late = late_start(config, _parse(text), today, ctx.calendar)
-        if late.overdue:
-            text = draft(path, year, today, ladder_todo=True)
         plan_file = _parse(text)
     except (ValueError, KeyError, TypeError, ValidationError) as exc:
         fail(f"{path}: cannot draft from this plan file ({exc})")
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(text, encoding="utf-8")
     typer.echo(f"已生成草稿 {target}（{plan_file.plan.key}）")
-    todo = "文号、印发日期" + ("、催办起算日期 ladder_from" if late.overdue else "")
-    typer.echo(f"请填写{todo}（均为“待填写”），审核条款与指标后运行 duban plan check，"
+    typer.echo("请填写文号、印发日期（均为“待填写”），审核条款与指标后运行 duban plan check，"
                f"再 duban plan activate {plan_file.plan.key}")
     for warning in plan_warnings(config, plan_file, today):
         typer.echo(f"  提示：{warning}")
@@ -341,18 +344,19 @@ def list_plans(
 @plan_app.command("activate")
 def activate(
     plan: PlanArg,
-    force: Annotated[bool, typer.Option(
-        "--force", help="即使事项已逾期且未设 ladder_from 也启用 / activate although items are "
-        "already overdue and no ladder_from is set")
+    from_deadlines: Annotated[bool, typer.Option(
+        "--from-deadlines", help="不做迟启保护，已逾期事项首轮即按原截止日期催办、升级 / no "
+        "late-start protection: overdue items are urged and escalated from their own deadlines")
     ] = False,
 ) -> None:
     """启用方案，开始催办（执行中） / start chasing a plan (执行中, active).
 
     It is loaded (or reloaded) from config and moves to 执行中 (active).
 
-    Refused while its file still says 待填写 (an unreviewed draft), and when items would start
-    overdue with no `ladder_from` in the plan (the day urging of old items counts from), unless
-    --force. The first run of a plan with ladder_from sends each department one start notice.
+    Refused while its file still says 待填写 (an unreviewed draft). Late-start protection is the
+    default: when items are already past their deadline and the plan sets no `ladder_from`,
+    their urging and escalation count from today (the activation day), and the first run sends
+    each department one start notice of what it owes; --from-deadlines turns that off.
 
     Example: duban plan activate 2026
     """
@@ -368,17 +372,18 @@ def activate(
         if problems:
             fail("方案尚未审核，不能启用 / not reviewed:\n" + describe_problems(problems))
         late = late_start(ctx.config, plan_file, local_day(now), ctx.calendar)
-        if late.overdue and row.ladder_from is None and row.state != "active" and not force:
-            fail(f"{late.warning()}\n在 {source} 的 plan 下加入 ladder_from: YYYY-MM-DD 后重试，"
-                 f"或加 --force（逾期事项将立即逐项催办、升级）")
+        protected = not from_deadlines and protect_late_start(session, row, late, now)
         changed = _move(session, row, "active", now)
+        key, ladder_from = row.key, row.ladder_from
     materialise_all(ctx, now)
-    typer.echo(f"{row.key}：{'已启用（执行中）' if changed else '已在执行中'}")
-    if late.overdue and row.ladder_from:
+    typer.echo(f"{key}：{'已启用（执行中）' if changed else '已在执行中'}")
+    if late.overdue and ladder_from:
+        how = "（迟启保护：以今天为催办起算日期）" if protected else ""
         typer.echo(f"提示：{late.overdue} 项待办已过截止日期；首轮运行时向每个单位发一条启动通知，"
-                   f"已逾期事项自 {row.ladder_from.isoformat()} 起催办")
-    elif late.warning():
-        typer.echo(f"提示：{late.warning()}")
+                   f"已逾期事项自 {ladder_from.isoformat()} 起催办{how}")
+    elif late.overdue:
+        typer.echo(f"提示：{late.overdue} 项待办已过截止日期，按原截止日期立即逐项催办、升级"
+                   "（--from-deadlines）")
 
 
 @plan_app.command("close")

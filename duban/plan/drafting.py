@@ -20,8 +20,10 @@ from duban.plan.config import TODO, PlanFile
 HEADER = (
     "# 草稿 / draft: written by `duban plan new {year} --from {source}` on {today}.\n"
     "# Same structure as {source}; the plan's dates moved to {year}.\n"
-    "# Before `duban plan activate`: fill in every 待填写 (document number, issue date{ladder}),\n"
-    "# review each clause and target (`duban plan check` lists text naming another year).\n\n"
+    "# Before `duban plan activate`: fill in every 待填写 (document number, issue date),\n"
+    "# review each clause and target (`duban plan check` lists text naming another year).\n"
+    "# Items already overdue on activation are urged from the activation day unless you set\n"
+    "# plan.ladder_from (the day their urging counts from) or activate with --from-deadlines.\n\n"
 )
 YEAR_RE = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)")
 
@@ -39,9 +41,8 @@ def _replace_year(text: str, old_year: int, year: int) -> str:
     return re.sub(rf"(?<!\d){old_year}(?!\d)", str(year), text)
 
 
-def draft(source: Path, year: int, today: date, ladder_todo: bool = False) -> str:
-    """The text of a draft plan file for `year`, derived from the plan file `source`.
-    `ladder_todo`: the plan would start late, so ladder_from is left for the office too."""
+def draft(source: Path, year: int, today: date) -> str:
+    """The text of a draft plan file for `year`, derived from the plan file `source`."""
     data: dict[str, Any] = yaml.safe_load(source.read_text(encoding="utf-8"))
     plan = data["plan"]
     old_year = int(plan["year"])
@@ -58,16 +59,13 @@ def draft(source: Path, year: int, today: date, ladder_todo: bool = False) -> st
         plan[name] = _move(plan[name], old_year, year)
     plan["year"] = year
     plan["draft"] = True
-    plan.pop("ladder_from", None)
-    if ladder_todo:
-        plan["ladder_from"] = TODO
+    plan.pop("ladder_from", None)  # late-start protection counts from the activation day
     for action in data["actions"]:
         for milestone in action.get("milestones") or []:
             if milestone.get("due") not in (None, "year_end"):
                 milestone["due"] = _move(milestone["due"], old_year, year)
     body = yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=100)
-    ladder = ", the day urging starts (ladder_from)" if ladder_todo else ""
-    return HEADER.format(year=year, source=source.name, today=today, ladder=ladder) + body
+    return HEADER.format(year=year, source=source.name, today=today) + body
 
 
 @dataclass(frozen=True)

@@ -74,9 +74,26 @@ class LateStart:
         if not self.overdue:
             return None
         return (f"若今天（{self.today.isoformat()}）启用，{self.items} 项待办中有 {self.overdue} 项"
-                f"已逾期（涉及 {self.departments} 个单位）；请在 plan 中填写 ladder_from"
-                f"（催办起算日期），首轮只向每个单位发一条启动通知 / {self.overdue} item(s) would "
-                f"start overdue")
+                f"已逾期（涉及 {self.departments} 个单位）。默认自启用之日起对这些事项催办、升级，"
+                f"首轮只向每个单位发一条启动通知；可在 plan 中填写 ladder_from（催办起算日期）另定"
+                f"日期，或 duban plan activate --from-deadlines 按原截止日期立即逐项催办 / "
+                f"{self.overdue} item(s) would start overdue; by default their urging counts from "
+                f"the activation day")
+
+
+def protect_late_start(session: Session, plan: Plan, late: LateStart, now: datetime,
+                       actor: str = "office") -> bool:
+    """Late-start protection, the default when a plan is activated with items already past their
+    deadline and no ladder_from of its own: urging and escalation of those items count from the
+    activation day (late.today), and the plan's first chased working day sends each owing
+    department one start notice instead of an escalation per old item. Audited; a later reload
+    of the plan file keeps it (a ladder_from written in the file wins). True when applied."""
+    if not late.overdue or plan.ladder_from is not None or plan.state == "active":
+        return False
+    record_audit(session, actor, "late_start", "plan", plan.key, now,
+                 changes={"ladder_from": [None, late.today.isoformat()]}, overdue=late.overdue)
+    plan.ladder_from = late.today
+    return True
 
 
 def late_start(

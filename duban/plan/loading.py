@@ -102,6 +102,8 @@ def load_plan(
     values = plan_row_values(plan_file, source)
     if existing_plan is None:  # afterwards only `plan activate` / `plan close` change the state
         values["state"] = "draft" if spec.draft else "active"
+    elif values["ladder_from"] is None:  # none in the file: keep what activation set (if any)
+        del values["ladder_from"]
     plan = syncer.sync(existing_plan, Plan, spec.key, values)
     resolve = config.registry.resolve
     actions: dict[int, Action] = {a.no: a for a in session.scalars(

@@ -93,7 +93,7 @@ INSTRUCTIONS = [
     "、取最小、全部覆盖。",
     "  报送周期：每月或每季度；区县分别报送：是（各区县对口单位报各自数据）或否（只由市级"
     "单位报送）。",
-    "  任务分解（可空）：如 taishan=300；daiyue=400（区县代码见“单位名录”），求和类指标各"
+    "  任务分解（可空）：如 {county_a}=300；{county_b}=400（区县代码见“单位名录”），求和类指标各"
     "区县之和须等于目标值。",
     "【任务】每项非量化任务一行：行动序号、任务编码、任务内容、成果形式、责任单位（空则为"
     "牵头单位）、完成时限（“年底”或具体日期）。",
@@ -101,13 +101,22 @@ INSTRUCTIONS = [
     "单位名称须为“单位名录”中的全称、简称或其他写法之一；新单位请先由管理员登记到 departm"
     "ents.yaml。",
     "编码（方案、指标、任务）只用小写英文字母、数字和连字符，同一方案内不得重复。",
-    "示例（指标）：2 | elderly-home-adaptation | 特殊困难老年人家庭适老化改造 | 改造户数 "
-    "| 不少于 | 2200 | | 户 | 年内 | 求和 | 否 | 每月 | 是 | 市民政局 | 全市改造不少于 22"
-    "00 户 |",
+    "示例（指标）：2 | home-care-beds | 家庭养老床位 | 床位数 | 不少于 | 500 | | 张 | 年内 | "
+    "求和 | 否 | 每月 | 是 | {lead} | （文件原文，如“发展家庭养老床位不少于 500 张”） |",
 ]
 
 
 # ---- writing ----------------------------------------------------------------------------------
+
+
+def instructions(registry: Registry) -> list[str]:
+    """The guide sheet, its examples drawn from the office's own registry (no code names a
+    city, a county or a bureau)."""
+    counties = [j.code for j in registry.jurisdictions if j.kind != "city"] + ["county-a",
+                                                                                "county-b"]
+    lead = registry.city_departments[0].short if registry.city_departments else "牵头单位"
+    return [line.format(county_a=counties[0], county_b=counties[1], lead=lead)
+            for line in INSTRUCTIONS]
 
 
 def write_book(path: Path, registry: Registry, plan: PlanFile | None = None) -> Path:
@@ -117,7 +126,7 @@ def write_book(path: Path, registry: Registry, plan: PlanFile | None = None) -> 
     book = Workbook()
     guide = book.active
     guide.title = "填写说明"
-    for line in INSTRUCTIONS:
+    for line in instructions(registry):
         guide.append([line])
     guide.column_dimensions["A"].width = 120
     _plan_sheet(book.create_sheet(SHEETS["plan"]), plan)
@@ -291,7 +300,7 @@ def _allocations(text: str) -> dict[str, int | float]:
         if not part.strip():
             continue
         if not sep:
-            raise ValueError(f"“{part}”：应写作 区县代码=数值，如 taishan=300")
+            raise ValueError(f"“{part}”：应写作 区县代码=数值，如 county=300")
         shares[code.strip()] = _number(value.strip(), integral=False)
     return shares
 

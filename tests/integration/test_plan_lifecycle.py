@@ -11,7 +11,8 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from cli import app
-from duban.calendar.clock import at_local
+from duban.calendar.clock import at_local, local_day, utcnow
+from duban.chase.digest import plan_heading, signature
 from duban.ledger.models import Digest, Duty, Occurrence, Plan, Reminder
 from duban.plan.lifecycle import active_plans, find_plan, move
 from duban.service import chase, dispatch, materialise_all, remind, setup
@@ -56,6 +57,33 @@ def test_two_plans_are_both_chased_and_each_recipient_gets_one_digest(two_plans)
         both = s.scalar(select(Digest.body).where(Digest.day == DAY, Digest.recipient == "tyjrj"))
     assert per_recipient and max(n for _, n in per_recipient) == 1
     assert "退役军人志愿服务队" in both
+    # the digest names the plan of its items; signed by the office of config/office.yaml,
+    # never a name written in the code (two plans in one digest: tests/unit/test_digest.py)
+    with two_plans.db.session() as s:
+        second = find_plan(s, SECOND_KEY)
+        heading = plan_heading(second.title, second.doc_no)
+    assert heading in both and "\n" + heading + "\n" in both
+    assert both.rstrip().endswith(signature(two_plans.config.office.name))
+
+
+def test_manual_urging_sends_only_the_urged_departments_digest(two_plans) -> None:
+    """`duban remind` (手动催办) sends its department's digest now; everyone else's pending
+    reminders wait for the day's dispatch, which still gives each recipient one digest."""
+    now = at_local(DAY)
+    chase(two_plans, now)  # the ladder owes many departments today
+    assert remind(two_plans, "tyjrj", now, note="请于本周五前报送") > 0
+    urged = dispatch(two_plans, now, notifier_for(two_plans, now), force=True,
+                     only=frozenset({"tyjrj"}))
+    with two_plans.db.session() as s:
+        sent_to = set(s.scalars(select(Digest.recipient).where(Digest.day == DAY)))
+        waiting = s.scalar(select(func.count()).select_from(Reminder)
+                           .where(Reminder.state == "pending"))
+    assert sent_to == {"tyjrj"} and urged.digests == 1 and waiting > 0
+    dispatch(two_plans, now, notifier_for(two_plans, now))
+    with two_plans.db.session() as s:
+        per_recipient = s.execute(select(Digest.recipient, func.count()).where(Digest.day == DAY)
+                                  .group_by(Digest.recipient)).tuples().all()
+    assert len(per_recipient) > 1 and max(n for _, n in per_recipient) == 1
 
 
 def test_a_closed_plan_is_not_chased_but_stays_reportable(two_plans, tmp_path) -> None:
@@ -154,27 +182,71 @@ def _levels(ctx, key: str) -> set[str]:
             .where(Plan.key == key)))
 
 
-def test_cli_activate_refuses_an_unreviewed_or_flooding_plan(
+def test_cli_activate_refuses_an_unreviewed_plan_and_protects_a_late_one(
     make_context, sqlite_url, tmp_path, monkeypatch
 ) -> None:
-    config = two_plan_config(tmp_path, draft=True, doc_no="待填写")
-    monkeypatch.setenv("DUBAN_DATABASE_URL", sqlite_url)
-    monkeypatch.setenv("DUBAN_CONFIG_DIR", str(config))
-    monkeypatch.setenv("DUBAN_HOME", str(tmp_path))
+    """Activated today, long after its deadlines: by default (late-start protection) the old
+    items are urged from today, the first run sends one start notice per department and nothing
+    is escalated; a reload of the plan file keeps that."""
+    config = _late_draft(tmp_path, monkeypatch, sqlite_url)
     runner = CliRunner()
     refused = runner.invoke(app, ["plan", "activate", SECOND_KEY])
     assert refused.exit_code == 1 and "plan.doc_no" in refused.output
     assert "Traceback" not in refused.output
     check = runner.invoke(app, ["plan", "check"])
     assert check.exit_code == 1 and "待填写" in check.output
-    path = config / "plans" / "volunteer-2023.yaml"
-    path.write_text(path.read_text(encoding="utf-8").replace("待填写", "泰退役〔2023〕5号"),
-                    encoding="utf-8")
-    flooding = runner.invoke(app, ["plan", "activate", SECOND_KEY])  # today its items are late
-    assert flooding.exit_code == 1 and "ladder_from" in flooding.output
-    forced = runner.invoke(app, ["plan", "activate", SECOND_KEY, "--force"])
-    assert forced.exit_code == 0, forced.output
+    _review(config)
+    check = runner.invoke(app, ["plan", "check"])
+    assert check.exit_code == 0 and "默认自启用之日起" in check.output  # warned before activation
+    activated = runner.invoke(app, ["plan", "activate", SECOND_KEY])  # today its items are late
+    assert activated.exit_code == 0, activated.output
+    assert "迟启保护" in activated.output and "启动通知" in activated.output
+    ctx = make_context(sqlite_url, config_dir=config)
+    calendar = ctx.calendar
+    today = local_day(utcnow())
+    with ctx.db.session() as s:
+        assert find_plan(s, SECOND_KEY).ladder_from == today
+    setup(ctx, utcnow())  # a reload of the plan file (no ladder_from in it) keeps the protection
+    with ctx.db.session() as s:
+        assert find_plan(s, SECOND_KEY).ladder_from == today
+    first = calendar.next_workday(today, include_self=True)
+    chase(ctx, at_local(first))
+    assert _levels(ctx, SECOND_KEY) <= {"advance", "due"}  # hundreds overdue, none escalated
+    with ctx.db.session() as s:
+        starts = s.scalars(select(Reminder).where(Reminder.level == "start")).all()
+    assert starts and len(starts) == len({r.recipient for r in starts})  # one per department
+    chase(ctx, at_local(calendar.add_workdays(first, 1)))
+    assert "urge" in _levels(ctx, SECOND_KEY) and "escalate" not in _levels(ctx, SECOND_KEY)
     closed = runner.invoke(app, ["plan", "close", SECOND_KEY])
     assert closed.exit_code == 0 and "已结束" in closed.output
     ambiguous = runner.invoke(app, ["plan", "close", "2023"])
     assert ambiguous.exit_code == 1 and FIRST_KEY in ambiguous.output
+
+
+def test_cli_activate_from_deadlines_opts_out_of_late_start_protection(
+    make_context, sqlite_url, tmp_path, monkeypatch
+) -> None:
+    config = _late_draft(tmp_path, monkeypatch, sqlite_url)
+    _review(config)
+    activated = CliRunner().invoke(app, ["plan", "activate", SECOND_KEY, "--from-deadlines"])
+    assert activated.exit_code == 0, activated.output
+    assert "--from-deadlines" in activated.output
+    ctx = make_context(sqlite_url, config_dir=config)
+    with ctx.db.session() as s:
+        assert find_plan(s, SECOND_KEY).ladder_from is None
+    chase(ctx, at_local(ctx.calendar.next_workday(local_day(utcnow()), include_self=True)))
+    assert "escalate" in _levels(ctx, SECOND_KEY)  # the office chose: old items at once
+
+
+def _late_draft(tmp_path, monkeypatch, url: str):
+    config = two_plan_config(tmp_path, draft=True, doc_no="待填写")
+    monkeypatch.setenv("DUBAN_DATABASE_URL", url)
+    monkeypatch.setenv("DUBAN_CONFIG_DIR", str(config))
+    monkeypatch.setenv("DUBAN_HOME", str(tmp_path))
+    return config
+
+
+def _review(config) -> None:
+    path = config / "plans" / "volunteer-2023.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("待填写", "泰退役〔2023〕5号"),
+                    encoding="utf-8")

@@ -28,19 +28,19 @@ def test_new_plan_is_a_draft_to_review(tmp_path: Path, monkeypatch) -> None:
     plan = data["plan"]
     assert (plan["key"], plan["year"], plan["draft"]) == ("taimin-2024-12", 2024, True)
     assert plan["doc_no"] == plan["issued"] == "待填写"  # not invented
-    assert plan["ladder_from"] == "待填写"  # 2024 is over: its items would all start overdue
+    assert "ladder_from" not in plan  # late-start protection is the default at activation
     assert str(plan["starts"]) == "2024-06-01" and str(plan["ends"]) == "2024-12-31"
     assert plan["title"].startswith("2024年")
     assert [a["title"] for a in data["actions"]][1] == "社区养老服务行动"
     assert "全市 2023 年改造" in data["actions"][1]["clause"]  # kept as written, and flagged:
     assert "行动2 条款" in result.output and "含 2023 年" in result.output
-    assert re.search(r"有 \d+ 项已逾期", result.output)
+    assert re.search(r"有 \d+ 项已逾期", result.output)  # 2024 is over: all would start late
+    assert "默认自启用之日起" in result.output and "--from-deadlines" in result.output
     check = runner.invoke(app, ["plan", "check", str(config)])
     assert check.exit_code == 1 and "plan.doc_no" in check.output and "待填写" in check.output
     text = path.read_text(encoding="utf-8").replace("doc_no: 待填写", "doc_no: 泰民〔2024〕3号")
     text = text.replace("issued: 待填写", "issued: 2024-05-30")
-    path.write_text(text.replace("ladder_from: 待填写", "ladder_from: 2024-06-03"),
-                    encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
     check = runner.invoke(app, ["plan", "check", str(config)])
     assert check.exit_code == 0, check.output
     assert "泰民〔2024〕3号" in check.output and "泰民〔2023〕12号" in check.output
