@@ -157,6 +157,11 @@ def test_supervisors_see_red_fitting_tables_and_chinese_forms(tmp_path: Path) ->
                 assert bars(ui, "red") > 0, "nothing red after a run with overdue items"
                 ui.shot("dashboard.png")
 
+                # The README's way to list them: the state name in the Runs page's address.
+                runs = ui.open("/runs?state=有逾期", "2023-10-09")
+                assert "有逾期" in runs and "2023-06-26" not in runs, runs[:1500]
+                ui.shot("runs-overdue.png")
+
                 digest = final_state(port, start_run(port, "发送督办汇总", as_of="2023-10-09"))
                 assert digest["type"] == "COMPLETED", digest
                 board = eventually(lambda: latest(port, BOARD_KEY), 60)
@@ -187,7 +192,7 @@ def test_supervisors_see_red_fitting_tables_and_chinese_forms(tmp_path: Path) ->
         assert code == 0
     finally:
         up.kill()
-    for name in ("dashboard.png", "board.png", "run.png", "form.png"):
+    for name in ("dashboard.png", "board.png", "run.png", "form.png", "runs-overdue.png"):
         assert (SHOTS / name).stat().st_size > 20_000
 
 
