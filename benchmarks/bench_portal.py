@@ -53,9 +53,14 @@ class Phase:
     statuses: Counter[int] = field(default_factory=Counter)
     elapsed: float = 0.0
 
+    @property
+    def p95(self) -> float:
+        ms = sorted(x * 1000 for x in self.latencies)
+        return ms[min(len(ms) - 1, int(round(0.95 * len(ms))) - 1)]
+
     def line(self) -> str:
         ms = sorted(x * 1000 for x in self.latencies)
-        p95 = ms[min(len(ms) - 1, int(round(0.95 * len(ms))) - 1)]
+        p95 = self.p95
         return (f"{self.name:<26} {len(ms):>5} req  {len(ms) / self.elapsed:>7.1f} req/s  "
                 f"p50 {statistics.median(ms):>6.1f} ms  p95 {p95:>6.1f} ms  "
                 f"max {ms[-1]:>6.1f} ms  status {dict(self.statuses)}")
@@ -80,22 +85,32 @@ def prepare(home: Path, links: int) -> tuple[Context, list[str]]:
     return ctx, issued
 
 
-def start_server(home: Path, port: int) -> subprocess.Popen:
+def start_server(home: Path, port: int, floor: bool = False) -> subprocess.Popen:
+    """The report page (`python -m portal`), or with `floor` the floor app on the same ledger."""
     env = {**os.environ, "DUBAN_HOME": str(home),
            "DUBAN_DATABASE_URL": f"sqlite:///{home / 'duban.db'}"}
+    command = (["benchmarks/floor_app.py"] if floor else ["-m", "portal"]) + [
+        "--host", "127.0.0.1", "--port", str(port)]
     server = subprocess.Popen(
-        [sys.executable, "-m", "portal", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [sys.executable, *command], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                asyncio.run(warm(f"http://127.0.0.1:{port}"))
                 return server
         except httpx.HTTPError:
             time.sleep(0.1)
     server.kill()
     raise SystemExit("the report page server did not start:\n" + server.stderr.read().decode())
+
+
+async def warm(base: str, requests: int = 100) -> None:
+    """Untimed requests first, so neither server is measured while it warms up."""
+    async with httpx.AsyncClient(timeout=60) as client:
+        await asyncio.gather(*(client.get(f"{base}/healthz") for _ in range(requests)))
 
 
 async def run_phase(name: str, clients: int, calls: list) -> tuple[Phase, list]:
@@ -120,6 +135,17 @@ async def run_phase(name: str, clients: int, calls: list) -> tuple[Phase, list]:
         await asyncio.gather(*(worker() for _ in range(clients)))
         phase.elapsed = time.perf_counter() - started
     return phase, results
+
+
+async def floor_bench(base: str, issued: list[str], clients: int) -> list[Phase]:
+    """The floor app under the same load: GET every link, POST the same form to every link."""
+    gets = [lambda c, t=t: c.get(f"{base}/r/{t}") for t in issued]
+    get_phase, _ = await run_phase("floor GET", clients, gets)
+    data = {"csrf": "0" * 64, "nonce": "0" * 32, "kind": "progress", "value": "1",
+            "note": "基准测试"}
+    posts = [lambda c, t=t: c.post(f"{base}/r/{t}", data=data) for t in issued]
+    post_phase, _ = await run_phase("floor POST", clients, posts)
+    return [get_phase, post_phase]
 
 
 async def bench(base: str, issued: list[str], clients: int) -> list[Phase]:
@@ -163,17 +189,23 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-portal-") as folder:
         home = Path(folder)
         ctx, issued = prepare(home, args.links)
-        port = free_port()
-        server = start_server(home, port)
-        try:
-            phases = asyncio.run(bench(f"http://127.0.0.1:{port}", issued, args.clients))
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
-        print(f"report page, SQLite, {args.clients} concurrent clients, {args.links} links, "
-              f"{os.cpu_count()} CPUs")
+        phases = []
+        for floor in (True, False):  # the floor first, then the page, on the same ledger
+            port = free_port()
+            server = start_server(home, port, floor)
+            try:
+                run = floor_bench if floor else bench
+                phases += asyncio.run(run(f"http://127.0.0.1:{port}", issued, args.clients))
+            finally:
+                server.terminate()
+                server.wait(timeout=30)
+        print(f"report page and its floor, SQLite, {args.clients} concurrent clients, "
+              f"{args.links} links, {os.cpu_count()} CPUs")
         for phase in phases:
             print(phase.line())
+        p95 = {phase.name: phase.p95 for phase in phases}
+        for name, floor in (("GET form", "floor GET"), ("POST report", "floor POST")):
+            print(f"{name} p95 over floor: {p95[name] / p95[floor]:.2f}")
         ok = check_ledger(ctx, issued)
         print("zero lost or duplicated reports: " + ("yes" if ok else "NO"))
         ctx.db.dispose()

@@ -1,7 +1,7 @@
 """Every benchmark, one report: runs them all and writes BENCHMARKS.md.
 
     .venv/bin/python benchmarks/run.py            # full: chase at 10k/100k/1M, 10k baseline
-    .venv/bin/python benchmarks/run.py --quick    # under two minutes: 10k chase, smaller runs
+    .venv/bin/python benchmarks/run.py --quick    # under three minutes: 10k+100k chase (SQLite)
     .venv/bin/python benchmarks/run.py --only prefect --update  # re-run whole sections, merge
 
 Each benchmark runs in its own process (bench_chase.measure: one per size and database), so
@@ -124,25 +124,31 @@ def drop_bench_schema(size: int) -> None:
     engine.dispose()
 
 
-def chase(sizes: list[int], log: Callable[[str], None]) -> Section:
+def chase(sizes: list[int], log: Callable[[str], None],
+          dbs: tuple[str, ...] = ("sqlite", "postgres")) -> Section:
     section = Section(TITLES[0])
     section.lines += [
         "`benchmarks/bench_chase.py` (synthetic ledger: 1,000 departments, action 1 of a plan "
         "`bench-2023`, deadlines spread around 2023-10-16): each size in a fresh process; "
-        "`chase` = classify + decide + record reminders, `assemble` = one digest per recipient; "
-        "peak = the process's peak RSS (populating included).", "",
-        "| database | occurrences | populate s | chase s | reminders | assemble s | digests "
-        "| peak MB |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "`populate` = writing the open occurrences (the yardstick), `chase` = classify + decide "
+        "+ record reminders and item events, `assemble` = one digest per recipient; peak = the "
+        "process's peak RSS (populating included). Ratios: chase / populate and assemble / "
+        "chase in the same process; peak / the same database's peak at the size ten times "
+        "smaller. Targets: chase / populate <= 1, assemble / chase <= 1, peak ratio <= 1.5 and "
+        "peak <= 500 MB.", "",
+        "| database | occurrences | populate s | chase s | **chase / populate** | reminders "
+        "| assemble s | **assemble / chase** | digests | peak MB | **peak / 10x smaller** |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     have_pg = pg_version() is not None
-    for db in ("sqlite", "postgres"):
+    for db in dbs:
         short = "pg" if db == "postgres" else db
+        peaks: dict[int, float] = {}
         for size in sizes:
             label = size_label(size)
             if db == "postgres" and not have_pg:
                 section.lines.append(f"| {db} | {size:,} | not run: PostgreSQL not reachable "
-                                     "| | | | | |")
+                                     "| | | | | | | | |")
                 continue
             log(f"chase {db} {size:,}")
             try:
@@ -150,18 +156,36 @@ def chase(sizes: list[int], log: Callable[[str], None]) -> Section:
             except subprocess.CalledProcessError as exc:
                 reason = (exc.stderr or "").strip().splitlines()[-1:] or ["no output"]
                 section.lines.append(f"| {db} | {size:,} | not run: {reason[0][:120]} "
-                                     "| | | | | |")
+                                     "| | | | | | | | |")
                 continue
             finally:
                 if db == "postgres":
                     drop_bench_schema(size)
+            peaks[size] = f["peak_mb"]
+            over = _ratio(f["chase_s"], f["populate_s"])
+            assembly = _ratio(f["assemble_s"], f["chase_s"])
+            peak = _ratio(f["peak_mb"], peaks.get(size // 10))
             section.lines.append(
-                f"| {db} | {size:,} | {f['populate_s']} | {f['chase_s']} | {f['reminders']:,} "
-                f"| {f['assemble_s']} | {f['digests']:,} | {f['peak_mb']} |")
+                f"| {db} | {size:,} | {f['populate_s']} | {f['chase_s']} | **{_text(over)}** "
+                f"| {f['reminders']:,} | {f['assemble_s']} | **{_text(assembly)}** "
+                f"| {f['digests']:,} | {f['peak_mb']} | **{_text(peak)}** |")
             section.result[f"chase_{short}_{label}_s"] = f["chase_s"]
+            section.result[f"populate_{short}_{label}_s"] = f["populate_s"]
             section.result[f"assemble_{short}_{label}_s"] = f["assemble_s"]
             section.result[f"peak_mb_{label}_{short}"] = f["peak_mb"]
+            section.result[f"chase_over_populate_{label}_{short}"] = over
+            section.result[f"assemble_over_chase_{label}_{short}"] = assembly
+            if db == "sqlite" and peak is not None:
+                section.result[f"peak_ratio_{label}_over_{size_label(size // 10)}"] = peak
     return section
+
+
+def _ratio(part: float | None, whole: float | None) -> float | None:
+    return round(part / whole, 2) if part is not None and whole else None
+
+
+def _text(ratio: float | None) -> str:
+    return "—" if ratio is None else f"{ratio:.2f}"
 
 
 def prefect(occurrences: int, settle: float, probe: int, log: Callable[[str], None]) -> Section:
@@ -258,8 +282,9 @@ def dispatch(messages: int, log: Callable[[str], None]) -> Section:
     return section
 
 
-PHASE = re.compile(r"^(GET form|POST report|POST again \(same nonce\))\s+(\d+) req\s+"
-                   r"([\d.]+) req/s\s+p50\s+([\d.]+) ms\s+p95\s+([\d.]+) ms\s+max\s+([\d.]+) ms"
+PHASE = re.compile(r"^(floor GET|floor POST|GET form|POST report|POST again \(same nonce\))"
+                   r"\s+(\d+) req\s+([\d.]+) req/s\s+p50\s+([\d.]+) ms\s+p95\s+([\d.]+) ms"
+                   r"\s+max\s+([\d.]+) ms"
                    r"\s+status (.*)$")
 
 
@@ -281,25 +306,47 @@ def portal(links: int, log: Callable[[str], None]) -> Section:
         return section
     verdict = re.search(r"zero lost or duplicated reports: (\w+)", done.stdout)
     ledger = re.search(r"^ledger: (.*)$", done.stdout, re.MULTILINE)
+    by_name = {p[0]: p for p in phases}
+    floor_of = {"GET form": "floor GET", "POST report": "floor POST",
+                "POST again (same nonce)": "floor POST"}
     section.lines += [
         f"`benchmarks/bench_portal.py --links {links} --clients 50`: the report page "
         "(`python -m portal`, SQLite) in its own process; 50 requests in flight; each "
         "link's form fetched, its report posted, then posted again with the same form nonce "
-        "(a double click: must record nothing).", "",
-        "| phase | requests | req/s | p50 ms | p95 ms | max ms | statuses |",
-        "|---|---:|---:|---:|---:|---:|---|",
-        *(f"| {p[0]} | {p[1]} | {p[2]} | {p[3]} | {p[4]} | {p[5]} | {p[6]} |" for p in phases),
+        "(a double click: must record nothing). Measured in the same run against its *floor* "
+        "(`benchmarks/floor_app.py`: FastAPI with the same uvicorn settings on the same "
+        "ledger, one indexed read per GET, one insert per POST), the floor first; each server "
+        "gets 100 untimed requests before it is measured. Ratio: the phase's p95 over the "
+        "floor's p95 for the same method (targets: GET <= 2, POST <= 3).", "",
+        "| phase | requests | req/s | p50 ms | p95 ms | max ms | **p95 / floor p95** "
+        "| statuses |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for p in phases:
+        floor = by_name.get(floor_of.get(p[0], ""))
+        ratio = _ratio(float(p[4]), float(floor[4])) if floor else None
+        section.lines.append(f"| {p[0]} | {p[1]} | {p[2]} | {p[3]} | {p[4]} | {p[5]} "
+                             f"| **{_text(ratio) if floor else 'floor'}** | {p[6]} |")
+    section.lines += [
         "",
         f"Ledger: {ledger[1] if ledger else '?'}. Zero lost or duplicated reports: "
         f"**{verdict[1] if verdict else '?'}**.",
     ]
-    post = next((p for p in phases if p[0] == "POST report"), None)
+    post = by_name.get("POST report")
     if post:
         section.result.update(portal_rps=float(post[2]), portal_p50_ms=float(post[3]),
                               portal_p95_ms=float(post[4]))
-    get = next((p for p in phases if p[0] == "GET form"), None)
+    get = by_name.get("GET form")
     if get:
         section.result.update(portal_get_rps=float(get[2]), portal_get_p95_ms=float(get[4]))
+    for name, key in (("GET form", "get"), ("POST report", "post")):
+        floor = by_name.get(floor_of[name])
+        if floor:
+            section.result[f"floor_{key}_p95_ms"] = float(floor[4])
+            section.result[f"floor_{key}_rps"] = float(floor[2])
+        if floor and name in by_name:
+            section.result[f"portal_{key}_p95_over_floor"] = _ratio(float(by_name[name][4]),
+                                                                    float(floor[4]))
     section.result["portal_lost_or_duplicated"] = 0 if verdict and verdict[1] == "yes" else "na"
     return section
 
@@ -392,7 +439,7 @@ def write_report(path: Path, command: str, mode: str, head: list[str], sections:
         "# Benchmarks", "",
         f"{how} Figures, not assertions: the machine below was shared with other work while "
         "they ran (see its load average), so treat them as orders of magnitude. "
-        "`python benchmarks/run.py --quick` runs a smaller set in under two minutes.", "",
+        "`python benchmarks/run.py --quick` runs a smaller set in under three minutes.", "",
         "## Machine", "", *head, "",
     ]
     for title in order:
@@ -413,8 +460,8 @@ def _value(value: object) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--quick", action="store_true",
-                        help="under two minutes: 10k chase only, smaller Prefect, dispatch and "
-                             "portal runs, one start of duban up")
+                        help="under three minutes: the chase at 10k and 100k on SQLite, smaller "
+                             "Prefect, dispatch and portal runs, one start of duban up")
     parser.add_argument("--only", nargs="+", choices=BENCHES, default=list(BENCHES))
     parser.add_argument("--sizes", type=int, nargs="+", help="chase sizes (default by mode)")
     parser.add_argument("--output", type=Path, default=ROOT / "BENCHMARKS.md")
@@ -425,7 +472,7 @@ def main() -> None:
     mode = "quick" if args.quick else "full"
     command = "python benchmarks/run.py" + "".join(
         f" {a}" for a in sys.argv[1:])
-    sizes = args.sizes or ([10_000] if args.quick else [10_000, 100_000, 1_000_000])
+    sizes = args.sizes or ([10_000, 100_000] if args.quick else [10_000, 100_000, 1_000_000])
     started = time.monotonic()
 
     def log(text: str) -> None:
@@ -434,7 +481,7 @@ def main() -> None:
     head = machine(command)
     sections = []
     if "chase" in args.only:
-        sections.append(chase(sizes, log))
+        sections.append(chase(sizes, log, ("sqlite",) if args.quick else ("sqlite", "postgres")))
     if "prefect" in args.only:
         sections.append(prefect(300, 60, 30, log) if args.quick else
                         prefect(10_000, 900, 200, log))

@@ -7,9 +7,7 @@ Every wrong, expired or forged link, and every CSRF failure, gets the same page 
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, MutableMapping
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
@@ -62,16 +60,10 @@ class Portal:
     def __init__(self, ctx: Context, clock: Clock, limiter: FailureLimiter) -> None:
         self.ctx, self.clock, self.limiter = ctx, clock, limiter
         self.secret = load_secret(ctx.settings.home)
-        # SQLite runs one write transaction at a time anyway (BEGIN IMMEDIATE); queueing the
-        # threads here instead of in SQLite's sleeping busy handler keeps waits short and fair.
-        self._serial = threading.Lock() if ctx.db.dialect == "sqlite" else None
 
     @cached_property
     def office(self) -> OfficeSpec:
         return self.ctx.config.office
-
-    def serial(self) -> AbstractContextManager[Any]:
-        return self._serial or nullcontext()
 
     # -- shared ----------------------------------------------------------------------
 
@@ -171,8 +163,11 @@ class Portal:
         values = form.values
         if values.kind == "extend":
             return self.request_extension(token, values, now, client)
+        if not self._form_ok(values):
+            return self.failure(client)
         try:
-            with self.serial(), self.ctx.db.session() as session:
+            # the write transaction holds the report alone; the page is read after it commits
+            with self.ctx.db.session() as session:
                 grant = self._post_grant(session, token, values, now)
                 if grant is None:
                     return self.failure(client)
@@ -184,6 +179,7 @@ class Portal:
                     support=values.support, keep_open=values.keep_open)
                 by = Submitter(grant.department_id, link=grant, via="web")
                 outcome = submit(session, submission, by, self.ctx.report_rules, now)
+            with self.ctx.db.read() as session:
                 item = self.item(session, grant.occurrence_id, now)
         except ReportInputError as error:
             return self._redisplay(token, values, error, now, client)
@@ -194,6 +190,10 @@ class Portal:
         log.info("report %s (%s) recorded for occurrence %s", outcome.report_id, outcome.kind,
                  outcome.occurrence_id)
         return HTMLResponse(pages.success_page(item, outcome, self.office))
+
+    def _form_ok(self, values: pages.FormValues) -> bool:
+        """The checks a POST passes before any transaction: a known kind, a well-formed nonce."""
+        return values.kind in KINDS and nonce_ok(values.nonce)
 
     def _post_grant(self, session: Any, token: str, values: pages.FormValues,
                     now: datetime) -> tokens.Grant | None:
@@ -218,16 +218,17 @@ class Portal:
         """A request for a later deadline; the office decides (duban.reports.extensions).
         It does not spend the link; the same request again (a double click) gets the same page."""
         try:
-            with self.serial(), self.ctx.db.session() as session:
+            with self.ctx.db.session() as session:
                 grant = self._post_grant(session, token, values, now)
                 if grant is None:
                     return self.failure(client)
                 request = ask(session, grant, values.until, values.reason, now,
                               self.ctx.calendar)
+                asked = (request.id, request.requested_due_on.isoformat(),
+                         request.current_due_on.isoformat())
+            with self.ctx.db.read() as session:
                 item = self.item(session, grant.occurrence_id, now)
-                html = pages.extension_page(item, request.id,
-                                            request.requested_due_on.isoformat(),
-                                            request.current_due_on.isoformat(), self.office)
+            html = pages.extension_page(item, *asked, self.office)
         except ReportError as error:
             return self._redisplay(token, values, error, now, client)
         return HTMLResponse(html)
@@ -272,7 +273,7 @@ class Portal:
     def open_item(self, token: str, csrf: str, occurrence: str, client: str) -> Response:
         """Mint a single-use link for one of the department's open items and go to its form."""
         now = self.clock()
-        with self.serial(), self.ctx.db.session() as session:
+        with self.ctx.db.session() as session:
             grant = tokens.check(session, token, now)
             if (grant is None or grant.purpose != "department"
                     or not csrf_ok(self.secret, "d", token, csrf) or not occurrence.isdigit()):

@@ -191,43 +191,43 @@ def insert_ignoring_duplicates(
 
 def copy_ignoring_duplicates(
     session: Session, model: type, columns: Sequence[str], rows: Iterable[Sequence[Any]],
-) -> None:
+    constants: dict[str, Any] | None = None,
+) -> int:
     """The bulk form of `insert_ignoring_duplicates` for the chase's millions of rows: plain
-    tuples in `columns` order, converted by the columns' own SQLAlchemy types, written without
-    SQLAlchemy's per-row statement machinery. PostgreSQL: COPY into a temporary table, then one
-    INSERT ... SELECT ... ON CONFLICT DO NOTHING; SQLite: the driver's executemany of one
-    INSERT ... ON CONFLICT DO NOTHING. Holds one `chunk` in memory at a time."""
+    tuples in `columns` order (plus `constants`, the same for every row), converted by the
+    columns' own SQLAlchemy types, written without SQLAlchemy's per-row statement machinery.
+    PostgreSQL: COPY into a temporary table, then one INSERT ... SELECT ... ON CONFLICT DO
+    NOTHING per chunk; SQLite: the driver's executemany of one INSERT ... ON CONFLICT DO
+    NOTHING. Holds one chunk in memory at a time. Returns how many rows were new."""
     table = model.__table__
     dialect = session.get_bind().dialect
     quote = dialect.identifier_preparer.quote
+    constants = constants or {}
+    fixed = tuple(_bound(table.c[name].type, dialect, value) for name, value in constants.items())
     convert = [(i, p) for i, name in enumerate(columns)
                if (p := table.c[name].type._cached_bind_processor(dialect)) is not None]
-    names = ", ".join(quote(name) for name in columns)
+    names = ", ".join(quote(name) for name in [*columns, *constants])
 
-    last: list[tuple[Any, Any]] = [(object(), None)] * len(convert)
-
-    def converted(batch: Sequence[Sequence[Any]]) -> Iterator[tuple[Any, ...]]:
+    def converted(batch: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
+        if not convert:
+            return [(*row, *fixed) for row in batch]
+        out = []
         for row in batch:
-            if not convert:
-                yield tuple(row)
-                continue
             values = list(row)
-            for n, (i, process) in enumerate(convert):
-                value = values[i]
-                seen, done = last[n]
-                if value is not seen:  # the same object again (the chase's `now`): reused
-                    done = process(value)
-                    last[n] = (value, done)
-                values[i] = done
-            yield tuple(values)
+            for i, process in convert:
+                values[i] = process(values[i])
+            out.append((*values, *fixed))
+        return out
 
     connection = session.connection()
+    inserted = 0
     if dialect.name != "postgresql":
         sql = (f"INSERT INTO {quote(table.name)} ({names}) VALUES "
-               f"({', '.join('?' for _ in columns)}) ON CONFLICT DO NOTHING")
+               f"({', '.join('?' for _ in range(len(columns) + len(fixed)))}) "
+               "ON CONFLICT DO NOTHING")
         for batch in chunked(rows, COPY_CHUNK):
-            connection.exec_driver_sql(sql, list(converted(batch)))
-        return
+            inserted += connection.exec_driver_sql(sql, converted(batch)).rowcount
+        return inserted
     staging = quote(f"_duban_copy_{table.name}")
     raw = connection.connection.dbapi_connection
     with raw.cursor() as cursor:
@@ -239,4 +239,11 @@ def copy_ignoring_duplicates(
                     copy.write_row(row)
             cursor.execute(f"INSERT INTO {quote(table.name)} ({names}) SELECT {names} "
                            f"FROM {staging} ON CONFLICT DO NOTHING")
+            inserted += max(cursor.rowcount, 0)
             cursor.execute(f"TRUNCATE {staging}")
+    return inserted
+
+
+def _bound(type_: Any, dialect: Any, value: Any) -> Any:
+    process = type_._cached_bind_processor(dialect)
+    return process(value) if process is not None else value

@@ -66,7 +66,7 @@ REPORT_KIND_ZH = {"done": "办结", "progress": "进展", "ack": "签收"}
 # retention trims old events, so those are stamped with the emission time instead.
 OCCURRED_WINDOW = timedelta(hours=24)
 EVENT_COLUMNS = ("uid", "dedup_key", "kind", "occurrence_id", "department_code", "county_code",
-                 "action_no", "payload", "at", "emitted_at")
+                 "action_no", "payload")
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,8 @@ class _Facts:
     county_name: str
 
 
-def _facts(session: Session, occurrence_ids: Iterable[int]) -> dict[int, _Facts]:
+def _facts(session: Session, occurrence_ids: Iterable[int],
+           span: tuple[int, int] | None = None) -> dict[int, _Facts]:
     query = (
         select(Occurrence.id, Occurrence.period, Occurrence.due_on, Duty.title, Action.no,
                Action.title, Department.code, Department.name, Jurisdiction.code,
@@ -103,6 +104,13 @@ def _facts(session: Session, occurrence_ids: Iterable[int]) -> dict[int, _Facts]
         .join(Jurisdiction, Department.jurisdiction_id == Jurisdiction.id)
     )
     out: dict[int, _Facts] = {}
+    if span is not None:  # one range scan instead of lists of ids
+        wanted = set(occurrence_ids)
+        for occ_id, *rest in session.connection().execute(
+                query.where(Occurrence.id.between(*span))).tuples():
+            if occ_id in wanted:
+                out[occ_id] = _Facts(*rest)
+        return out
     for chunk in chunked(sorted(set(occurrence_ids)), 1000):
         for occ_id, *rest in session.execute(query.where(Occurrence.id.in_(chunk))).tuples():
             out[occ_id] = _Facts(*rest)
@@ -114,21 +122,27 @@ def record_changes(
     changes: Iterable[Change],
     now: datetime,
     calendar: WorkCalendar | None = None,
+    span: tuple[int, int] | None = None,
 ) -> int:
     """Write the outbox rows of `changes` in the caller's transaction, ignoring dedup keys already
-    written. With a calendar, payloads say how many working days late the item is. Returns how
-    many rows are new."""
+    written. With a calendar, payloads say how many working days late the item is; `span`:
+    every change's occurrence id lies in [first, last] (the chase's batches: looked up by range).
+    Returns how many rows are new."""
     unique: dict[str, Change] = {}
     for change in changes:
         unique.setdefault(change.dedup_key, change)
     if not unique:
         return 0
     known: set[str] = set()
-    for chunk in chunked(list(unique), 1000):
-        known.update(session.scalars(select(ItemEvent.dedup_key)
-                                     .where(ItemEvent.dedup_key.in_(chunk))))
+    if span is not None:
+        known.update(session.connection().execute(select(ItemEvent.dedup_key).where(
+            ItemEvent.occurrence_id.between(*span))).scalars())
+    else:
+        for chunk in chunked(list(unique), 1000):
+            known.update(session.scalars(select(ItemEvent.dedup_key)
+                                         .where(ItemEvent.dedup_key.in_(chunk))))
     fresh = [c for key, c in unique.items() if key not in known]
-    facts = _facts(session, (c.occurrence_id for c in fresh))
+    facts = _facts(session, (c.occurrence_id for c in fresh), span)
     today = local_day(now)
     rows = []
     for change in fresh:
@@ -148,8 +162,9 @@ def record_changes(
             payload["overdue_days"] = calendar.workdays_between(fact.due_on, today) if late else 0
         payload.update(change.detail)
         rows.append((str(uuid.uuid4()), change.dedup_key, change.kind, change.occurrence_id,
-                     fact.department, fact.county, fact.action_no, payload, now, None))
-    copy_ignoring_duplicates(session, ItemEvent, EVENT_COLUMNS, rows)
+                     fact.department, fact.county, fact.action_no, payload))
+    copy_ignoring_duplicates(session, ItemEvent, EVENT_COLUMNS, rows,
+                             {"at": now, "emitted_at": None})
     return len(rows)
 
 
