@@ -7,7 +7,10 @@ of `duban chase` over a plan's actions. The tasks are ordinary sync functions ca
 
 from __future__ import annotations
 
-from prefect.context import FlowRunContext
+import functools
+from contextlib import AbstractContextManager
+
+from prefect.context import FlowRunContext, SyncClientContext
 from prefect.states import State
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
@@ -22,6 +25,13 @@ from tasks.publish import publish_action
 
 DELIVERY_ZH = {"sent": "已发送", "failed": "未送达", "unknown": "结果未知",
                "unroutable": "无送达渠道", "retrying": "待重试", "in_flight": "发送中"}
+
+def shared_client() -> AbstractContextManager:
+    """One Prefect sync client for every sync task run (and sync artifact call) of this run and
+    its subflows. Without it each task run builds its own client, loading the CA bundle into a
+    new SSL context and asking the server's version: most of an action flow's client time."""
+    return SyncClientContext.get_or_create()
+
 
 def resolve_as_of(as_of: str | None) -> str:
     """The run's instant as an aware ISO string, fixed once so every task sees the same now."""
@@ -71,10 +81,17 @@ def action_titles(plan: str) -> dict[int, str]:
     return dict(rows)
 
 
+@functools.cache
+def _calendar() -> WorkCalendar:
+    """One calendar per process: a fresh one computes the year's flags again (~0.1 s), and the
+    daily flow asks once per action."""
+    return WorkCalendar()
+
+
 def non_workday_state(as_of: str, data: object = None) -> State | None:
     """Completed("非工作日") on a day off, None on a working day (adjusted Saturdays included)."""
     day = local_day(parse_as_of(as_of))
-    if WorkCalendar().is_workday(day):
+    if _calendar().is_workday(day):
         return None
     return non_workday(f"{day} 为非工作日，跳过", data=data)
 
@@ -88,9 +105,10 @@ def run_action(plan: str, action_no: int, as_of: str | None, dry_run: bool) -> S
         skipped = non_workday_state(now, data=[])
         if skipped is not None:
             return skipped
-        results = chase_actions(now, [action_no], dry_run, plan)
-        if not dry_run:
-            publish_action(now, action_no, plan)
+        with shared_client():
+            results = chase_actions(now, [action_no], dry_run, plan)
+            if not dry_run:
+                publish_action(now, action_no, plan)
     except Exception as exc:  # noqa: BLE001  the run's state says it; the log has the traceback
         return error_state(exc)
     return action_state(results, dry_run)

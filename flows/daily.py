@@ -1,6 +1,7 @@
 """每日督办: the day as one parent flow, each action of the active plans as a subflow, then the
 digest. Ordering is explicit (the digest starts when the last action has finished) instead of two
-clocks, and the UI groups a day's runs under one parent run.
+clocks, and the UI groups a day's runs under one parent run. A day off is one run with one task
+(the board), not a subflow per action that would only skip itself.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ from prefect import flow
 from prefect.states import Failed, State
 
 from flows.actions import action_flow
-from flows.common import day_label, resolve_as_of, run_name
+from flows.common import day_label, non_workday_state, resolve_as_of, run_name, shared_client
 from flows.dispatch import dispatch_flow
-from flows.states import ERROR, OVERDUE, day_state
+from flows.states import ERROR, NON_WORKDAY, OVERDUE, day_state, error_state, non_workday
 from tasks.chase import plan_actions
 from tasks.publish import publish_board
 
@@ -49,18 +50,41 @@ async def daily_flow(
     plan / actions: 只跑某计划、某几项行动; board_first: 先按台账现状发布督办总览（启动时补跑用，
     the board is there in seconds instead of after the whole day's chase)."""
     now = resolve_as_of(as_of)
-    if board_first and not dry_run:
-        publish_board(now)
-    runs = []
-    for key, no, title in plan_actions(now, plan, actions, dry_run):
-        named = action_flow.with_options(flow_run_name=f"{no:02d} {title} {day_label(now)}"
-                                         + ("（演练）" if dry_run else ""))
-        state = await named(plan=key, action=no, as_of=now, dry_run=dry_run, return_state=True)
-        runs.append({"plan": key, "action": no, "title": title, **await outcome(state)})
-    dispatch = None
-    if not dry_run:
-        dispatch = await outcome(await dispatch_flow(as_of=now, return_state=True))
+    with shared_client():
+        day_off = non_workday_state(now)
+        if day_off is not None:
+            return day_off_state(now, day_off, plan, actions, dry_run)
+        if board_first and not dry_run:
+            publish_board(now)
+        runs = []
+        for key, no, title in plan_actions(now, plan, actions, dry_run):
+            named = action_flow.with_options(flow_run_name=f"{no:02d} {title} {day_label(now)}"
+                                             + ("（演练）" if dry_run else ""))
+            state = await named(plan=key, action=no, as_of=now, dry_run=dry_run,
+                                return_state=True)
+            runs.append({"plan": key, "action": no, "title": title, **await outcome(state)})
+        dispatch = None
+        if not dry_run:
+            dispatch = await outcome(await dispatch_flow(as_of=now, return_state=True))
     return daily_state(runs, dispatch)
+
+
+def day_off_state(now: str, day_off: State, plan: str | None, actions: list[int] | None,
+                  dry_run: bool) -> State:
+    """A day off costs one task run, not a subflow per action that would only skip itself:
+    nothing is chased or sent; 督办总览 is published (items fall overdue on days off too).
+    The runs list still names every action, marked 非工作日, as their skipped runs would."""
+    try:
+        listed = plan_actions(now, plan, actions, dry_run)
+        if not dry_run:
+            publish_board(now)
+    except Exception as exc:  # noqa: BLE001  运行出错, as when a subflow breaks
+        return error_state(exc)
+    runs = [{"plan": key, "action": no, "title": title, "ok": True, "state": NON_WORKDAY,
+             "message": day_off.message, "data": []} for key, no, title in listed]
+    return non_workday(f"{day_off.message}：各行动不催办，不发送汇总"
+                       + ("" if dry_run else "；督办总览已更新"),
+                       data={"runs": runs, "dispatch": None})
 
 
 def daily_state(runs: list[dict], dispatch: dict | None) -> State:

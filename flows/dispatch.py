@@ -5,7 +5,13 @@ from __future__ import annotations
 from prefect import flow
 from prefect.states import Completed, State
 
-from flows.common import delivery_summary, non_workday_state, resolve_as_of, run_name
+from flows.common import (
+    delivery_summary,
+    non_workday_state,
+    resolve_as_of,
+    run_name,
+    shared_client,
+)
 from flows.states import error_state
 from tasks.chase import dispatch_digests
 from tasks.publish import publish_board
@@ -29,8 +35,9 @@ async def dispatch_flow(as_of: str | None = None, force: bool = False) -> State:
     try:
         now = resolve_as_of(as_of)
         skipped = None if force else non_workday_state(now)
-        result = dispatch_digests(now, force) if skipped is None else None
-        publish_board(now)
+        with shared_client():
+            result = dispatch_digests(now, force) if skipped is None else None
+            publish_board(now)
     except Exception as exc:  # noqa: BLE001  运行出错, told apart from any delivery outcome
         return error_state(exc)
     return skipped if skipped is not None else dispatch_state(result)

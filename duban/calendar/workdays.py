@@ -244,7 +244,7 @@ class WorkCalendar:
         """The n-th (n >= 1) working day of the month, for 'by the 5th working day' rules."""
         if n < 1:
             raise ValueError(f"n must be >= 1, got {n}")
-        workdays = [info.date for info in self.month(year, month) if info.workday]
+        workdays = self._month_workdays(year, month)
         if n > len(workdays):
             raise ValueError(
                 f"{year}-{month:02d} has only {len(workdays)} working days, no working day #{n}"
@@ -252,7 +252,14 @@ class WorkCalendar:
         return workdays[n - 1]
 
     def last_workday_of_month(self, year: int, month: int) -> date:
-        return [info.date for info in self.month(year, month) if info.workday][-1]
+        return self._month_workdays(year, month)[-1]
+
+    def _month_workdays(self, year: int, month: int) -> list[date]:
+        """The month's working days from the year's cached flags (the same answer as month(),
+        without building a DayInfo per day: the chase asks for every duty every day)."""
+        length = calendar.monthrange(year, month)[1]
+        days = (date(year, month, day) for day in range(1, length + 1))
+        return [d for d in days if self.is_workday(d)]
 
     def missing_next_year(self, today: date) -> int | None:
         """From 1 November on (the notice is due): next year if it still lacks official data."""

@@ -123,6 +123,19 @@ def test_the_day_is_one_parent_run_each_action_a_subflow_then_the_digest(ledger)
     assert all(c.end_time <= digest.start_time for c in children if c is not digest)
 
 
+def test_a_day_off_is_one_run_that_chases_and_sends_nothing(ledger) -> None:
+    state = run(daily_flow, as_of="2023-10-02", actions=[2, 5])  # 国庆: a Monday off
+    assert state.is_completed() and state.name == "非工作日", state
+    assert "不发送汇总" in state.message and "督办总览已更新" in state.message
+    data = state.result()
+    assert data["dispatch"] is None
+    assert [(r["action"], r["state"], r["data"]) for r in data["runs"]] == [
+        (2, "非工作日", []), (5, "非工作日", [])]
+    assert subflow_runs(run_id(state)) == []  # no subflow that would only skip itself
+    assert task_run_count(run_id(state)) == 1  # the board, for items falling overdue meanwhile
+    assert count(ledger, Reminder) == 0 and count(ledger, OutboxMessage) == 0
+
+
 def subflow_runs(parent_id):
     """The flow runs whose parent task run belongs to this flow run."""
     async def read():

@@ -108,6 +108,20 @@ def test_nth_workday_of_month_rejects_non_positive(cal: WorkCalendar) -> None:
         cal.nth_workday_of_month(2023, 10, 0)
 
 
+@pytest.mark.parametrize("overrides", [{}, {date(2023, 9, 1): False, date(2024, 3, 2): True}],
+                         ids=["official", "overridden"])
+def test_month_workdays_agree_with_the_day_by_day_view(overrides: dict[date, bool]) -> None:
+    """nth/last working day of a month (from the cached per-year flags) name the same days as
+    month()'s DayInfo list, local overrides and a provisional year included."""
+    cal = WorkCalendar(overrides=overrides)
+    for year in (2023, 2024, 2027):
+        for month in range(1, 13):
+            shown = [info.date for info in cal.month(year, month) if info.workday]
+            assert [cal.nth_workday_of_month(year, month, n)
+                    for n in range(1, len(shown) + 1)] == shown
+            assert cal.last_workday_of_month(year, month) == shown[-1]
+
+
 def test_last_workday_of_month(cal: WorkCalendar) -> None:
     assert cal.last_workday_of_month(2023, 9) == date(2023, 9, 28)
     assert cal.last_workday_of_month(2024, 9) == date(2024, 9, 30)

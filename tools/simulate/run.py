@@ -68,11 +68,11 @@ def action_numbers(world: World) -> list[int]:
 
 
 def run_flows(as_of: str, workday: bool, actions: list[int]) -> tuple[int, list[str]]:
-    """The day's flow runs; returns how many ran and the problems they reported."""
+    """The day's flow runs (每日督办 with every action: on a day off it runs no subflow and
+    sends nothing); returns how many flow runs there were and the problems they reported."""
     from flows.run import run_chase
 
-    chosen = actions if workday else actions[:1]
-    raw = run_chase(as_of, chosen)
+    raw = run_chase(as_of, actions)
     problems = [f"action {r['action']}: {r['state']} {r['message']}" for r in raw.get("runs", [])
                 if not r.get("ok")]
     if raw.get("error"):
@@ -80,7 +80,10 @@ def run_flows(as_of: str, workday: bool, actions: list[int]) -> tuple[int, list[
     dispatch = raw.get("dispatch") or {}
     if dispatch and not dispatch.get("ok"):
         problems.append(f"dispatch: {dispatch.get('state')} {dispatch.get('message')}")
-    return len(raw.get("runs", [])) + (1 if dispatch else 0), problems
+    if not workday and (dispatch or any(r.get("data") for r in raw.get("runs", []))):
+        problems.append("a day off ran the chase or the dispatch")
+    subflows = len(raw.get("runs", [])) if workday else 0
+    return 1 + subflows + (1 if dispatch else 0), problems
 
 
 def count_reports(world: World) -> int:
@@ -101,13 +104,16 @@ class Simulation:
         self.excel_dir = excel_dir or world.home / "excel"
 
     def run(self, first: date, last: date) -> Outcome:
+        from prefect.exceptions import TerminationSignal  # Prefect is set up by now (world.py)
+
         actions = action_numbers(self.world)
         day, started = first, time.monotonic()
         total = (last - first).days + 1
         while day <= last:
             try:
                 self.one_day(day, actions, last)
-            except KeyboardInterrupt:  # SIGTERM / Ctrl-C: report the days done so far
+            except (KeyboardInterrupt, TerminationSignal):  # SIGTERM / Ctrl-C (Prefect's own
+                # handler answers SIGTERM during a flow run): report the days done so far
                 self.outcome.interrupted = day
                 self.log(f"  interrupted on {day}: reporting the {len(self.outcome.days)} "
                          "days done")
@@ -166,7 +172,7 @@ class Simulation:
             f"{day}: the chase was SIGKILLed after {killed['received_before_kill']} digests had "
             f"arrived, {killed['in_flight']} in flight; rerun at 09:30")
         self.outcome.faults["kill"] = {"day": day.isoformat(), **killed}
-        return runs + len(actions) + 1, problems
+        return runs + len(actions) + 2, problems  # + the killed run's
 
     def final(self, last: date) -> None:
         if self.events is not None:
