@@ -9,10 +9,15 @@ from __future__ import annotations
 
 from prefect import flow
 from prefect.states import State
+from pydantic import Field
 
-from flows.common import run_action, run_name
+from flows.common import AS_OF_FIELD, DRY_RUN_FIELD, run_action, run_name
 
 ACTION_FLOW_NAME = "行动督办"
+PLAN_KEY_FIELD = Field(..., json_schema_extra={"title": "方案"},
+                       description="方案代码（由部署给定）。")
+ACTION_NO_FIELD = Field(..., json_schema_extra={"title": "行动序号"},
+                        description="方案中的行动序号（由部署给定）。")
 
 
 @flow(
@@ -22,7 +27,10 @@ ACTION_FLOW_NAME = "行动督办"
     "发送由“发送督办汇总”统一完成。每项行动一个部署，由计划生成。",
 )
 async def action_flow(
-    plan: str, action: int, as_of: str | None = None, dry_run: bool = False
+    plan: str = PLAN_KEY_FIELD,
+    action: int = ACTION_NO_FIELD,
+    as_of: str | None = AS_OF_FIELD,
+    dry_run: bool = DRY_RUN_FIELD,
 ) -> State:
     """plan: the plan's key (config plans/*.yaml); action: its number within the plan."""
     return run_action(plan, action, as_of, dry_run)

@@ -12,6 +12,7 @@ from contextlib import AbstractContextManager
 
 from prefect.context import FlowRunContext, SyncClientContext
 from prefect.states import State
+from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -22,6 +23,16 @@ from duban.ledger.models import Action, Plan
 from flows.states import day_state, error_state, non_workday
 from tasks.chase import chase_actions, task_context
 from tasks.publish import publish_action
+
+# Run forms in Chinese (Prefect builds "Custom run" from the parameter schema): Field's default,
+# a description, and the Chinese title in json_schema_extra (as in flows/review.py).
+AS_OF_FIELD = Field(None, json_schema_extra={"title": "督办时点"},
+                    description="日期 YYYY-MM-DD（北京时间）或 ISO 时间；留空为当前时间。"
+                    "只用于补跑或演练。")
+DRY_RUN_FIELD = Field(False, json_schema_extra={"title": "演练"},
+                      description="演练：只计算应催办的事项，不记入台账、不发送。")
+PLAN_FIELD = Field(None, json_schema_extra={"title": "方案"},
+                   description="方案代码或年份；留空为全部执行中的方案。")
 
 DELIVERY_ZH = {"sent": "已发送", "failed": "未送达", "unknown": "结果未知",
                "unroutable": "无送达渠道", "retrying": "待重试", "in_flight": "发送中"}

@@ -10,9 +10,19 @@ from typing import Any
 
 from prefect import flow
 from prefect.states import Failed, State
+from pydantic import Field
 
 from flows.actions import action_flow
-from flows.common import day_label, non_workday_state, resolve_as_of, run_name, shared_client
+from flows.common import (
+    AS_OF_FIELD,
+    DRY_RUN_FIELD,
+    PLAN_FIELD,
+    day_label,
+    non_workday_state,
+    resolve_as_of,
+    run_name,
+    shared_client,
+)
 from flows.dispatch import dispatch_flow
 from flows.states import ERROR, NON_WORKDAY, OVERDUE, day_state, error_state, non_workday
 from tasks.chase import plan_actions
@@ -33,6 +43,12 @@ async def outcome(state: State) -> dict[str, Any]:
             "data": data if ok else None}
 
 
+ACTIONS_FIELD = Field(None, json_schema_extra={"title": "行动序号"},
+                      description="只运行这几项行动（留空：全部行动）。")
+BOARD_FIRST_FIELD = Field(False, json_schema_extra={"title": "先发布督办总览"},
+                          description="启动补跑用：先按台账现状发布督办总览，再逐项巡查。")
+
+
 @flow(
     name=DAILY_FLOW_NAME,
     flow_run_name=run_name,
@@ -40,11 +56,11 @@ async def outcome(state: State) -> dict[str, Any]:
     "督办汇总并发布督办总览。非工作日各行动自动跳过，督办总览照常更新。",
 )
 async def daily_flow(
-    as_of: str | None = None,
-    dry_run: bool = False,
-    plan: str | None = None,
-    actions: list[int] | None = None,
-    board_first: bool = False,
+    as_of: str | None = AS_OF_FIELD,
+    dry_run: bool = DRY_RUN_FIELD,
+    plan: str | None = PLAN_FIELD,
+    actions: list[int] | None = ACTIONS_FIELD,
+    board_first: bool = BOARD_FIRST_FIELD,
 ) -> State:
     """as_of: 督办时点（默认现在）; dry_run: 演练（不记录、不发送）;
     plan / actions: 只跑某计划、某几项行动; board_first: 先按台账现状发布督办总览（启动时补跑用，

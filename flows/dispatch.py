@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from prefect import flow
 from prefect.states import Completed, State
+from pydantic import Field
 
 from flows.common import (
+    AS_OF_FIELD,
     delivery_summary,
     non_workday_state,
     resolve_as_of,
@@ -19,6 +21,8 @@ from tasks.publish import publish_board
 SENT = "已发送"
 NOTHING = "无待发"
 UNDELIVERED = "有未送达"
+FORCE_FIELD = Field(False, json_schema_extra={"title": "非工作日也发送"},
+                    description="非工作日也发送汇总（一般不用）。")
 
 
 @flow(
@@ -29,7 +33,10 @@ UNDELIVERED = "有未送达"
         "随后发布督办总览（Artifacts：00-duban-board）。"
     ),
 )
-async def dispatch_flow(as_of: str | None = None, force: bool = False) -> State:
+async def dispatch_flow(
+    as_of: str | None = AS_OF_FIELD,
+    force: bool = FORCE_FIELD,
+) -> State:
     """Send the day's digests (not on a day off unless forced), then publish 督办总览: every
     day, since items fall overdue on days off too."""
     try:

@@ -92,3 +92,18 @@ def test_importing_the_flows_does_no_work_and_the_core_never_imports_prefect(tmp
                           text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert not (tmp_path / "home").exists()  # no ledger created at import
+
+
+@pytest.mark.parametrize("flow_fn", [DAILY.flow, action_flow, *(s.flow for s in FIXED)],
+                         ids=lambda f: f.name)
+def test_every_run_form_is_in_chinese(flow_fn) -> None:
+    """"Custom run" on any deployment (the office's forms, 每日督办, an action) shows Chinese
+    titles with a Chinese explanation under each field, never a raw parameter name."""
+    from prefect.utilities.callables import parameter_schema
+
+    cjk = re.compile(r"[\u4e00-\u9fff]")
+    fields = parameter_schema(flow_fn).model_dump()["properties"]
+    assert fields, flow_fn.name
+    for name, field in fields.items():
+        assert cjk.search(field.get("title", "")), (flow_fn.name, name, field)
+        assert cjk.search(field.get("description") or ""), (flow_fn.name, name, field)
