@@ -10,6 +10,7 @@ import typer
 from cli.main import app
 from cli.output import echo_json, echo_lines, fail, fit_table
 from duban.calendar.clock import local_day, parse_as_of
+from duban.chase.dispatch import undelivered
 from duban.chase.occurrences import STATE_ZH, STATES, StatusRow, status_rows
 from duban.plan.resolve import UnknownName, resolve_county, resolve_department
 from duban.service import Context
@@ -19,6 +20,7 @@ AsOfOpt = Annotated[
     typer.Option("--as-of", help="日期 YYYY-MM-DD（北京时间）或 ISO 时间；按当日台账显示 / "
                  "a day (Asia/Shanghai) or an ISO instant: the ledger as it stood then"),
 ]
+SHOWN_UNDELIVERED = 10  # recipients named in the 未送达 line (--json lists them all)
 # Filters beyond the states themselves: 签收 (urging paused), 已销号 (closed either way).
 EXTRA_FILTERS = {"acknowledged": "已签收", "closed": "已销号"}
 STATE_WORDS = {**{s: s for s in STATES}, **{zh: s for s, zh in STATE_ZH.items()},
@@ -90,17 +92,26 @@ def status(
     today = local_day(now)
     with ctx.db.read() as session:
         try:
-            ids = [resolve_department(session, department).id] if department else None
+            chosen = resolve_department(session, department) if department else None
+            ids = [chosen.id] if chosen else None
             county_id = resolve_county(session, county).id if county else None
         except UnknownName as exc:
             fail(str(exc))
         rows = status_rows(session, today, ctx.calendar, plan, ids, action, county_id)
+        missed = [u for u in undelivered(session, today)
+                  if chosen is None or u.recipient == chosen.code]
     if wanted:
         rows = [r for r in rows if keep(r, wanted)]
     if as_json:
-        echo_json({"as_of": today.isoformat(), "occurrences": [r.as_dict() for r in rows]})
+        echo_json({"as_of": today.isoformat(), "occurrences": [r.as_dict() for r in rows],
+                   "undelivered": [u.as_dict() for u in missed]})
         return
     typer.echo(f"截至 {today.isoformat()}：" + summary_lines(rows)[0])
+    if missed:
+        more = f"；…等 {len(missed)} 个" if len(missed) > SHOWN_UNDELIVERED else ""
+        typer.echo(f"未送达 {len(missed)} 个收件方：" + "；".join(
+            f"{u.name}（{u.state_zh}，{u.day.isoformat()}：{u.reason}）"
+            for u in missed[:SHOWN_UNDELIVERED]) + more)
     plans = list(dict.fromkeys(r.plan for r in rows))
     several = len(plans) > 1  # then each plan is summed up, and each row names its plan
     for key in plans if several else []:

@@ -153,7 +153,10 @@ UNDELIVERED_SHOWN = 5
 
 
 def delivery_summary(result: dict) -> str:
-    """e.g. "汇总 3 份：已发送 2，无路由 1；未送达：泰山区民政局（无路由）"."""
+    """The dispatch's own summary (duban.chase.dispatch.DispatchResult.summary: who was not
+    reached, when each is tried again, the office told); else e.g. "汇总 3 份：已发送 2"."""
+    if result.get("summary"):
+        return result["summary"]
     parts = [f"{DELIVERY_ZH.get(k, k)} {n}" for k, n in result.get("status", {}).items() if n]
     text = f"汇总 {result.get('digests', 0)} 份" + ("：" + "，".join(parts) if parts else "")
     missed = result.get("undelivered") or []

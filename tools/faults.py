@@ -9,8 +9,13 @@ told (DUBAN_FAULT_KILL_AT, duban.chase.faults.KILL_POINTS: SIGKILL, no cleanup);
 dispatches, each past the lease and the retry wait, until no message is pending or in flight.
 Counted at the receiver (a local HTTP server standing for every recipient's person-facing
 channel): owed digests, delivered, lost, duplicates, and the bound (the in-flight messages at
-the crash: the sender's concurrency). The database outage on PostgreSQL terminates the child's
-backend connections with pg_terminate_backend (the shared server is not restarted); on SQLite,
+the crash: the sender's concurrency). Also counted in the ledger: reminders lost
+(chased but in no digest a person-facing channel took, nor counted unknown), digests voided (no
+item is answered in the suite, so a void digest dropped owed items) and second digests of a
+recipient's day (one digest per recipient per day: a retry is the same digest).
+The database outages: on PostgreSQL, a private server (initdb + pg_ctl on a free port, when
+they are installed) is restarted with `pg_ctl restart -m immediate` under the running dispatch,
+and the shared server's backends of the child are terminated (pg_terminate_backend); on SQLite,
 where there is no server, the ledger file is made unopenable for a moment instead.
 The seed orders the scenarios and picks the N-th pass of a kill point; the same seed gives the
 same runs. The report is a Markdown table.
@@ -130,6 +135,7 @@ class Scenario:
     mode: str = "ok"  # the receiver's behaviour
     outage_at: str = ""  # a point at which the database goes away
     channel: str = "json"  # json | dingtalk
+    restart: bool = False  # PostgreSQL: a private server, restarted at `outage_at`
 
 
 @dataclass
@@ -142,13 +148,18 @@ class Outcome:
     lost: int = 0
     duplicates: int = 0
     unknown: int = 0
+    reminders: int = 0  # chased reminders of the day
+    lost_reminders: int = 0  # in no digest a person took (nor unknown)
+    void: int = 0  # digests voided: wrong here, nobody answers an item in the suite
+    second: int = 0  # digests beyond one per recipient of the day
     bound: int = CONCURRENCY
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return self.lost == 0 and self.duplicates <= self.bound * max(1, int(self.crashed))
+        return (self.lost == self.lost_reminders == self.void == self.second == 0
+                and self.duplicates <= self.bound * max(1, int(self.crashed)))
 
 
 def scenarios(db: str, rng: random.Random, quick: bool = False) -> list[Scenario]:
@@ -166,6 +177,8 @@ def scenarios(db: str, rng: random.Random, quick: bool = False) -> list[Scenario
         Scenario("receiver hangs past the timeout", db, mode="hang"),
         Scenario("errcode 130101 2x then 0 (DingTalk)", db, mode="errcode:2", channel="dingtalk"),
         Scenario("database outage mid-dispatch", db, outage_at="record.digest_state@3"),
+        *([Scenario("PostgreSQL restarted mid-dispatch", db, outage_at="record.digest_state@3",
+                    restart=True)] if db == "postgres" and PrivateServer.available() else []),
         Scenario("kill -9 mid-send + receiver fails 1x", db, kill_at="send.returned@2",
                  mode="fail:1"),
     ]
@@ -173,26 +186,81 @@ def scenarios(db: str, rng: random.Random, quick: bool = False) -> list[Scenario
     return out[:3] if quick else out
 
 
-class Ledger:
-    """A fresh ledger for one scenario: a SQLite file or a PostgreSQL schema."""
+class PrivateServer:
+    """A throwaway PostgreSQL server of our own (initdb on a free port), so a scenario can
+    restart a server without touching the shared one. As root, it runs as the postgres user."""
 
-    def __init__(self, db: str, root: Path) -> None:
-        self.db, self.root, self.schema = db, root, None
+    def __init__(self) -> None:
+        from tests.support.net import free_port
+
+        self.home = Path(tempfile.mkdtemp(prefix="duban-faults-pg-"))  # the owner must reach it
+        self.data, self.port = self.home / "data", free_port()
+        self.admin = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+
+    @staticmethod
+    def available() -> bool:
+        import shutil
+
+        return bool(shutil.which("initdb") and shutil.which("pg_ctl"))
+
+    @staticmethod
+    def _as_owner(argv: list[str]) -> list[str]:
+        return ["runuser", "-u", "postgres", "--", *argv] if os.geteuid() == 0 else argv
+
+    def start(self) -> None:
+        if os.geteuid() == 0:
+            import shutil
+
+            shutil.chown(self.home, "postgres", "postgres")
+        subprocess.run(self._as_owner(["initdb", "-D", str(self.data), "-U", "postgres",
+                                       "--auth=trust", "-E", "UTF8", "--no-sync"]),
+                       check=True, capture_output=True, timeout=120)
+        subprocess.run(self._as_owner(
+            ["pg_ctl", "-D", str(self.data), "-w", "-l", str(self.data / "log"), "-o",
+             f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories= "
+             "-c fsync=off", "start"]), check=True, capture_output=True, timeout=120)
+
+    def restart(self) -> None:
+        """Crash and restart: every connection dies, the server recovers from its WAL."""
+        _restart(self.data)
+
+    def stop(self) -> None:
+        import shutil
+
+        subprocess.run(self._as_owner(["pg_ctl", "-D", str(self.data), "-w", "-m", "immediate",
+                                       "stop"]), capture_output=True, timeout=120)
+        shutil.rmtree(self.home, ignore_errors=True)
+
+
+class Ledger:
+    """A fresh ledger for one scenario: a SQLite file or a PostgreSQL schema (on the shared
+    server, or on a private one the scenario may restart)."""
+
+    def __init__(self, db: str, root: Path, private: bool = False) -> None:
+        self.db, self.root, self.schema, self.server = db, root, None, None
+        self.admin = PG_ADMIN
         if db == "sqlite":
             self.url = f"sqlite:///{root / 'duban.db'}"
-        else:
-            self.schema = f"f_{uuid.uuid4().hex[:12]}"
-            with create_engine(PG_ADMIN).begin() as conn:
-                conn.execute(text(f"CREATE SCHEMA {self.schema}"))
-            self.url = (f"{PG_ADMIN}?options=-csearch_path%3D{self.schema}"
-                        f"&application_name={self.schema}")
+            return
+        if private:
+            self.server = PrivateServer()
+            self.server.start()
+            self.admin = self.server.admin
+        self.schema = f"f_{uuid.uuid4().hex[:12]}"
+        with create_engine(self.admin).begin() as conn:
+            conn.execute(text(f"CREATE SCHEMA {self.schema}"))
+        self.url = (f"{self.admin}?options=-csearch_path%3D{self.schema}"
+                    f"&application_name={self.schema}")
 
     def drop(self) -> None:
         if self.schema:
             from duban.ledger.database import forget_database
 
             forget_database(self.url)
-            with create_engine(PG_ADMIN).begin() as conn:
+            if self.server is not None:
+                self.server.stop()
+                return
+            with create_engine(self.admin).begin() as conn:
                 conn.execute(text(f"DROP SCHEMA {self.schema} CASCADE"))
 
 
@@ -212,6 +280,7 @@ def _env(ledger: Ledger, notify: Path, port: int, scenario: Scenario) -> dict[st
            "DUBAN_FAULT_DINGTALK_URL": f"http://127.0.0.1:{port}/robot/send",
            "PYTHONPATH": str(REPO)}
     env.pop("DUBAN_FAULT_KILL_AT", None)
+    env.pop("DUBAN_FAULT_PGDATA", None)
     return env
 
 
@@ -228,13 +297,15 @@ def run_scenario(scenario: Scenario, workdir: Path) -> Outcome:
     started = time.monotonic()
     outcome = Outcome(scenario)
     root = Path(tempfile.mkdtemp(dir=workdir))
-    ledger = Ledger(scenario.db, root)
+    ledger = Ledger(scenario.db, root, private=scenario.restart)
     morning = at_local(DAY, 9)
     try:
         with Receiver(scenario.mode) as receiver:
             notify = _notify(root, receiver.port, scenario.channel)
             env = _env(ledger, notify, receiver.port, scenario)
             os.environ.update({k: v for k, v in env.items() if k.startswith("DUBAN_")})
+            if ledger.server is not None:
+                env["DUBAN_FAULT_PGDATA"] = str(ledger.server.data)
             base = _BASE.get(scenario.db)
             if base is not None:
                 shutil.copyfile(base, root / "duban.db")
@@ -294,13 +365,23 @@ def _waiting(env: dict[str, str]) -> bool:
 
 
 def _count(ctx, receiver: Receiver, outcome: Outcome) -> None:
-    from duban.ledger.models import DeliveryMessage, Digest
+    from duban.ledger.models import DeliveryMessage, Digest, Reminder
 
     with ctx.db.session() as s:
         owed = set(s.scalars(select(Digest.title).where(
             Digest.state.not_in(("void", "carried")))))
         outcome.unknown = s.scalar(select(func.count()).select_from(DeliveryMessage).where(
             DeliveryMessage.state == "unknown"))
+        states = Counter(dict(s.execute(select(Reminder.state, func.count())
+                                        .where(Reminder.send_on == DAY)
+                                        .group_by(Reminder.state)).tuples().all()))
+        outcome.void = s.scalar(select(func.count()).select_from(Digest).where(
+            Digest.state == "void"))
+        per_day = s.execute(select(Digest.recipient, func.count()).where(
+            Digest.day == DAY, Digest.state != "carried").group_by(Digest.recipient)).all()
+    outcome.reminders = sum(states.values())
+    outcome.lost_reminders = outcome.reminders - states["sent"] - states["unknown"]
+    outcome.second = sum(n - 1 for _, n in per_day)
     outcome.owed = len(owed)
     got = {t: n for t, n in receiver.seen.items() if t in owed}
     outcome.delivered = len(got)
@@ -318,7 +399,10 @@ def child(as_of: str) -> None:
     from duban.service import Context
 
     outage = os.environ.get("DUBAN_FAULT_OUTAGE_AT")
-    if outage:
+    pgdata = os.environ.get("DUBAN_FAULT_PGDATA")
+    if outage and pgdata:
+        faults.on(outage, lambda: _restart(Path(pgdata)))
+    elif outage:
         faults.on(outage, lambda: _outage(Context.from_env()))
     dispatch_once(datetime.fromisoformat(as_of))
 
@@ -341,6 +425,14 @@ def dispatch_once(now: datetime) -> None:
     ctx.db.dispose()
 
 
+def _restart(data: Path) -> None:
+    """The private PostgreSQL server crashes and comes back under the running dispatch."""
+    subprocess.run(PrivateServer._as_owner(["pg_ctl", "-D", str(data), "-w", "-m", "immediate",
+                                            "-l", str(data / "log"), "restart"]),
+                   check=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL, timeout=120)  # no pipe the server would hold
+
+
 def _outage(ctx) -> None:
     """The database goes away under the running dispatch."""
     url = ctx.settings.database_url
@@ -360,13 +452,15 @@ def _outage(ctx) -> None:
 
 
 def table(outcomes: list[Outcome]) -> str:
-    lines = ["| DB | scenario | crashed | runs | owed | delivered | lost | duplicates | bound "
-             "| unknown | s | verdict |", "|" + "---|" * 12]
+    lines = ["| DB | scenario | crashed | runs | owed | delivered | lost | reminders "
+             "| lost reminders | void | 2nd digests | duplicates | bound | unknown | s "
+             "| verdict |", "|" + "---|" * 16]
     for o in outcomes:
         verdict = "ok" if o.ok else "FAIL"
         note = f" ({'; '.join(o.notes)})" if o.notes else ""
         lines.append(f"| {o.scenario.db} | {o.scenario.name}{note} | {'yes' if o.crashed else 'no'}"
-                     f" | {o.runs} | {o.owed} | {o.delivered} | {o.lost} | {o.duplicates} "
+                     f" | {o.runs} | {o.owed} | {o.delivered} | {o.lost} | {o.reminders} "
+                     f"| {o.lost_reminders} | {o.void} | {o.second} | {o.duplicates} "
                      f"| {o.bound} | {o.unknown} | {o.seconds} | {verdict} |")
     return "\n".join(lines)
 
@@ -395,7 +489,8 @@ def main(argv: list[str] | None = None) -> int:
                 outcome = run_scenario(scenario, Path(work))
                 with args.report.with_suffix(".rows").open("a", encoding="utf-8") as rows:
                     rows.write(table([outcome]).splitlines()[-1] + "\n")
-                print(f"{db:8} {scenario.name:45} lost {outcome.lost} dup {outcome.duplicates}"
+                print(f"{db:8} {scenario.name:45} lost {outcome.lost}/{outcome.lost_reminders} "
+                      f"void {outcome.void} 2nd {outcome.second} dup {outcome.duplicates}"
                       f" {'ok' if outcome.ok else 'FAIL'} {outcome.seconds}s", flush=True)
                 outcomes.append(outcome)
     report = (f"# Fault injection: the dispatch (seed {args.seed})\n\n"

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from itertools import groupby
 
-from sqlalchemy import exists, func, insert, or_, select, text, update
+from sqlalchemy import exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from duban.calendar.clock import SHANGHAI, local_day
@@ -39,7 +39,15 @@ from duban.chase.digest import (
     signature,
 )
 from duban.chase.faults import checkpoint
-from duban.chase.messages import LEASE, Claimed, RetryPolicy, fast_update, lease
+from duban.chase.messages import (
+    LEASE,
+    Claimed,
+    RetryPolicy,
+    fast_update,
+    lease,
+    lock_digests,
+    take_turn,
+)
 from duban.ledger.batching import chunked
 from duban.ledger.database import Database
 from duban.ledger.models import (
@@ -55,7 +63,8 @@ from duban.ledger.models import (
 )
 from duban.reports.tokens import LINK_DAYS, issue_for
 
-__all__ = ["LEASE", "DispatchResult", "assemble", "dispatch", "lease", "portal_link_maker"]
+__all__ = ["LEASE", "DispatchResult", "Undelivered", "assemble", "dispatch", "lease",
+           "portal_link_maker", "undelivered"]
 
 MAX_ITEMS = 10  # named in a digest, most urgent first; the department link lists every one
 LINK_MARGIN_DAYS = 14  # a department link outlives its latest listed deadline by this much
@@ -63,7 +72,7 @@ OWED = ("open", "returned")  # occurrence states still owed at send time
 EARLIER_MESSAGE = ("sent", "unknown", "unroutable")  # an earlier digest went out (or is on record)
 CARRIED = ("pending", "sending", "retrying", "failed")  # an earlier day's digest nobody got
 NO_CHANNEL = "没有配置面向人员的送达渠道（发件箱只是记录）"
-URGENCY = ("failed", "unknown", "retrying", "in_flight", "pending", "unroutable")
+URGENCY = ("failed", "unknown", "retrying", "in_flight", "sending", "pending", "unroutable")
 STATE_ZH = {"sent": "已送达", "failed": "未送达", "unknown": "结果未知", "unroutable": "无送达渠道",
             "retrying": "待重试", "in_flight": "发送中", "pending": "待发送", "void": "已无待办"}
 
@@ -161,10 +170,12 @@ def _rows(where) -> select:
 def carry_over(session: Session, today: date, now: datetime) -> int:
     """Reminders of an earlier day's digest that reached nobody are owed again today: they join
     today's digest (not a second message of the day); that digest is closed as carried."""
+    take_turn(session)
     old = select(Digest.id).where(Digest.day < today, Digest.state.in_(CARRIED))
     old_ids = list(session.scalars(old))
     if not old_ids:
         return 0
+    lock_digests(session, old_ids)
     moved = 0
     for batch in chunked(old_ids, 1000):
         moved += fast_update(session,
@@ -191,13 +202,13 @@ def assemble(
     every pending reminder to its recipient's new digest. The stored body is a preview without
     links; the sent text is composed at send time. `only`: just these recipients (manual urging
     sends its department's digest, nobody else's)."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(7262001)"))  # one assembler at a time
+    take_turn(session)  # one assembler at a time
     names = _recipient_names(session)
     seqs = dict(session.execute(
         select(Digest.recipient, func.max(Digest.seq) + 1).where(Digest.day == today)
         .group_by(Digest.recipient)).tuples().all())
-    where = [Reminder.state == "pending", Reminder.send_on <= today]
+    # in no digest yet: a planned digest's reminders are 'pending' too, and must stay in it
+    where = [Reminder.state == "pending", Reminder.digest_id.is_(None), Reminder.send_on <= today]
     if only is not None:
         where.append(Reminder.recipient.in_(sorted(only)))
     query = _rows(where).order_by(Reminder.recipient, Reminder.occurrence_id, Reminder.id)
@@ -221,7 +232,7 @@ def assemble(
     for batch in chunked(ids, 500):  # every pending reminder joins its recipient's new digest
         fast_update(session, update(Reminder).where(
             Reminder.recipient == Digest.recipient, Digest.id.in_(batch),
-            Reminder.state == "pending", Reminder.send_on <= today,
+            Reminder.state == "pending", Reminder.digest_id.is_(None), Reminder.send_on <= today,
         ).values(digest_id=Digest.id, state="queued"))
     return ids
 
@@ -376,7 +387,7 @@ class _Run:
         """Message rows for today's digests that have none yet (one transaction)."""
         no_messages = ~exists().where(DeliveryMessage.digest_id == Digest.id)
         with self.db.session() as session:
-            # in id order, so two dispatches planning at once meet row by row (no deadlock)
+            take_turn(session)  # two dispatches never plan the same digest at once
             mine = [Digest.recipient.in_(sorted(self.only))] if self.only is not None else []
             digests = session.scalars(select(Digest).where(
                 Digest.day == self.today, Digest.state == "pending", no_messages, *mine)
@@ -422,7 +433,9 @@ class _Run:
     def _compose(self, digest_ids: list[int]) -> dict[int, Composed | None]:
         texts: dict[int, Composed | None] = {}
         with self.db.session() as session:
-            for digest in session.scalars(select(Digest).where(Digest.id.in_(set(digest_ids)))):
+            lock_digests(session, digest_ids)  # another worker may send its other channel
+            for digest in session.scalars(select(Digest).where(Digest.id.in_(set(digest_ids)))
+                                          .order_by(Digest.id)):
                 texts[digest.id] = compose_for_send(session, digest, self.today, self.calendar,
                                                     self.links)
         checkpoint("compose.committed")
@@ -433,6 +446,7 @@ class _Run:
         checkpoint("record.message")
         with self.db.session() as session:
             if text is None:
+                lock_digests(session, [c.digest_id])
                 fast_update(session,update(DeliveryMessage).where(DeliveryMessage.id == c.id)
                                 .values(state="void", finished_at=self.now))
                 messages.refresh_digest(session, c.digest_id, self.now)
@@ -575,3 +589,45 @@ def outbox_sink(
                                       at=now_fn()))
 
     return store
+
+
+@dataclass(frozen=True)
+class Undelivered:
+    """A recipient whose latest digest has not reached a person (for the board and status)."""
+
+    recipient: str
+    name: str
+    day: date
+    state: str  # failed | unknown | unroutable | retrying | sending
+    reason: str
+
+    @property
+    def state_zh(self) -> str:
+        return STATE_ZH.get("in_flight" if self.state == "sending" else self.state, self.state)
+
+    def as_dict(self) -> dict:
+        return {"recipient": self.recipient, "name": self.name, "day": self.day.isoformat(),
+                "state": self.state, "state_zh": self.state_zh, "reason": self.reason}
+
+
+UNDELIVERED_DAYS = 14  # how far back the board looks for a recipient's latest digest
+
+
+def undelivered(session: Session, today: date) -> list[Undelivered]:
+    """Recipients whose latest digest (of the last UNDELIVERED_DAYS days, up to `today`) did
+    not reach any person-facing channel: failed, unknown, unroutable, waiting for a retry or
+    in flight. A digest not tried yet (pending) or with nothing owed (void) is not listed; a
+    carried one is judged by the digest it joined."""
+    rows = session.execute(
+        select(Digest.id, Digest.recipient, Digest.day, Digest.state)
+        .where(Digest.day <= today, Digest.day > today - timedelta(days=UNDELIVERED_DAYS),
+               Digest.state.not_in(("void", "carried", "pending")))
+        .order_by(Digest.recipient, Digest.day, Digest.seq)).tuples().all()
+    latest = {recipient: (digest_id, day, state) for digest_id, recipient, day, state in rows}
+    missed = {r: v for r, v in latest.items() if v[2] != "sent"}
+    reasons = _reasons(session, [v[0] for v in missed.values()])
+    names = _recipient_names(session)
+    out = [Undelivered(r, names.get(r, r), day, state, reasons.get(digest_id, NO_CHANNEL))
+           for r, (digest_id, day, state) in missed.items()]
+    return sorted(out, key=lambda u: (URGENCY.index(u.state) if u.state in URGENCY
+                                      else len(URGENCY), u.recipient))

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from duban.chase.delivery import Route, TargetResult
 from duban.chase.faults import checkpoint
 from duban.chase.ladder import OFFICE, Owed, record_owed
+from duban.ledger.batching import chunked
 from duban.ledger.database import Database, insert_ignoring_duplicates
 from duban.ledger.models import Delivery, DeliveryMessage, Digest, Reminder
 from duban.settings import Settings
@@ -34,6 +35,30 @@ OPEN_DIGEST_STATES = ("pending", "sending", "retrying")
 def fast_update(session: Session, statement):
     """An UPDATE that skips the ORM's in-session synchronisation (nothing here is loaded)."""
     return session.execute(statement.execution_options(synchronize_session=False))
+
+
+#: PostgreSQL advisory lock key: carry-over, assembly, planning and claims of concurrent
+#: dispatches take turns (short transactions), so their many-row writes never interleave.
+DISPATCH_LOCK = 7262001
+
+
+def take_turn(session: Session) -> None:
+    """Wait for this transaction's turn among dispatches (PostgreSQL; a SQLite writer already
+    holds the database's one write lock from BEGIN IMMEDIATE)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(DISPATCH_LOCK)))
+
+
+def lock_digests(session: Session, digest_ids) -> None:
+    """Lock these digest rows, in id order, before touching them, their messages or their
+    reminders. Every dispatch transaction that writes a digest's rows starts here, so two
+    dispatches meet on the digest row in one order and wait instead of deadlocking."""
+    ids = sorted(set(digest_ids))
+    if not ids or session.get_bind().dialect.name != "postgresql":
+        return
+    for batch in chunked(ids, 1000):
+        session.execute(select(Digest.id).where(Digest.id.in_(batch)).order_by(Digest.id)
+                        .with_for_update())
 
 
 def lease() -> timedelta:
@@ -99,14 +124,21 @@ def claim(db: Database, worker: str, now: datetime, today: date, limit: int,
     mine = [Digest.recipient.in_(sorted(only))] if only is not None else []
     todays = DeliveryMessage.digest_id.in_(select(Digest.id).where(Digest.day == today, *mine))
     with db.session() as session:
-        query = (select(DeliveryMessage.id).where(claimable, todays)
-                 .order_by(DeliveryMessage.id).limit(limit))
+        take_turn(session)  # one claimer at a time; the rest of the dispatch runs in parallel
+        candidates = session.execute(
+            select(DeliveryMessage.id, DeliveryMessage.digest_id).where(claimable, todays)
+            .order_by(DeliveryMessage.id).limit(limit)).tuples().all()
+        # Digest rows first (the order every dispatch transaction follows), then the messages:
+        # a worker still recording a stale claim holds its digest, so we wait for it here.
+        lock_digests(session, [d for _, d in candidates])
+        ids = [i for i, _ in candidates]
         if db.dialect == "postgresql":
-            won = list(session.scalars(query.with_for_update(skip_locked=True)).all())
+            won = list(session.scalars(
+                select(DeliveryMessage.id).where(DeliveryMessage.id.in_(ids), claimable)
+                .order_by(DeliveryMessage.id).with_for_update(skip_locked=True)).all())
             _take(session, won, worker, now)
         else:
-            won = [i for i in session.scalars(query).all()
-                   if _take(session, [i], worker, now, claimable) == 1]
+            won = [i for i in ids if _take(session, [i], worker, now, claimable) == 1]
         rows = session.execute(
             select(DeliveryMessage.id, DeliveryMessage.digest_id, DeliveryMessage.recipient,
                    DeliveryMessage.route, DeliveryMessage.attempts)
@@ -114,12 +146,12 @@ def claim(db: Database, worker: str, now: datetime, today: date, limit: int,
         ).tuples().all()
         digest_ids = {r[1] for r in rows}
         if digest_ids:
-            fast_update(session,update(Digest).where(Digest.id.in_(digest_ids))
-                            .values(state="sending", claimed_by=worker, claimed_at=now,
-                                    attempts=Digest.attempts + 1))
-            fast_update(session,update(Reminder).where(Reminder.digest_id.in_(digest_ids),
-                                                   Reminder.state != "void")
-                            .values(state="sending"))
+            fast_update(session, update(Digest).where(Digest.id.in_(digest_ids))
+                        .values(state="sending", claimed_by=worker, claimed_at=now,
+                                attempts=Digest.attempts + 1))
+            fast_update(session, update(Reminder).where(Reminder.digest_id.in_(digest_ids),
+                                                        Reminder.state != "void")
+                        .values(state="sending"))
     return [Claimed(*r) for r in rows]
 
 
@@ -147,6 +179,7 @@ def record(
     policy: RetryPolicy,
 ) -> Recorded:
     """One message's outcome, its attempt row(s), and the digest's new state: one transaction."""
+    lock_digests(session, [message.digest_id])
     for r in results:
         session.add(Delivery(
             digest_id=message.digest_id, message_id=message.id, recipient=message.recipient,

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from duban.calendar.workdays import WorkCalendar
+from duban.chase.dispatch import Undelivered, undelivered
 from duban.chase.occurrences import (
     COLOUR,
     COLOUR_MEANING,
@@ -191,6 +192,7 @@ class Board:
     shares: dict[int, list[ShareLine]] = field(default_factory=dict)  # target id -> 任务分解
     goal_lows: dict[int, float] = field(default_factory=dict)  # target id -> the value to reach
     plan: PlanRef | None = None  # the plan this board is scoped to (None: every active plan)
+    undelivered: list[Undelivered] = field(default_factory=list)  # 未送达 (every plan's)
 
     def states(self, action: int | None = None) -> Counter[str]:
         return Counter(i.state for i in self.items if action is None or i.action == action)
@@ -259,7 +261,8 @@ def build_board(
                                        slow_ratio))}
     lows = dict(session.execute(select(Target.id, Target.value_low)).tuples().all())
     return Board(today, items, targets, titles, dict(session.execute(goals).tuples().all()),
-                 extensions_by_department(session), shares, lows, _plan_ref(session, plan_key))
+                 extensions_by_department(session), shares, lows, _plan_ref(session, plan_key),
+                 undelivered(session, today))
 
 
 def _plan_ref(session: Session, plan_key: str | None) -> PlanRef | None:

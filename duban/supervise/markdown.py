@@ -321,10 +321,26 @@ def board_markdown(boards: Board | list[Board], notice: str | None = None) -> st
         lines += [f"> ⚠️ **节假日数据提醒**：{notice}", ""]
     if not boards:
         lines += ["目前没有正在督办的方案。", ""]
+    if boards and boards[0].undelivered:
+        lines += _undelivered_section(boards[0])
     for board in boards:
         lines += _plan_section(board, several=len(boards) > 1)
     lines += ["---", "", LEGEND, "", XLSX_HINT + "。"]
     return "\n".join(lines) + "\n"
+
+
+UNDELIVERED_ROWS = 20  # the worst first: failed, unknown, waiting for a retry, no channel
+
+
+def _undelivered_section(board: Board) -> list[str]:
+    """未送达: recipients whose latest digest reached no person, with the vendor's reason."""
+    missed = board.undelivered
+    rows = [[u.name, u.day.isoformat(), u.state_zh, cut(u.reason, 60)]
+            for u in missed[:UNDELIVERED_ROWS]]
+    more = ([f"…等 {len(missed)} 个收件方（Excel 各行动表“最近送达”列逐项列出）", ""]
+            if len(missed) > UNDELIVERED_ROWS else [])
+    return [f"### ⚠️ 未送达（{len(missed)} 个收件方）", "",
+            *_table(["收件方", "汇总日期", "状态", "原因"], rows), "", *more]
 
 
 def _plan_section(board: Board, several: bool) -> list[str]:

@@ -1,13 +1,15 @@
 """The fault-injection suite's quick form (the whole matrix: `python -m tools.faults`): a dispatch
-killed with SIGKILL mid-send, and a database outage mid-record, on SQLite and PostgreSQL; after
-recovery every owed digest arrived, none was lost, duplicates stay within the in-flight bound."""
+killed with SIGKILL mid-send, killed after planning (its digests planned, none sent), and a
+database outage mid-record (on PostgreSQL a private server restarted with `pg_ctl restart -m
+immediate`); after recovery every owed digest arrived, no reminder was lost or voided, each
+recipient has one digest of the day, duplicates stay within the in-flight bound."""
 
 from __future__ import annotations
 
 import pytest
 
 from duban.chase.faults import KILL_POINTS
-from tools.faults import CONCURRENCY, Scenario, run_scenario
+from tools.faults import CONCURRENCY, PrivateServer, Scenario, run_scenario
 
 
 @pytest.fixture
@@ -19,12 +21,16 @@ def workdir(tmp_path, monkeypatch):
     return tmp_path
 
 
-def _check(scenario: Scenario, workdir) -> None:
+def _check(scenario: Scenario, workdir, duplicates: bool = True) -> None:
     outcome = run_scenario(scenario, workdir)
     assert outcome.crashed, outcome.notes
     assert outcome.owed > 10 and outcome.delivered == outcome.owed
     assert outcome.lost == 0
-    assert 1 <= outcome.duplicates <= CONCURRENCY or scenario.outage_at
+    assert outcome.reminders > outcome.owed and outcome.lost_reminders == 0
+    assert outcome.void == 0 and outcome.second == 0  # the same digests, none dropped
+    assert outcome.duplicates <= CONCURRENCY
+    if duplicates and not scenario.outage_at:
+        assert outcome.duplicates >= 1  # it really died with messages on the wire
 
 
 def test_kill_points_are_enumerated_and_many() -> None:
@@ -36,7 +42,15 @@ def test_sqlite_killed_mid_send_recovers(workdir, sqlite_url) -> None:
            workdir)
 
 
+def test_sqlite_killed_after_planning_sends_the_planned_digests(workdir, sqlite_url) -> None:
+    """Planned digests whose reminders wait for their send are not assembled a second time
+    (that voided them, with nothing sent, and sent the same items as new digests)."""
+    _check(Scenario("kill -9 after planning", "sqlite", kill_at="plan.committed"), workdir,
+           duplicates=False)
+
+
 @pytest.mark.postgres
-def test_postgres_backends_terminated_mid_record_recovers(workdir, postgres_admin_url) -> None:
-    _check(Scenario("pg_terminate_backend mid-record", "postgres",
-                    outage_at="record.digest_state@3"), workdir)
+@pytest.mark.skipif(not PrivateServer.available(), reason="initdb/pg_ctl are not installed")
+def test_postgres_restarted_mid_record_recovers(workdir, postgres_admin_url) -> None:
+    _check(Scenario("PostgreSQL restarted mid-record", "postgres",
+                    outage_at="record.digest_state@3", restart=True), workdir)
