@@ -73,6 +73,11 @@ class Settings(BaseSettings):
         description="the wait before a failed message is tried again (whole seconds; doubled "
                     "per attempt, at most two hours)",
     )
+    redispatch_cron: str = Field(
+        "0 10-17 * * *",
+        description="when `duban up` dispatches again to retry undelivered digests (cron, "
+                    "Beijing time; days off are skipped; empty: only the daily run)",
+    )
 
     portal_trusted_proxies: str = Field(
         "", json_schema_extra={"shown": "(none)"},
@@ -107,6 +112,15 @@ class Settings(BaseSettings):
         data["config_dir"] = Path(config_dir)
         data["notify_config"] = data.get("notify_config") or Path(config_dir) / "notify.yaml"
         return data
+
+    @field_validator("redispatch_cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        """Five cron fields (minute hour day month weekday), or empty."""
+        value = value.strip()
+        if value and len(value.split()) != 5:
+            raise ValueError("expected a five-field cron, e.g. `0 10-17 * * *` / 应为五段 cron")
+        return value
 
     @field_validator("portal_url")
     @classmethod

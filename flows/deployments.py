@@ -10,7 +10,7 @@ the daily parent flow on a schedule; the digest and the office's forms on demand
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from prefect import Flow
@@ -104,7 +104,10 @@ def deployment_specs(ctx: Context) -> list[Spec]:
     with ctx.db.read() as session:
         plans = active_plans(session)
         actions = action_specs(plans)
-    return [DAILY, *actions, *FIXED]
+    # 立即发送督办汇总 also runs on its own schedule (DUBAN_REDISPATCH_CRON, hourly by default):
+    # digests that failed transiently or were in flight at a crash are retried the same day
+    redispatch = replace(FIXED[0], cron=ctx.settings.redispatch_cron or None)
+    return [DAILY, *actions, redispatch, *FIXED[1:]]
 
 
 def flow_names() -> set[str]:

@@ -55,7 +55,9 @@ def test_the_shipped_plan_gives_its_actions_plus_the_day_and_the_forms(ledger) -
     assert DAILY.concurrency_limit == 1
     actions = specs[1:1 + len(titles)]
     assert [s.name for s in actions] == [f"{n:02d} {t}" for n, t in enumerate(titles, start=1)]
-    assert specs[1 + len(titles):] == list(FIXED)
+    rest = specs[1 + len(titles):]
+    assert rest[1:] == list(FIXED[1:]) and rest[0].flow is FIXED[0].flow
+    assert rest[0].cron == "0 10-17 * * *"  # re-dispatch: retries the same day (hourly)
     assert [s.flow.name for s in FIXED] == ["发送督办汇总", "手动催办", "登记报送", "审批延期",
                                             "审核销号", "督办通报"]
     assert [s.cron for s in FIXED] == [None] * 5 + ["30 16 * * 5"]
