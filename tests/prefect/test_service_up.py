@@ -146,6 +146,19 @@ def test_one_running_service(tmp_path: Path) -> None:
                         max(5.0, CRASHED_WITHIN - (time.monotonic() - killed_at)), 5)
         print(f"killed run marked Crashed {time.monotonic() - killed_at:.1f} s after the kill")
         assert final, api.get(f"/flow_runs/{crashed_id}")["state"]
+        # the action subflow that was running in the killed process goes the same way (each
+        # flow run sends its own heartbeats; one killed before its first is never marked)
+        beating = [k for k in api.ok("/flow_runs/filter", {"flow_runs": {
+            "parent_flow_run_id": {"any_": [crashed_id]}}, "limit": 200}) if api.ok(
+            "/events/filter", {"filter": {"event": {"name": ["prefect.flow-run.heartbeat"]},
+                                          "any_resource": {"id": [f"prefect.flow-run.{k['id']}"]}}
+                               })["events"]]
+        left, _ = wait(lambda: not [k for k in beating if api.get(
+            f"/flow_runs/{k['id']}")["state_type"] in ("RUNNING", "PENDING")],
+            max(5.0, CRASHED_WITHIN - (time.monotonic() - killed_at)), 5)
+        print(f"{len(beating)} subflow run(s) of the killed chase had sent heartbeats; "
+              f"none left running {time.monotonic() - killed_at:.1f} s after the kill")
+        assert left, [api.get(f"/flow_runs/{k['id']}")["state"] for k in beating]
 
         # SIGKILL of duban up: its Prefect server and page stop by themselves (the kernel's
         # death signal), nothing is left listening, and the commands say the service is down
