@@ -16,9 +16,11 @@ from cli import app
 from duban.calendar.clock import parse_as_of
 from duban.service import materialise_all
 from duban.supervise.board import build_board
+from duban.supervise.score import load_scoring, score_departments
 from flows import dispatch_flow, office_entry
 from flows.actions import action_flow
 from tests.support.ledger import PLAN, target_occurrence
+from tests.support.paths import CONFIG_DIR
 from tests.support.prefect_runs import latest_artifacts, run, run_id, task_run_count
 
 pytestmark = [pytest.mark.prefect, pytest.mark.usefixtures("harness")]
@@ -138,6 +140,15 @@ def test_the_board_ranks_departments_and_rolls_up_counties_as_the_ledger(ledger)
 
     assert "## 可能无法按期完成的指标" in markdown and "`░░░░░░░░░░ 0%`" in markdown
     assert "duban report --xlsx 台账.xlsx" in markdown
+
+    scored = section(markdown, "考评得分（本年度）")  # 考评 (issue 16.6), the formula's own figures
+    with ledger.db.read() as s:
+        scores = score_departments(s, date(2023, 10, 9), ledger.calendar,
+                                   load_scoring(CONFIG_DIR)).lines[:len(scored)]
+    assert len(scored) >= 10
+    assert [(int(r[0]), r[1].replace("<br>", "")) for r in scored] == [
+        (d.rank, d.name) for d in scores]
+    assert [float(r[2]) for r in scored] == pytest.approx([d.score for d in scores], abs=0.05)
     assert "http" not in markdown and "token" not in markdown.lower()
     assert f"(/artifacts/key/{PLAN}-04-overdue)" in markdown
     assert [task_run_count(run_id(s), 2) for s in (chased, state)] == [2, 2]
