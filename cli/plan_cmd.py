@@ -210,6 +210,30 @@ def load(config_dir: ConfigDirArg = None) -> None:
         for change in load_result.changes:
             typer.echo(f"  - {change}")
     typer.echo(f"新增待办 {result.new_occurrences} 条")
+    for warning in unprotected_late_plans(ctx):
+        typer.echo(f"提示：{warning}")
+
+
+def unprotected_late_plans(ctx: Context) -> list[str]:
+    """Plans that went straight to 执行中 on loading (no `draft: true`, so no `plan activate` and
+    no late-start protection), never chased yet, with items already overdue: the first run would
+    urge and escalate every one of them. Says so, and how to get the protection."""
+    today = local_day(utcnow())
+    out = []
+    with ctx.db.read() as session:
+        rows = {p.key: p for p in all_plans(session)}
+        for _, plan_file in ctx.config.plans:
+            row = rows.get(plan_file.plan.key)
+            if row is None or row.state != "active" or row.started_on or row.ladder_from:
+                continue
+            late = late_start(ctx.config, plan_file, today, ctx.calendar)
+            if late.overdue:
+                out.append(
+                    f"{row.key} 载入即执行中（未经 plan activate，无迟启保护）：{late.overdue} 项"
+                    f"待办已逾期，首轮将逐项催办、升级。如需迟启保护：duban plan close {row.key} "
+                    f"后 duban plan activate {row.key}，或在 plan 中填写 ladder_from / "
+                    f"{late.overdue} overdue item(s) would be escalated on the first run")
+    return out
 
 
 @plan_app.command("new")

@@ -250,3 +250,25 @@ def _review(config) -> None:
     path = config / "plans" / "volunteer-2023.yaml"
     path.write_text(path.read_text(encoding="utf-8").replace("待填写", "泰退役〔2023〕5号"),
                     encoding="utf-8")
+
+
+def test_cli_load_warns_of_a_late_plan_loaded_straight_to_active(
+    make_context, sqlite_url, tmp_path, monkeypatch
+) -> None:
+    """A plan file without `draft: true` is active as soon as it is loaded, so `plan activate`
+    and its late-start protection are skipped: `plan load` says so and how to get it."""
+    config = two_plan_config(tmp_path)
+    monkeypatch.setenv("DUBAN_DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("DUBAN_CONFIG_DIR", str(config))
+    monkeypatch.setenv("DUBAN_HOME", str(tmp_path))
+    runner = CliRunner()
+    loaded = runner.invoke(app, ["plan", "load"])
+    assert loaded.exit_code == 0, loaded.output
+    assert f"{SECOND_KEY} 载入即执行中" in loaded.output and "无迟启保护" in loaded.output
+    assert runner.invoke(app, ["plan", "close", SECOND_KEY]).exit_code == 0
+    activated = runner.invoke(app, ["plan", "activate", SECOND_KEY])
+    assert activated.exit_code == 0 and "迟启保护" in activated.output
+    with make_context(sqlite_url, config_dir=config).db.session() as s:
+        assert find_plan(s, SECOND_KEY).ladder_from == local_day(utcnow())
+    again = runner.invoke(app, ["plan", "load"])
+    assert f"{SECOND_KEY} 载入即执行中" not in again.output  # protected now: nothing to say
