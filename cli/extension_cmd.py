@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from cli.main import app
-from cli.output import echo_json, echo_lines, fail, table
+from cli.output import echo_json, echo_lines, fail, fit_table
 from duban.calendar.clock import utcnow
 from duban.reports import tokens
 from duban.reports.errors import ExtensionError
@@ -19,6 +19,9 @@ extension_app = typer.Typer(
     no_args_is_help=True, help="延期申请：申请、列出、审批 / extension requests: ask, list, decide")
 app.add_typer(extension_app, name="extension")
 
+REQUEST_STATE_ZH = {"pending": "待审批", "approved": "已批准", "rejected": "已驳回"}
+REQUEST_STATE_WORDS = {**{s: s for s in REQUEST_STATE_ZH},
+                       **{zh: s for s, zh in REQUEST_STATE_ZH.items()}}
 RequestArg = Annotated[int, typer.Argument(help="申请编号 / the request's id")]
 ByOpt = Annotated[str, typer.Option("--by", help="审批人（记入审计） / who decides (audit trail)")]
 BAD_TOKEN = "令牌无效、已使用或已过期，请联系督办办公室 / the token is not valid"
@@ -65,22 +68,32 @@ def list_command(
     state: Annotated[str | None, typer.Option(
         "--state", help="只看某状态：pending 待审批、approved 已批准、rejected 已驳回 / only "
         "this state: pending, approved or rejected")] = None,
+    wide: Annotated[bool, typer.Option(
+        "--wide", help="不截断列（表格可能超过100列） / do not shorten columns")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="输出 JSON / print JSON")] = False,
 ) -> None:
     """列出延期申请 / list extension requests, e.g. the pending ones awaiting the office.
 
-    Example: duban extension list --state pending
+    Example: duban extension list --state 待审批
     """
+    wanted = None
+    if state:
+        wanted = REQUEST_STATE_WORDS.get(state.strip())
+        if wanted is None:
+            choices = "、".join(f"{zh}（{en}）" for en, zh in REQUEST_STATE_ZH.items())
+            fail(f"--state {state!r}：应为 {choices} / expected one of "
+                 f"{', '.join(REQUEST_STATE_ZH)}", code=2)
     ctx = Context.from_env()
     ctx.db.create_schema()
     with ctx.db.session() as session:
-        views = list_requests(session, state)
+        views = list_requests(session, wanted)
     if as_json:
         echo_json([v.__dict__ for v in views])
         return
-    rows = [(v.id, v.occurrence_id, v.department, v.current_due, v.requested_due, v.state,
-             v.reason) for v in views]
-    echo_lines(table(["编号", "待办", "单位", "原截止", "申请截止", "状态", "理由"], rows))
+    rows = [(v.id, v.occurrence_id, v.department, v.current_due, v.requested_due,
+             REQUEST_STATE_ZH.get(v.state, v.state), v.reason) for v in views]
+    echo_lines(fit_table(["编号", "事项", "单位", "原截止", "申请截止", "状态", "理由"], rows,
+                         shrink=[2, 6], wide=wide))
 
 
 def _decide(request_id: int, approve: bool, note: str, by: str) -> None:

@@ -111,8 +111,14 @@ def test_extension_cli_request_list_approve(walk_ctx, monkeypatch) -> None:
     listed = runner.invoke(app, ["extension", "list", "--state", "pending", "--json"])
     [pending] = json.loads(listed.output)
     assert pending["requested_due"] == "2023-10-20" and pending["department"] == "scjgj"
+    shown = runner.invoke(app, ["extension", "list", "--state", "待审批"])  # states in Chinese
+    assert shown.exit_code == 0 and "待审批" in shown.output and "pending" not in shown.output
+    assert "数据核实中" in shown.output
+    assert runner.invoke(app, ["extension", "list", "--state", "nosuch"]).exit_code == 2
     approved = runner.invoke(app, ["extension", "approve", str(pending["id"])])
     assert approved.exit_code == 0 and "2023-10-20" in approved.output
+    done = runner.invoke(app, ["extension", "list", "--state", "approved"])
+    assert "已批准" in done.output and "approved" not in done.output
     forged = runner.invoke(app, ["extension", "request", str(occ_id), "--until", "2023-10-23",
                                  "--reason", "x", "--token", "forged"])
     assert forged.exit_code == 1 and "令牌无效" in forged.output
