@@ -142,6 +142,11 @@ def confirm(
         "--value", help="指标数值 / the indicator value")] = None,
     unit: Annotated[str | None, typer.Option(
         "--unit", help="计量单位，须与指标一致 / the unit, must be the target's")] = None,
+    numerator: Annotated[str | None, typer.Option(
+        "--numerator", help="分子：比率或平均数指标按分子、分母报送（如已探访人数），与 "
+        "--denominator 一起代替 --value / a rate's or an average's numerator")] = None,
+    denominator: Annotated[str | None, typer.Option(
+        "--denominator", help="分母，须大于0（如应探访人数） / its denominator, above 0")] = None,
     note: Annotated[str, typer.Option(
         "--note", help="情况说明，最多2000字 / a note, at most 2000 characters")] = "",
     evidence: Annotated[str | None, typer.Option(
@@ -180,6 +185,7 @@ def confirm(
     (--correct REPORT_ID --reason TEXT); both stay visible in `duban reports`.
 
     Example: duban confirm 120 --value 260 --note "6月新增改造260户" --token "$DUBAN_TOKEN"
+    A rate or an average: duban confirm 130 --progress --numerator 1180 --denominator 1200
     """
     kind = _kind(ack, progress)
     if not token:
@@ -190,6 +196,7 @@ def confirm(
     key = idempotency_key or derive_key(
         "cli", tokens.hash_token(token), occurrence_id, kind, value, unit, note,
         evidence_fingerprint(proof), problems, support, keep_open, correct, reason,
+        *((numerator, denominator) if numerator is not None or denominator is not None else ()),
     )
 
     def run() -> ReportOutcome:
@@ -200,6 +207,7 @@ def confirm(
                 fail(BAD_TOKEN)
             submission = Submission(
                 occurrence_id, kind, key, value=value, unit=unit, note=note, evidence=proof,
+                numerator=numerator, denominator=denominator,
                 problems=problems, support=support, keep_open=keep_open, correction_of=correct,
                 reason=reason)
             by = Submitter(grant.department_id, link=grant if grant.purpose == "link" else None,
@@ -249,7 +257,9 @@ def reports(
         typer.echo("暂无报送记录")
         return
     rows = [
-        (v.id, v.at, v.kind_zh, f"{num(v.value)}{v.unit or ''}" if v.value is not None else "—",
+        (v.id, v.at, v.kind_zh, (f"{num(v.value)}{v.unit or ''}" + (
+            f"（{num(v.numerator)}/{num(v.denominator)}）" if v.denominator is not None else ""))
+         if v.value is not None else "—",
          v.entered_by, f"已被{v.superseded_by}更正" if v.superseded_by else "有效",
          v.reason or "", v.note[:30])
         for v in views

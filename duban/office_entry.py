@@ -45,12 +45,15 @@ def enter_on_behalf(
     correction_of: int | None = None,
     reason: str = "",
     idempotency_key: str | None = None,
+    numerator: float | str | None = None,
+    denominator: float | str | None = None,
 ) -> ReportOutcome:
     """Record a report for `department_code` as entered by the office; ReportError if refused."""
     actor = office_actor(entered_by)
     key = idempotency_key or derive_key(
         "office", department_code, occurrence_id, kind, value, unit, note,
         evidence_fingerprint(evidence), problems, support, keep_open, correction_of, reason, actor,
+        *((numerator, denominator) if numerator is not None or denominator is not None else ()),
     )
     with ctx.db.session() as session:
         department = session.scalar(select(Department).where(Department.code == department_code))
@@ -59,7 +62,8 @@ def enter_on_behalf(
                                 f"unknown department code {department_code!r}")
         submission = Submission(
             occurrence_id, kind, key, value=value, unit=unit, note=note, evidence=evidence,
-            problems=problems, support=support, keep_open=keep_open, correction_of=correction_of,
+            numerator=numerator, denominator=denominator, problems=problems, support=support,
+            keep_open=keep_open, correction_of=correction_of,
             reason=reason)
         # the department's own check applies: its code must own the occurrence
         by = Submitter(department.id, entered_by=actor, via="office")

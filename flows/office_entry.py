@@ -40,6 +40,8 @@ def enter_report(
     evidence_url: str,
     entered_by: str,
     as_of: str | None,
+    numerator: str = "",
+    denominator: str = "",
 ) -> dict:
     """Record the report; a refusal comes back as {"error", "field"} (nothing recorded)."""
     ctx = Context.from_env()
@@ -47,7 +49,8 @@ def enter_report(
     try:
         outcome = enter_on_behalf(
             ctx, department, occurrence, kind, value, note, evidence_url or None, entered_by,
-            parse_as_of(as_of), unit=unit,
+            parse_as_of(as_of), unit=unit, numerator=numerator or None,
+            denominator=denominator or None,
         )
     except ReportError as exc:
         result = {"error": exc.message, "field": exc.field}
@@ -55,7 +58,8 @@ def enter_report(
         result = {**outcome.as_dict(), "replayed": outcome.replayed, "events": emit_pending(ctx)}
     audit_form(ctx, "登记报送", "occurrence", str(occurrence), {
         "department": department, "occurrence": occurrence, "kind": kind, "value": value,
-        "unit": unit, "entered_by": entered_by, "as_of": as_of}, result)
+        "unit": unit, "numerator": numerator, "denominator": denominator,
+        "entered_by": entered_by, "as_of": as_of}, result)
     return result
 
 
@@ -85,6 +89,8 @@ async def office_entry(
     佐证材料链接: str = "",
     登记人: str = "督办办公室",
     收到日期: str = "",
+    分子: str = "",
+    分母: str = "",
 ) -> State:
     """登记一份部门报送。
 
@@ -98,12 +104,14 @@ async def office_entry(
         佐证材料链接: 佐证材料的网址（可空）。
         登记人: 经办人姓名，记入审计日志。
         收到日期: 收到报送的日期，如 2023-10-09；留空为当前时间。
+        分子: 比率或平均数指标（如月探访率）的分子，如已探访人数；与分母一起填写，数值留空。
+        分母: 该指标的分母，如 应探访人数，须大于0。
     """
     value, problem = _number(数值)
     if problem:
         return entry_state({"error": problem, "field": "数值"})
     outcome = enter_report(单位代码, 事项编号, KINDS[报送类型], value, 计量单位 or None, 情况说明,
-                           佐证材料链接, 登记人, 收到日期 or None)
+                           佐证材料链接, 登记人, 收到日期 or None, 分子.strip(), 分母.strip())
     await link_board()
     return entry_state(outcome)
 

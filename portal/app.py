@@ -85,14 +85,16 @@ Text = Annotated[str, Form()]
 
 
 def report_form(
-    kind: Text = "", value: Text = "", unit: Text = "", note: Text = "", evidence_url: Text = "",
+    kind: Text = "", value: Text = "", numerator: Text = "", denominator: Text = "",
+    unit: Text = "", note: Text = "", evidence_url: Text = "",
     problems: Text = "", support: Text = "", keep_open: Text = "", nonce: Text = "",
     csrf: Text = "", until: Text = "", reason: Text = "",
     evidence_file: Annotated[UploadFile | None, File()] = None,
 ) -> Submitted:
     """The posted fields and at most one upload (read to the limit + 1 byte)."""
     values = pages.FormValues(
-        kind=kind, value=value, unit=unit, note=note, evidence_url=evidence_url,
+        kind=kind, value=value, numerator=numerator, denominator=denominator, unit=unit,
+        note=note, evidence_url=evidence_url,
         problems=problems, support=support, keep_open=keep_open in ("1", "on", "true"),
         nonce=nonce, csrf=csrf, until=until, reason=reason)
     upload = None

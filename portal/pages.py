@@ -19,7 +19,8 @@ from duban.reports.verdicts import ReportOutcome
 
 ACCEPT = ",".join(EVIDENCE_TYPES)
 FIELD_ZH = {
-    "value": "指标数值", "unit": "单位", "note": "说明", "evidence": "佐证材料",
+    "value": "指标数值", "numerator": "分子", "denominator": "分母", "unit": "单位", "note": "说明",
+    "evidence": "佐证材料",
     "problems": "存在问题", "support": "需要支持", "kind": "报送类型", "reason": "更正原因",
     "idempotency_key": "提交编号", "occurrence_id": "事项", "correction_of": "更正",
     "until": "新截止日期", "extension": "延期申请", "token": "链接", "limit": "次数限制",
@@ -36,6 +37,8 @@ class FormValues:
 
     kind: str = ""
     value: str = ""
+    numerator: str = ""  # a rate's or an average's two parts
+    denominator: str = ""
     unit: str = ""
     note: str = ""
     evidence_url: str = ""

@@ -175,6 +175,7 @@ class Portal:
                     grant.occurrence_id, values.kind, web_key(tokens.hash_token(token),
                                                               values.nonce),
                     value=values.value, unit=values.unit or None, note=values.note,
+                    numerator=values.numerator, denominator=values.denominator,
                     evidence=self._evidence(form), problems=values.problems,
                     support=values.support, keep_open=values.keep_open)
                 by = Submitter(grant.department_id, link=grant, via="web")

@@ -68,7 +68,16 @@ from sqlalchemy.engine import URL, make_url
 
 from duban.calendar.clock import at_local
 from duban.chase.digest import redact_links
-from duban.ledger.models import Action, Department, Digest, Duty, Occurrence, Reminder, Report
+from duban.ledger.models import (
+    Action,
+    Department,
+    Digest,
+    Duty,
+    Occurrence,
+    Reminder,
+    Report,
+    Target,
+)
 from duban.office_entry import enter_on_behalf
 from duban.service import Context, chase, setup
 from duban.settings import Settings
@@ -612,11 +621,13 @@ class Drill:
     # -- reports --
 
     def open_items(self, ctx: Context, actions: tuple[int, ...], count: int) -> list[tuple]:
-        """(occurrence id, department code) of open monthly/quarterly target reports."""
+        """(occurrence id, department code, reported in parts) of open monthly/quarterly target
+        reports."""
         with ctx.db.session() as s:
             return s.execute(
-                select(Occurrence.id, Department.code)
+                select(Occurrence.id, Department.code, Target.numerator_label.is_not(None))
                 .join(Duty, Occurrence.duty_id == Duty.id)
+                .outerjoin(Target, Duty.target_id == Target.id)
                 .join(Action, Duty.action_id == Action.id)
                 .join(Department, Occurrence.department_id == Department.id)
                 .where(Action.no.in_(actions), Duty.kind == "target_progress",
@@ -625,11 +636,13 @@ class Drill:
             ).all()
 
     def enter_reports(self, ctx: Context, items: list[tuple], pause: float = 0.0) -> None:
-        for occurrence_id, code in items:
+        for occurrence_id, code, in_parts in items:
             key = f"drill-{occurrence_id}"
+            parts = {"numerator": "1", "denominator": "1"} if in_parts else {}
             try:
-                outcome = enter_on_behalf(ctx, code, occurrence_id, "progress", "1",
-                                          "演练：电话报送", None, "演练", T0, idempotency_key=key)
+                outcome = enter_on_behalf(ctx, code, occurrence_id, "progress",
+                                          None if in_parts else "1", "演练：电话报送", None, "演练",
+                                          T0, idempotency_key=key, **parts)
                 self.reports.append((outcome.report_id, key))
             except Exception as exc:  # recorded as a violation, never swallowed
                 self.report_errors.append(f"{occurrence_id}: {type(exc).__name__}: {exc}")

@@ -41,6 +41,8 @@ class ItemFacts:
     unit: str = ""
     measure: str = ""
     is_count: bool = False
+    numerator_label: str = ""  # a rate or an average is reported as these two parts
+    denominator_label: str = ""
     extension: str = ""  # a pending extension request, in words
     reports: list[ReportView] = field(default_factory=list)
     awaiting_review: bool = False  # 已报送·待审核: a new report still supersedes it
@@ -118,6 +120,8 @@ def item_facts(
         acknowledged_until=_pause(occ, today),
         goal=goal.text() if goal else "", unit=target.unit if target else "",
         measure=target.measure if target else "", is_count=bool(goal and goal.is_count),
+        numerator_label=(target.numerator_label or "") if target else "",
+        denominator_label=(target.denominator_label or "") if target else "",
         extension=pending_extension(session, occ.id), reports=list_reports(session, occ.id),
         awaiting_review=occ.status == "reported",
         returned=(f"{back.on.isoformat()}退回，原因：{back.reason}；请于{back.due_on.isoformat()}前"

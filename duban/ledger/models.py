@@ -146,6 +146,13 @@ class Target(Base):
     local: Mapped[bool] = mapped_column(Boolean, default=True)
     owner_code: Mapped[str] = mapped_column(String(64))
     source: Mapped[str] = mapped_column(Text, default="")
+    # a rate or an average reported as its two parts (what each counts), rolled up as
+    # sum(numerator) / sum(denominator); null for a target reported as one value
+    numerator_label: Mapped[str | None] = mapped_column(String(100))
+    denominator_label: Mapped[str | None] = mapped_column(String(100))
+    # progress is expected from this figure on this day (default: 0 at the plan year's start)
+    baseline_on: Mapped[date | None] = mapped_column(Date)
+    baseline_value: Mapped[float | None] = mapped_column(Float)
     action: Mapped[Action] = relationship(back_populates="targets")
 
 
@@ -214,6 +221,10 @@ class Report(Base):
     kind: Mapped[str] = mapped_column(String(16))  # done | progress | ack
     value: Mapped[float | None] = mapped_column(Float)
     unit: Mapped[str | None] = mapped_column(String(16))
+    # a rate's or an average's parts (value = numerator / denominator, x100 for a %); null on a
+    # single-value report
+    numerator: Mapped[float | None] = mapped_column(Float)
+    denominator: Mapped[float | None] = mapped_column(Float)
     note: Mapped[str] = mapped_column(Text, default="")
     evidence: Mapped[str] = mapped_column(Text, default="")
     evidence_sha256: Mapped[str | None] = mapped_column(String(64))

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from duban.ledger.database import record_audit
 from duban.ledger.models import Allocation, Department, Jurisdiction, Target
-from duban.plan.progress import Goal, elapsed_share, judge, latest_figures, num
+from duban.plan.progress import Goal, deadline_share, judge, latest_figures, num
 
 
 def allocation_problem(
@@ -104,8 +104,8 @@ def share_lines(
         county = county_of.get(code)
         if county in shares:
             by_county[county] = by_county.get(county, 0.0) + figure.value
-    plan = target.action.plan
-    elapsed = elapsed_share(plan.starts, plan.ends, today)
+    elapsed = deadline_share(target, today)  # a share is judged by its target's deadline
+    monthly = target.deadline == "monthly"
     lines = []
     for code, share in shares.items():
         goal = Goal(target.op if target.op != "range" else "at_least", share, None, target.unit,
@@ -114,6 +114,6 @@ def share_lines(
         if value is None:
             lines.append(ShareLine(names.get(code, code), share, None, "none", "尚无报送"))
             continue
-        verdict = judge(goal, value, False, elapsed, slow_ratio)
+        verdict = judge(goal, value, monthly, elapsed, slow_ratio)
         lines.append(ShareLine(names.get(code, code), share, value, verdict.code, verdict.text))
     return lines

@@ -126,6 +126,28 @@ class PlanSpec(_Strict):
         return value
 
 
+class PartsSpec(_Strict):
+    """A rate or an average reported as its two parts, each named as the report form asks for
+    it (e.g. 已探访人数 / 应探访人数; 社区社会组织数 / 城市社区数). The city figure is then
+    sum(numerator) / sum(denominator) (x100 for a %), never a mean of the units' figures."""
+
+    numerator: str = Field(min_length=1, max_length=100)
+    denominator: str = Field(min_length=1, max_length=100)
+
+
+class BaselineSpec(_Strict):
+    """Where a target stood when counting began: progress is expected from `value` on `on`
+    (without one, from 0 at the plan year's start)."""
+
+    on: date
+    value: Number = 0
+
+    @field_validator("value")
+    @classmethod
+    def _figure(cls, value: Number) -> Number:
+        return plan_figure(value)
+
+
 class TargetSpec(_Strict):
     key: str = Field(pattern=KEY_RE)
     title: str
@@ -141,6 +163,12 @@ class TargetSpec(_Strict):
     owner: str | None = None
     source: str = ""
     allocations: dict[str, Number] = {}  # jurisdiction code -> its share (任务分解)
+    parts: PartsSpec | None = None  # a rate / an average reported as numerator and denominator
+    # counties: the document says 县（市、区）: only counties report, functional zones do not
+    scope: Literal["all", "counties"] = "all"
+    # 各级: the owner reports the city level's own contribution beside the counties' (local)
+    city_reports: bool = False
+    baseline: BaselineSpec | None = None
 
     @field_validator("value")
     @classmethod
@@ -459,11 +487,12 @@ def _check_plan(plan: PlanFile, registry: Registry, file: str, problems: list[Pr
             keys.add(key)
             if owner is not None and registry.resolve(owner) is None:
                 problems.append(Problem(file, f"{path}.owner", f"unknown department {owner!r}"))
-        _check_targets(action, where, file, problems, registry)
+        _check_targets(action, where, file, problems, registry, plan.plan.year)
 
 
 def _check_targets(
-    action: ActionSpec, where: str, file: str, problems: list[Problem], registry: Registry
+    action: ActionSpec, where: str, file: str, problems: list[Problem], registry: Registry,
+    plan_year: int,
 ) -> None:
     from duban.plan.allocations import allocation_problem
 
@@ -476,6 +505,13 @@ def _check_targets(
             )
         if target.unit == "%" and not 0 <= target.low <= 100:
             problems.append(Problem(file, f"{path}.value", f"{target.low} is not a percentage"))
+        if target.parts is not None and target.rollup == "sum":
+            problems.append(Problem(file, f"{path}.parts", "parts (numerator and denominator) are "
+                                    "for a rate or an average, not a summed count"))
+        if target.baseline is not None and not (
+                date(plan_year, 1, 1) <= target.baseline.on <= date(plan_year, 12, 31)):
+            problems.append(Problem(file, f"{path}.baseline.on",
+                                    f"{target.baseline.on} is outside the plan year {plan_year}"))
         if target.allocations:
             fault = allocation_problem(target.high or target.low, target.rollup, target.unit,
                                        target.allocations, local)

@@ -2,7 +2,9 @@
 
 Pure functions over the validated config and the working-day calendar; no database here.
 - a progress report per quantified target per period (monthly), owed by the county counterparts
-  of the target's owner when the work is done locally, else by the owner itself;
+  of the target's owner when the work is done locally (counties only, no functional zone, when
+  the document says 县（市、区）: scope counties; the owner too for a 各级 target: city_reports),
+  else by the owner itself;
 - a year-end final check per target, owed by the owner (the city figure);
 - quarterly progress per milestone, and the milestone itself at year-end, owed by its owner.
 """
@@ -71,7 +73,10 @@ def _target_duties(
     config: PlanConfig, action: ActionSpec, target: TargetSpec, lead: str
 ) -> list[DutySpec]:
     owner = _owner(config, target.owner, lead)
-    counties = [code for _, code, _ in config.registry.counterparts(owner)] if target.local else []
+    counties = [code for j, code, _ in config.registry.counterparts(owner)
+                if target.scope == "all" or j.kind == "county"] if target.local else []
+    if counties and target.city_reports:  # 各级: the city level's own contribution is reported
+        counties = [*counties, owner]
     warn = config.ladder.warning_days
     rule = config.deadlines["monthly_report" if target.period == "monthly" else "quarterly_report"]
     every = "每月" if target.period == "monthly" else "每季度"
@@ -83,7 +88,9 @@ def _target_duties(
             action_no=action.no,
             target_key=target.key,
             title=f"{target.title}进展（{every}报送，目标{goal}）",
-            deliverable=f"{target.measure}（{target.unit}）及佐证材料",
+            deliverable=(f"{target.parts.numerator}、{target.parts.denominator}"
+                         f"（{target.measure}，{target.unit}）及佐证材料" if target.parts else
+                         f"{target.measure}（{target.unit}）及佐证材料"),
             frequency=target.period,
             due_rule=rule.model_dump(),
             warn_days=warn,

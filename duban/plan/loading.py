@@ -126,6 +126,10 @@ def load_plan(
                 "deadline": t.deadline, "rollup": t.rollup, "cumulative": t.cumulative,
                 "local": t.local, "owner_code": (resolve(t.owner) if t.owner else None) or lead,
                 "source": t.source,
+                "numerator_label": t.parts.numerator if t.parts else None,
+                "denominator_label": t.parts.denominator if t.parts else None,
+                "baseline_on": t.baseline.on if t.baseline else None,
+                "baseline_value": float(t.baseline.value) if t.baseline else None,
             })
             if t.allocations:  # config allocations win; without them, CLI-set ones stay
                 set_allocation(session, row, t.allocations, "config", now, actor)

@@ -2,17 +2,22 @@
 
 Figures are year-to-date: a department reports where it stands now (累计完成 for counts, the current
 level for rates and averages), so its latest non-superseded value is its figure. The city figure
-rolls the departments' figures up by the target's rule (sum, average, min, all_covered); when the
-target's owner has filed the year-end check (target_final) for the whole city, that figure wins.
+rolls the departments' figures up by the target's rule (sum, average, min, all_covered); a rate or
+an average reported as its parts (numerator and denominator) rolls up as sum(numerator) /
+sum(denominator) (x100 for a %), so a large county weighs as much as it counts; a monthly target's
+city figure is that month's reports only. When the target's owner has filed the year-end check
+(target_final) for the whole city, that figure wins.
 
-Verdicts (pure, no database):
+Each target is judged by its own deadline (the one verdict function, shared by the board, the
+report page, the Excel ledger and the digests):
 - met: the value reaches the target (for a range: at least its low end);
-- not_met: a final figure (a done report, or the year-end check) that does not;
-- behind: a progress figure on a count or cumulative target below `slow_ratio` of the
-  time-proportional expectation (target x elapsed share of the plan year, by period end);
-- on_track: a progress figure on such a target that is at least that;
-- not_met also for a progress figure on a level target (a rate, an average, a ratio) below
-  the target: a level has no time-proportional expectation.
+- before a year-end / within-year / through-year deadline (the plan's end) a figure below it is
+  progress: on_track when the progress made since the baseline (0 at the plan year's start unless
+  the target configures one) is at least `slow_ratio` of the time-proportional expectation
+  (baseline + (target - baseline) x elapsed share of the days from the baseline to the deadline),
+  else behind;
+- not_met at the deadline (the plan's end has passed, a done report, the year-end check), and for
+  a monthly target's month (each month is its own deadline).
 """
 
 from __future__ import annotations
@@ -41,11 +46,19 @@ class Goal:
     unit: str
     rollup: str
     cumulative: bool = False
+    parts: bool = False  # reported as numerator and denominator
+    base: float = 0.0  # where progress is expected from (the baseline's figure)
 
     @classmethod
     def of(cls, target: Target) -> Goal:
         return cls(target.op, target.value_low, target.value_high, target.unit, target.rollup,
-                   target.cumulative)
+                   target.cumulative, target.numerator_label is not None,
+                   target.baseline_value or 0.0)
+
+    @property
+    def scale(self) -> float:
+        """numerator / denominator x scale is the figure: 100 for a rate (%), 1 for an average."""
+        return 100.0 if self.unit == "%" else 1.0
 
     @property
     def is_count(self) -> bool:
@@ -91,18 +104,42 @@ def elapsed_share(starts: date, ends: date, through: date) -> float:
 
 
 def judge(goal: Goal, value: float, final: bool, share: float, slow_ratio: float) -> Verdict:
-    """A verdict for one figure; `final` for a done report or a year-end figure."""
+    """A verdict for one figure; `final` at the figure's deadline (a done report, a year-end
+    figure, a month of a monthly target); `share` of the time from the baseline to the deadline
+    elapsed (1 once the deadline has passed)."""
     shown = f"{num(value)}{goal.unit}，目标{goal.text()}"
     if reaches(goal, value):
         extra = "（高于目标区间上限）" if goal.op == "range" and value > (goal.high or 0) else ""
         return Verdict("met", f"已达标：{shown}{extra}")
-    if final or share >= 1 or not goal.is_count:
+    if final or share >= 1:
         return Verdict("not_met", f"未达标：{shown}")
-    expected = goal.low * share
+    expected = goal.base + (goal.low - goal.base) * share
     when = f"按时序进度应完成约{num(round(expected, 1))}{goal.unit}"
-    if value >= slow_ratio * expected:
+    if value - goal.base >= slow_ratio * (expected - goal.base):
         return Verdict("on_track", f"进度正常：{shown}，{when}", expected)
     return Verdict("behind", f"进度滞后：{shown}，{when}", expected)
+
+
+def plan_start(year: int) -> date:
+    """The plan year's first day: an annual target is expected to progress from it."""
+    return date(year, 1, 1)
+
+
+def deadline_share(target: Target, today: date) -> float:
+    """The share of the target's time elapsed by `today`: from its baseline (default the plan
+    year's start, not the day the plan was issued) to its deadline, the plan's end."""
+    plan = target.action.plan
+    starts = target.baseline_on or plan_start(plan.year)
+    return elapsed_share(starts, plan.ends, today)
+
+
+def judge_target(target: Target, value: float, final: bool, today: date,
+                 slow_ratio: float) -> Verdict:
+    """`judge` by the target's own deadline: a monthly target's month is final; any other is
+    progress until the plan's end."""
+    monthly = target.deadline == "monthly"
+    return judge(Goal.of(target), value, final or monthly, deadline_share(target, today),
+                 slow_ratio)
 
 
 def rollup(rule: str, values: Iterable[float]) -> float | None:
@@ -117,11 +154,28 @@ def rollup(rule: str, values: Iterable[float]) -> float | None:
     return float(min(figures))  # min and all_covered: the weakest department decides
 
 
+def rollup_parts(goal: Goal, figures: Iterable[Figure]) -> float | None:
+    """The city figure of a target reported in parts: sum(numerator) / sum(denominator) x scale.
+    A figure reported as one value (before parts were asked for) cannot be weighted: then the
+    target's own rule over the values, as before."""
+    found = list(figures)
+    if not found:
+        return None
+    if all(f.numerator is not None and f.denominator for f in found):
+        top = sum(f.numerator or 0.0 for f in found)
+        bottom = sum(f.denominator or 0.0 for f in found)
+        return top / bottom * goal.scale
+    return rollup(goal.rollup, (f.value for f in found))
+
+
 @dataclass(frozen=True)
 class Figure:
     department: str
     value: float
     report_id: int
+    numerator: float | None = None
+    denominator: float | None = None
+    period: str = ""
 
 
 @dataclass
@@ -139,6 +193,7 @@ class TargetProgress:
     city_value: float | None = None
     source: str = "none"  # final (the owner's year-end figure) | rollup | none
     verdict: Verdict | None = None
+    period: str | None = None  # a monthly target: the month judged (2023-07)
 
     @property
     def reported(self) -> int:
@@ -152,61 +207,112 @@ class TargetProgress:
             "verdict": self.verdict.code if self.verdict else None,
             "verdict_text": self.verdict.text if self.verdict else "",
             "figures": {k: v.value for k, v in sorted(self.figures.items())},
+            "period": self.period,
         }
 
 
-def latest_figures(session: Session, target_id: int, duty_kind: str) -> dict[str, Figure]:
-    """Latest non-superseded value per department on the target's duties of `duty_kind`.
+def latest_figures(
+    session: Session, target_id: int, duty_kind: str, period: str | None = None
+) -> dict[str, Figure]:
+    """Latest non-superseded value per department on the target's duties of `duty_kind` (of one
+    reporting period when `period` is given).
 
     One indexed query for the target's reports (a correction is on the same occurrence as the
     report it supersedes, so both are in it); superseded ones are dropped here, in Python."""
-    rows = session.execute(
-        select(Report.id, Report.supersedes_id, Report.kind, Report.value, Department.code)
+    query = (
+        select(Report.id, Report.supersedes_id, Report.kind, Report.value, Report.numerator,
+               Report.denominator, Department.code, Occurrence.period)
         .join(Occurrence, Report.occurrence_id == Occurrence.id)
         .join(Duty, Occurrence.duty_id == Duty.id)
         .join(Department, Report.department_id == Department.id)
         .where(Duty.target_id == target_id, Duty.kind == duty_kind)
         .order_by(Report.created_at, Report.id)
-    ).all()
+    )
+    if period is not None:
+        query = query.where(Occurrence.period == period)
+    rows = session.execute(query).all()
     superseded = {row.supersedes_id for row in rows if row.supersedes_id is not None}
     return {
-        row.code: Figure(row.code, row.value, row.id) for row in rows
+        row.code: Figure(row.code, row.value, row.id, row.numerator, row.denominator, row.period)
+        for row in rows
         if row.kind in VALUE_KINDS and row.value is not None and row.id not in superseded
     }
+
+
+def latest_period(session: Session, target_id: int, today: date) -> str | None:
+    """The latest reporting period begun by `today` that has a report on the target's progress
+    duty: the month a monthly target's city figure is for."""
+    return session.scalar(
+        select(Occurrence.period)
+        .join(Report, Report.occurrence_id == Occurrence.id)
+        .join(Duty, Occurrence.duty_id == Duty.id)
+        .where(Duty.target_id == target_id, Duty.kind == "target_progress",
+               Report.value.is_not(None), Occurrence.period_start <= today)
+        .order_by(Occurrence.period_start.desc()).limit(1)
+    )
 
 
 def city_figure(
     target: Target, progress: Mapping[str, Figure], final: Mapping[str, Figure]
 ) -> tuple[float | None, str]:
-    """The owner's year-end figure if filed, else the roll-up of the departments' figures."""
+    """The owner's year-end figure if filed, else the roll-up of the departments' figures (in
+    parts when the target is reported in parts)."""
     if target.owner_code in final:
         return final[target.owner_code].value, "final"
-    value = rollup(target.rollup, (f.value for f in progress.values()))
+    goal = Goal.of(target)
+    if goal.parts:
+        value = rollup_parts(goal, progress.values())
+    else:
+        value = rollup(target.rollup, (f.value for f in progress.values()))
     return value, "rollup" if value is not None else "none"
 
 
+def period_text(period: str | None) -> str:
+    """'2023-07' -> '2023年7月'; a quarter '2023-Q3' -> '2023年第3季度'."""
+    if not period or "-" not in period:
+        return period or ""
+    year, part = period.split("-", 1)
+    if part.startswith("Q"):
+        return f"{year}年第{part[1:]}季度"
+    return f"{year}年{int(part)}月"
+
+
 def target_progress(
-    session: Session, target: Target, today: date, slow_ratio: float
+    session: Session, target: Target, today: date, slow_ratio: float,
+    period: str | None = None,
 ) -> TargetProgress:
     """One target's city figure and verdict as of `today` (reports flushed in this session
-    count, so a report being submitted is judged together with everyone else's)."""
+    count, so a report being submitted is judged together with everyone else's). A monthly
+    target is judged on one month: `period`, else the latest month reported."""
     duty = session.scalar(select(Duty).where(Duty.target_id == target.id,
                                              Duty.kind == "target_progress"))
     expected = list(duty.owner_codes) if duty else [target.owner_code]
-    progress = latest_figures(session, target.id, "target_progress")
-    final = latest_figures(session, target.id, "target_final")
+    monthly = target.deadline == "monthly"
+    if monthly and period is None:
+        period = latest_period(session, target.id, today)
+    progress = latest_figures(session, target.id, "target_progress",
+                              period if monthly else None)
+    # only the departments that owe it count (a zone's report on a county-only target does not)
+    progress = {code: f for code, f in progress.items() if code in expected}
+    final = {} if monthly else latest_figures(session, target.id, "target_final")
     result = TargetProgress(target.id, target.key, target.title, Goal.of(target).text(),
                             target.unit, target.rollup, expected, dict(progress))
+    result.period = period if monthly else None
     result.city_value, result.source = city_figure(target, progress, final)
     if result.city_value is not None:
-        plan = target.action.plan
-        share = elapsed_share(plan.starts, plan.ends, today)
         complete = result.source == "final" or result.reported == len(expected)
-        verdict = judge(Goal.of(target), result.city_value, result.source == "final", share,
-                        slow_ratio)
-        if verdict.code == "met" and target.rollup in ("min", "all_covered") and not complete:
-            verdict = Verdict("not_met", f"尚未全部报送（{result.reported}/{len(expected)}）："
-                              + verdict.text.removeprefix("已达标："))
+        verdict = judge_target(target, result.city_value, result.source == "final", today,
+                               slow_ratio)
+        whole = target.rollup in ("min", "all_covered") or Goal.of(target).parts
+        if verdict.code == "met" and whole and not complete:  # part of the city is not the city
+            final = (result.source == "final" or target.deadline == "monthly"
+                     or deadline_share(target, today) >= 1)
+            code = "not_met" if final else "on_track"
+            verdict = Verdict(code, f"{VERDICT_ZH[code]}：尚未全部报送（{result.reported}/"
+                              f"{len(expected)}）：" + verdict.text.removeprefix("已达标："))
+        if result.period:
+            verdict = Verdict(verdict.code, f"{period_text(result.period)}{verdict.text}",
+                              verdict.expected)
         result.verdict = verdict
     return result
 

@@ -23,6 +23,7 @@ OPS = {"at_least": "不少于", "more_than": "超过", "exactly": "等于", "ran
 DEADLINES = {"year_end": "年底前", "within_year": "年内", "monthly": "每月", "through_year": "全年"}
 ROLLUPS = {"sum": "求和", "average": "平均", "min": "取最小", "all_covered": "全部覆盖"}
 PERIODS = {"monthly": "每月", "quarterly": "每季度"}
+SCOPES = {"all": "全部区县和功能区", "counties": "仅县（市、区）"}
 YES, NO = "是", "否"
 YEAR_END = "年底"
 SEPARATORS = re.compile(r"[、，,;；\n]+")
@@ -35,6 +36,7 @@ class Column:
     kind: str = "text"  # text | int | num | bool | list | alloc | date | due | choice
     choices: dict[str, str] | None = None
     width: int = 14
+    optional: bool = False  # a column added later: a workbook without it still imports
 
 
 PLAN_ROWS = [
@@ -65,6 +67,13 @@ TARGET_COLUMNS = [
     Column("区县分别报送", "local", "bool", width=8),
     Column("责任单位（空：牵头单位）", "owner", width=18), Column("原文", "source", width=40),
     Column("任务分解（区县代码=数值，用“；”分隔）", "allocations", "alloc", width=30),
+    Column("分子（比率、平均数按分子分母报送时填，如 已探访人数）", "numerator", width=24,
+           optional=True),
+    Column("分母（如 应探访人数）", "denominator", width=20, optional=True),
+    Column("报送范围", "scope", "choice", SCOPES, width=14, optional=True),
+    Column("市级单位同时报送（各级）", "city_reports", "bool", width=10, optional=True),
+    Column("基期日期（可空：自年初起算）", "baseline_on", "date", width=12, optional=True),
+    Column("基期数值", "baseline_value", "num", width=10, optional=True),
 ]
 MILESTONE_COLUMNS = [
     Column("行动序号", "action", "int", width=8), Column("任务编码", "key", width=24),
@@ -95,6 +104,10 @@ INSTRUCTIONS = [
     "单位报送）。",
     "  任务分解（可空）：如 {county_a}=300；{county_b}=400（区县代码见“单位名录”），求和类指标各"
     "区县之和须等于目标值。",
+    "  分子、分母（可空）：比率或平均数（如月探访率＝已探访人数÷应探访人数）按分子、分母报送，"
+    "全市数＝各单位分子之和÷分母之和；报送范围：文件写“县（市、区）”的选“仅县（市、区）”，"
+    "功能区不报；市级单位同时报送：“各级”指标（如各级民政部门）选“是”。",
+    "  基期日期、基期数值（可空）：进度预期自基期起算；空则自方案年度1月1日从0起算。",
     "【任务】每项非量化任务一行：行动序号、任务编码、任务内容、成果形式、责任单位（空则为"
     "牵头单位）、完成时限（“年底”或具体日期）。",
     "",
@@ -144,6 +157,11 @@ def write_book(path: Path, registry: Registry, plan: PlanFile | None = None) -> 
 
 
 def _target_row(values: dict[str, Any]) -> dict[str, Any]:
+    parts, baseline = values.pop("parts", None), values.pop("baseline", None)
+    if parts:
+        values["numerator"], values["denominator"] = parts["numerator"], parts["denominator"]
+    if baseline:
+        values["baseline_on"], values["baseline_value"] = baseline["on"], baseline["value"]
     value = values["value"]
     if isinstance(value, list):
         values["value"], values["value_high"] = value
@@ -369,7 +387,7 @@ def _table(sheet: Any, columns: list[Column], reader: _Reader) -> list[tuple[int
                for c in range(1, sheet.max_column + 1)}
     found = [(col, headers[col.header]) for col in columns if col.header in headers]
     for col in columns:
-        if col.header not in headers:
+        if col.header not in headers and not col.optional:
             reader.problems.append(Problem(reader.file, f"{sheet.title} 第1行",
                                            f"缺少列“{col.header}”"))
     rows = []
@@ -404,6 +422,12 @@ def _read_actions(book: Any, reader: _Reader, actions: list[dict[str, Any]]) -> 
                 continue
             if "value_high" in values:
                 values["value"] = [values.get("value"), values.pop("value_high")]
+            if "numerator" in values or "denominator" in values:
+                values["parts"] = {k: values.pop(k) for k in ("numerator", "denominator")
+                                   if k in values}
+            if "baseline_on" in values or "baseline_value" in values:
+                values["baseline"] = {k: values.pop(f"baseline_{k}") for k in ("on", "value")
+                                      if f"baseline_{k}" in values}
             items = actions[index[no]][kind]
             path = f"actions[{index[no]}].{kind}[{len(items)}]"
             items.append(values)

@@ -96,6 +96,67 @@ def parse_value(
     return value
 
 
+def parse_parts(
+    numerator: float | int | str | None, denominator: float | int | str | None,
+    value: float | int | str | None, goal: Goal | None, kind: str,
+    labels: tuple[str, str] | None,
+) -> tuple[float, float, float] | None:
+    """A rate's or an average's two parts (numerator, denominator) and the figure they make
+    (numerator / denominator x100 for a %), or None when the target is not reported in parts.
+    Both parts are required on such a target (except for an acknowledgement); the denominator is
+    above 0, a rate's numerator at most its denominator; a value given beside them must agree."""
+    given = [raw for raw in (numerator, denominator)
+             if raw is not None and not (isinstance(raw, str) and not raw.strip())]
+    if goal is None or not goal.parts or labels is None:
+        if given:
+            raise ReportInputError("numerator", "此指标不按分子、分母报送，请直接填写数值",
+                                   "this target is not reported as numerator and denominator")
+        return None
+    if kind == "ack":
+        if given:
+            raise ReportInputError("numerator", "签收不填写数值", "an acknowledgement carries "
+                                   "no value")
+        return None
+    top_label, bottom_label = labels
+    if len(given) < 2:
+        missing = "denominator" if given and given[0] is numerator else "numerator"
+        raise ReportInputError(missing, f"请分别填写{top_label}和{bottom_label}",
+                               "a rate or an average is reported as numerator and denominator")
+    top = _part("numerator", numerator, top_label)
+    bottom = _part("denominator", denominator, bottom_label)
+    if bottom <= 0:
+        raise ReportInputError("denominator", f"{bottom_label}应大于0（{num(bottom)}）",
+                               f"denominator {num(bottom)} must be greater than 0")
+    if goal.unit == "%" and top > bottom:
+        raise ReportInputError("numerator", f"{top_label}（{num(top)}）不能超过{bottom_label}"
+                               f"（{num(bottom)}）", f"numerator {num(top)} is above the "
+                               f"denominator {num(bottom)}: a rate is at most 100%")
+    figure = round(top / bottom * goal.scale, 6)
+    if value is not None and not (isinstance(value, str) and not value.strip()):
+        stated = _number(value)
+        if abs(stated - figure) > 0.01 * max(1.0, abs(figure)):
+            raise ReportInputError("value", f"填写的数值{num(stated)}{goal.unit}与{top_label}÷"
+                                   f"{bottom_label}（{num(round(figure, 2))}{goal.unit}）不一致",
+                                   f"value {num(stated)} does not match numerator / denominator")
+    return top, bottom, figure
+
+
+def _part(name: str, raw: float | int | str | None, label: str) -> float:
+    try:
+        value = _number(raw if raw is not None else "")
+    except ReportInputError:
+        shown = str(raw)[:40]
+        raise ReportInputError(name, f"{label}“{shown}”不是数字",
+                               f"{name} {shown!r} is not a number") from None
+    if value < 0:
+        raise ReportInputError(name, f"{label}不能为负数（{num(value)}）",
+                               f"{name} {num(value)} is negative")
+    if value > ABSOLUTE_CEILING:
+        raise ReportInputError(name, f"{label}过大（{num(value)}），请核对",
+                               f"{name} {num(value)} is implausibly large")
+    return value
+
+
 def _number(raw: float | int | str) -> float:
     if isinstance(raw, int | float) and not isinstance(raw, bool):
         value = float(raw)

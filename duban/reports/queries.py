@@ -32,6 +32,8 @@ class ReportView:
     superseded_by: int | None
     reason: str
     verdict_text: str
+    numerator: float | None = None  # a rate's or an average's parts, when reported so
+    denominator: float | None = None
 
     @property
     def kind_zh(self) -> str:
@@ -52,6 +54,7 @@ class ReportView:
             "problems": self.problems, "support": self.support, "entered_by": self.entered_by,
             "at": self.at, "supersedes": self.supersedes_id, "superseded_by": self.superseded_by,
             "reason": self.reason, "verdict_text": self.verdict_text,
+            "numerator": self.numerator, "denominator": self.denominator,
         }
 
 
@@ -69,7 +72,7 @@ def list_reports(session: Session, occurrence_id: int) -> list[ReportView]:
             r.id, r.occurrence_id, r.kind, r.value, r.unit, r.note, r.evidence, r.problems,
             r.support_needed, r.entered_by, shanghai(r.created_at), r.supersedes_id,
             by_old.get(r.id), r.correction_reason,
-            (verdicts.get(str(r.id)) or {}).get("verdict_text", ""),
+            (verdicts.get(str(r.id)) or {}).get("verdict_text", ""), r.numerator, r.denominator,
         )
         for r in reports
     ]

@@ -54,6 +54,7 @@ from duban.reports.inputs import (
     check_text,
     check_unit,
     clean_text,
+    parse_parts,
     parse_value,
 )
 from duban.reports.queries import standing_report_id
@@ -71,6 +72,9 @@ class Submission:
     value: float | int | str | None = None
     unit: str | None = None
     note: str = ""
+    # a rate or an average is reported as its two parts; the value is computed from them
+    numerator: float | int | str | None = None
+    denominator: float | int | str | None = None
     evidence: Evidence = None
     problems: str = ""
     support: str = ""
@@ -156,11 +160,16 @@ def submit(
     actor = _authorise(session, occ, by)
     target = occ.duty.target
     goal = Goal.of(target) if target is not None else None
-    figure = parse_value(sub.value, goal, sub.kind, rules.value_ceiling)
+    labels = (target.numerator_label, target.denominator_label) if (
+        target is not None and target.numerator_label and target.denominator_label) else None
+    parts = parse_parts(sub.numerator, sub.denominator, sub.value, goal, sub.kind, labels)
+    figure = parse_value(parts[2] if parts else sub.value, goal, sub.kind, rules.value_ceiling)
+    top, bottom = (parts[0], parts[1]) if parts else (None, None)
     unit = check_unit(sub.unit, goal) if figure is not None or sub.unit else None
     existing = session.scalar(select(Report).where(Report.idempotency_key == key))
     if existing is not None:
-        return _replay(session, existing, occ, entry, figure, unit, sub.correction_of)
+        return _replay(session, existing, occ, entry, (figure, top, bottom), unit,
+                       sub.correction_of)
     today = local_day(now)
     correction_of = sub.correction_of
     if occ.status == "reported" and correction_of is None and sub.kind != "ack":
@@ -180,7 +189,7 @@ def submit(
         store_evidence(entry.upload, rules.evidence_dir, entry.evidence_sha256 or "", entry.ext)
     report = Report(
         occurrence_id=occ.id, department_id=occ.department_id, kind=sub.kind, value=figure,
-        unit=unit, note=entry.note, evidence=entry.evidence,
+        unit=unit, numerator=top, denominator=bottom, note=entry.note, evidence=entry.evidence,
         evidence_sha256=entry.evidence_sha256, problems=entry.problems,
         support_needed=entry.support, entered_by=actor,
         supersedes_id=old.id if old else None, correction_reason=entry.reason,
@@ -329,12 +338,14 @@ def _audit(
 
 
 def _replay(
-    session: Session, report: Report, occ: Occurrence, entry: _Entry, value: float | None,
-    unit: str | None, correction_of: int | None,
+    session: Session, report: Report, occ: Occurrence, entry: _Entry,
+    figures: tuple[float | None, float | None, float | None], unit: str | None,
+    correction_of: int | None,
 ) -> ReportOutcome:
     """The first answer again, if this is the same submission; refuse a reused key."""
     same = (
-        report.occurrence_id == occ.id and report.kind == entry.kind and report.value == value
+        report.occurrence_id == occ.id and report.kind == entry.kind
+        and (report.value, report.numerator, report.denominator) == figures
         and report.unit == unit and report.note == entry.note
         and report.evidence == entry.evidence and report.problems == entry.problems
         and report.support_needed == entry.support
@@ -350,7 +361,8 @@ def _replay(
     ) or {}
     return ReportOutcome(
         report_id=report.id, occurrence_id=occ.id, department=occ.department.code,
-        kind=report.kind, value=report.value, unit=report.unit, verdict=detail.get("verdict"),
+        kind=report.kind, value=report.value, unit=report.unit, numerator=report.numerator,
+        denominator=report.denominator, verdict=detail.get("verdict"),
         verdict_text=detail.get("verdict_text", ""), closed=detail.get("closed", False),
         closed_on=_day(detail.get("closed_on")),
         acknowledged_until=_day(detail.get("acknowledged_until")),

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from duban.ledger.models import Occurrence, Report
 from duban.plan.allocations import share_lines
-from duban.plan.progress import Goal, Verdict, elapsed_share, judge, num, target_progress
+from duban.plan.progress import Verdict, judge_target, num, target_progress
 from duban.reports.inputs import KIND_ZH
 
 
@@ -34,6 +34,8 @@ class ReportOutcome:
     message: str
     replayed: bool = field(default=False, compare=False)
     awaiting_review: bool = False  # 已报送·待审核: the office has yet to accept or return it
+    numerator: float | None = None  # a rate's or an average's parts, when reported so
+    denominator: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -43,7 +45,8 @@ class ReportOutcome:
             "closed": self.closed, "closed_on": _iso(self.closed_on),
             "acknowledged_until": _iso(self.acknowledged_until),
             "supersedes_id": self.supersedes_id, "message": self.message,
-            "awaiting_review": self.awaiting_review,
+            "awaiting_review": self.awaiting_review, "numerator": self.numerator,
+            "denominator": self.denominator,
         }
 
 
@@ -72,7 +75,7 @@ def verdict_for(
                      if s.county == county and s.value is not None), None)
         if line is not None:  # 任务分解: this county's share is its own target
             return Verdict(line.verdict, f"对照本地分解任务，{line.text}")
-    city = target_progress(session, target, today, slow_ratio)
+    city = target_progress(session, target, today, slow_ratio, occ.period)  # a month: its own
     if not shared or city.verdict is None:
         return city.verdict
     count = f"（{city.reported}/{len(city.expected_departments)}个单位已报送）"
@@ -80,9 +83,7 @@ def verdict_for(
     if target.rollup == "sum":  # a part of a sum says nothing alone: the city's verdict
         return Verdict(city.verdict.code, f"本单位{num(value)}{target.unit}。{whole}",
                        city.verdict.expected)
-    plan = duty.action.plan  # a level: each department's own figure, judged on the same day
-    own = judge(Goal.of(target), value, False, elapsed_share(plan.starts, plan.ends, today),
-                slow_ratio)
+    own = judge_target(target, value, False, today, slow_ratio)  # a level: its own figure
     return Verdict(own.code, f"本单位{own.text}。{whole}", own.expected)
 
 
@@ -94,6 +95,7 @@ def outcome_of(occ: Occurrence, report: Report, verdict: Verdict | None) -> Repo
         closed=occ.status in ("closed", "reported"), closed_on=occ.closed_on,
         acknowledged_until=occ.acknowledged_until, supersedes_id=report.supersedes_id,
         message=_message(occ, report, verdict), awaiting_review=occ.status == "reported",
+        numerator=report.numerator, denominator=report.denominator,
     )
 
 
@@ -104,6 +106,11 @@ def _message(occ: Occurrence, report: Report, verdict: Verdict | None) -> str:
                 "办结后请及时报送。")
     what = "更正" if report.supersedes_id else KIND_ZH[report.kind]
     parts = [f"已记录{what}报送（报告编号 {report.id}）。"]
+    target = occ.duty.target
+    if target is not None and report.numerator is not None and report.denominator is not None:
+        parts.append(f"{target.numerator_label}{num(report.numerator)}，{target.denominator_label}"
+                     f"{num(report.denominator)}，计{num(round(report.value or 0, 2))}"
+                     f"{report.unit or ''}。")
     if verdict:
         parts.append(verdict.text + "。")
     if occ.status == "reported":

@@ -30,7 +30,8 @@ def test_elapsed_share_counts_days_of_the_plan_year() -> None:
     (HOUSEHOLDS, 2199, True, JUNE, "not_met"),  # a done report is judged as final
     (HOUSEHOLDS, 2000, False, 1.0, "not_met"),  # the year is over
     (RATE, 100, False, JUNE, "met"),
-    (RATE, 95, False, JUNE, "not_met"),  # a level has no time-proportional expectation
+    (RATE, 95, False, JUNE, "on_track"),  # before its deadline a level is progress too
+    (RATE, 95, True, JUNE, "not_met"),  # at its deadline it is met or not
     (RANGE, 12, True, 1.0, "met"),
     (RANGE, 16, True, 1.0, "met"),  # above the range still reaches the target
     (RANGE, 9, True, 1.0, "not_met"),
@@ -98,12 +99,14 @@ def test_a_minimum_is_not_met_until_every_department_has_reported(loaded_sqlite)
     owners = visits.expected_departments
     assert len(owners) == 9 and set(owners) >= {f"{c}-mzj" for c in counties[:6]}
     for code in owners[:2]:
-        file_report(ctx, occ_id(ctx, VISITS, code, "2023-06"), "progress", value=100)
+        file_report(ctx, occ_id(ctx, VISITS, code, "2023-06"), "progress", numerator=40,
+                    denominator=40)
     partial = _target(ctx, "elderly-visit-rate")
     assert partial.city_value == 100 and partial.verdict.code == "not_met"
     assert "尚未全部报送（2/9）" in partial.verdict.text
     for code in owners[2:]:
-        file_report(ctx, occ_id(ctx, VISITS, code, "2023-06"), "progress", value=100)
+        file_report(ctx, occ_id(ctx, VISITS, code, "2023-06"), "progress", numerator=7,
+                    denominator=7)
     assert _target(ctx, "elderly-visit-rate").verdict.code == "met"
 
 

@@ -49,7 +49,7 @@ class Item:
     department: str
     due: date
     link: str  # the item's own report link (/r/...), minted from the department page
-    goal: tuple[float, str] | None  # (value, unit) of its target
+    goal: tuple[float, str, bool] | None  # (value, unit, reported in parts) of its target
     plan: str = ""  # what the persona decided
     on: date | None = None  # when to act
     report_id: int | None = None
@@ -156,7 +156,7 @@ class People:
         with self.ctx.db.read() as s:
             row = s.execute(
                 select(Occurrence.id, Department.code, Occurrence.due_on, Target.value_low,
-                       Target.value_high, Target.unit)
+                       Target.value_high, Target.unit, Target.numerator_label)
                 .outerjoin(AccessToken, AccessToken.occurrence_id == Occurrence.id)
                 .join(Department, Occurrence.department_id == Department.id)
                 .join(Duty, Occurrence.duty_id == Duty.id)
@@ -164,8 +164,8 @@ class People:
                 .where(where)).first()
         if row is None:
             return None
-        occ, code, due, low, high, unit = row
-        goal = (high or low, unit) if low is not None else None
+        occ, code, due, low, high, unit, parts = row
+        goal = (high or low, unit, parts is not None) if low is not None else None
         return occ, code, due, goal
 
     def act(self, day: date, item: Item) -> None:
@@ -191,7 +191,9 @@ class People:
 
     def report(self, day: date, item: Item, share: float) -> bool:
         fields = {"note": "模拟报送：已按要求完成"}
-        if item.goal is not None:
+        if item.goal is not None and item.goal[2]:  # a rate or an average: its two parts
+            fields["numerator"], fields["denominator"] = _parts(item.goal, share)
+        elif item.goal is not None:
             fields["value"] = _value(item.goal, share)
             fields["unit"] = item.goal[1]
         ok = self.post_form(item, "report", {"kind": "done", **fields})
@@ -283,8 +285,10 @@ class People:
         token = self.cli_token(item.department)
         if token is None or item.report_id is None:
             return
-        status, out = self.duban("confirm", str(item.occurrence), "--value",
-                                 _value(item.goal, 1.0), "--unit", item.goal[1],
+        figure = (["--numerator", *_parts(item.goal, 1.0)[:1], "--denominator",
+                   _parts(item.goal, 1.0)[1]] if item.goal[2]
+                  else ["--value", _value(item.goal, 1.0), "--unit", item.goal[1]])
+        status, out = self.duban("confirm", str(item.occurrence), *figure,
                                  "--correct", str(item.report_id), "--reason", "模拟：数值更正",
                                  "--token", token)
         key = "corrected (CLI)" if status == 0 else "correction refused (CLI)"
@@ -391,8 +395,14 @@ def _kind_input(form: str) -> str:
     return match[0] if match else ""
 
 
-def _value(goal: tuple[float, str], share: float) -> str:
-    value, unit = goal
+def _parts(goal: tuple[float, str, bool], share: float) -> tuple[str, str]:
+    """Numerator and denominator making `share` of the target (over 100 units)."""
+    figure = float(_value(goal, share))
+    return str(round(figure if goal[1] == "%" else figure * 100)), "100"
+
+
+def _value(goal: tuple[float, str, bool], share: float) -> str:
+    value, unit = goal[0], goal[1]
     figure = value * share
     if unit == "%":
         return str(min(100, round(figure, 1)))
