@@ -194,6 +194,7 @@ class TargetProgress:
     source: str = "none"  # final (the owner's year-end figure) | rollup | none
     verdict: Verdict | None = None
     period: str | None = None  # a monthly target: the month judged (2023-07)
+    parts: bool = False  # rolled up as sum(numerator) / sum(denominator)
 
     @property
     def reported(self) -> int:
@@ -207,7 +208,7 @@ class TargetProgress:
             "verdict": self.verdict.code if self.verdict else None,
             "verdict_text": self.verdict.text if self.verdict else "",
             "figures": {k: v.value for k, v in sorted(self.figures.items())},
-            "period": self.period,
+            "period": self.period, "parts": self.parts,
         }
 
 
@@ -298,6 +299,7 @@ def target_progress(
     result = TargetProgress(target.id, target.key, target.title, Goal.of(target).text(),
                             target.unit, target.rollup, expected, dict(progress))
     result.period = period if monthly else None
+    result.parts = Goal.of(target).parts
     result.city_value, result.source = city_figure(target, progress, final)
     if result.city_value is not None:
         complete = result.source == "final" or result.reported == len(expected)

@@ -99,12 +99,14 @@ def parse_value(
 def parse_parts(
     numerator: float | int | str | None, denominator: float | int | str | None,
     value: float | int | str | None, goal: Goal | None, kind: str,
-    labels: tuple[str, str] | None,
+    labels: tuple[str, str] | None, required: bool = True,
 ) -> tuple[float, float, float] | None:
     """A rate's or an average's two parts (numerator, denominator) and the figure they make
     (numerator / denominator x100 for a %), or None when the target is not reported in parts.
     Both parts are required on such a target (except for an acknowledgement); the denominator is
-    above 0, a rate's numerator at most its denominator; a value given beside them must agree."""
+    above 0, a rate's numerator at most its denominator; a value given beside them must agree.
+    Not `required` (the owner's city-wide year-end check), the parts may be left out for the
+    value itself."""
     given = [raw for raw in (numerator, denominator)
              if raw is not None and not (isinstance(raw, str) and not raw.strip())]
     if goal is None or not goal.parts or labels is None:
@@ -116,6 +118,8 @@ def parse_parts(
         if given:
             raise ReportInputError("numerator", "签收不填写数值", "an acknowledgement carries "
                                    "no value")
+        return None
+    if not given and not required:
         return None
     top_label, bottom_label = labels
     if len(given) < 2:

@@ -162,7 +162,8 @@ def submit(
     goal = Goal.of(target) if target is not None else None
     labels = (target.numerator_label, target.denominator_label) if (
         target is not None and target.numerator_label and target.denominator_label) else None
-    parts = parse_parts(sub.numerator, sub.denominator, sub.value, goal, sub.kind, labels)
+    parts = parse_parts(sub.numerator, sub.denominator, sub.value, goal, sub.kind, labels,
+                        required=occ.duty.kind == "target_progress")
     figure = parse_value(parts[2] if parts else sub.value, goal, sub.kind, rules.value_ceiling)
     top, bottom = (parts[0], parts[1]) if parts else (None, None)
     unit = check_unit(sub.unit, goal) if figure is not None or sub.unit else None

@@ -25,7 +25,7 @@ from collections import Counter
 from typing import Any
 
 from duban.chase.occurrences import COLOUR, STATE_ZH, STATES
-from duban.plan.progress import VERDICT_ZH, TargetProgress, num
+from duban.plan.progress import VERDICT_ZH, TargetProgress, num, period_text
 from duban.supervise.board import (
     NO_DATA,
     Board,
@@ -134,8 +134,10 @@ def figure_text(board: Board, target: TargetProgress) -> str:
 def source_text(target: TargetProgress) -> str:
     if target.source == "final":
         return "年终核定数"
-    rule = ROLLUP_ZH.get(target.rollup, target.rollup)
-    return f"{rule}，{target.reported}/{len(target.expected_departments)} 个单位已报送"
+    rule = "各单位分子之和÷分母之和" if target.parts else ROLLUP_ZH.get(target.rollup,
+                                                                     target.rollup)
+    when = f"{period_text(target.period)}，" if target.period else ""  # a monthly target's month
+    return f"{when}{rule}，{target.reported}/{len(target.expected_departments)} 个单位已报送"
 
 
 def target_line(board: Board, target: TargetProgress) -> str:

@@ -28,7 +28,7 @@ from portal import create_app
 from portal.security import client_address
 from portal.views import MAX_REQUEST_BYTES
 from tests.support.live_server import LiveServer
-from tests.support.reports import HOMES, NOW, PDF, VISITS, counts, file_report, occ_id
+from tests.support.reports import HOMES, NOW, PDF, VISITS_FINAL, counts, file_report, occ_id
 from tests.support.site import Site, open_site
 
 HOUSEHOLDS = Goal("at_least", 2200, None, "户", "sum")
@@ -226,7 +226,7 @@ def test_an_implausible_value_and_a_quirk_are_refused_end_to_end(loaded_sqlite: 
     for value in (1e308, "1e308", "1_000", "99999999"):
         with pytest.raises(ReportInputError):
             file_report(loaded_sqlite, occ, value=value)
-    visits = occ_id(loaded_sqlite, VISITS, "taishan-mzj", "2023-06")
+    visits = occ_id(loaded_sqlite, VISITS_FINAL, "mzj")
     with pytest.raises(ReportInputError):
         file_report(loaded_sqlite, visits, value="101")
     assert counts(loaded_sqlite) == before

@@ -7,6 +7,8 @@ the plan year's start; at the deadline it is met or not."""
 
 from __future__ import annotations
 
+import json
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 
 import pytest
@@ -181,3 +183,72 @@ def test_nothing_is_reported_in_parts_where_the_document_states_a_count(loaded_s
         "elderly-visit-rate", "urban-parent-schools", "village-parent-schools",
         "urban-community-social-orgs", "rural-community-social-orgs",
         "recommended-standard-institutions"}
+
+
+# -- the doors: the report page, `duban confirm`, the board and the Excel ledger ----------------
+
+
+def test_the_page_asks_for_the_two_parts_and_records_them(loaded_sqlite: Context) -> None:
+    from tests.support.site import open_site
+
+    occ = occ_id(loaded_sqlite, SCHOOLS, "taishan-fl", "2023-06")
+    with contextmanager(open_site)(loaded_sqlite) as site:
+        link = site.link(occ)
+        page = site.client.get(f"/r/{link}")
+        for words in ('name="numerator"', 'name="denominator"', "城市社区总数（个）",
+                      "已建家长学校（站点）的城市社区数（个）", "分子之和 ÷ 分母之和"):
+            assert words in page.text, words
+        assert 'name="value"' not in page.text
+        refused = site.report(link, kind="progress", numerator="12", denominator="10")
+        assert "分子：已建家长学校（站点）的城市社区数（个）（12）不能超过" in refused.text
+        done = site.report(link, kind="progress", numerator="45", denominator="60")
+        assert "报送成功" in done.text
+        assert "75%（已建家长学校（站点）的城市社区数（个）45，" in done.text
+        assert "75%（45/60）" in site.client.get(f"/r/{link}").text
+    with loaded_sqlite.db.read() as s:
+        assert s.execute(select(Report.value, Report.numerator, Report.denominator)).one() == (
+            75, 45, 60)
+
+
+def test_duban_confirm_takes_the_two_parts(loaded_sqlite: Context, monkeypatch) -> None:
+    from tests.support.cli import point_cli_at, run
+
+    point_cli_at(loaded_sqlite, monkeypatch)
+    issued = run("token", "issue", "taishan-fl", "--purpose", "cli", "--by", "李四")
+    token = issued.stdout.strip().splitlines()[-1]
+    occ = str(occ_id(loaded_sqlite, SCHOOLS, "taishan-fl", "2023-06"))
+    bad = run("confirm", occ, "--progress", "--numerator", "5", "--denominator", "0",
+              "--token", token)
+    assert bad.exit_code != 0 and "城市社区总数（个）应大于0" in bad.output
+    good = run("confirm", occ, "--progress", "--numerator", "30", "--denominator", "40",
+               "--token", token, "--json")
+    assert good.exit_code == 0, good.output
+    answer = json.loads(good.stdout)
+    assert (answer["value"], answer["numerator"], answer["denominator"]) == (75, 30, 40)
+    listed = run("reports", occ)
+    assert "75%（30/40）" in listed.output
+
+
+def test_the_board_and_the_excel_ledger_show_the_rate_and_the_month(loaded_sqlite) -> None:
+    from openpyxl import load_workbook
+
+    from duban.supervise import markdown as present
+    from duban.supervise.board import build_board
+    from duban.supervise.export import write_xlsx
+
+    ctx = loaded_sqlite
+    file_report(ctx, occ_id(ctx, VISITS, "taishan-mzj", "2023-06"), "progress", numerator=90,
+                denominator=100)
+    file_report(ctx, occ_id(ctx, VISITS, "daiyue-mzj", "2023-06"), "progress", numerator=10,
+                denominator=10)
+    with ctx.db.read() as s:
+        board = build_board(s, date(2023, 7, 5), ctx.calendar, 0.7)
+        text = present.board_markdown(board)
+    (visits,) = [t for t in board.targets_of() if t.key == "elderly-visit-rate"]
+    assert visits.city_value == pytest.approx(100 / 110 * 100)
+    line = next(x for x in text.splitlines() if "特殊困难老年人月探访率" in x and "2023年6月" in x)
+    assert "90.9091%" in line, line
+    book = write_xlsx(board, ctx.settings.home / "ledger.xlsx")
+    cells = [str(c.value) for sheet in load_workbook(book) for row in sheet.iter_rows()
+             for c in row if c.value is not None]
+    assert any("90.9091" in c for c in cells) and any("2023年6月" in c for c in cells)

@@ -34,7 +34,7 @@ from tests.support.reports import (
     NOW,
     PDF,
     SAMPLE,
-    VISITS,
+    VISITS_FINAL,
     any_occ_of,
     counts,
     file_report,
@@ -247,9 +247,9 @@ BAD_INPUTS = [
     (HOMES, "taishan-mzj", {"value": "-5"}, "value", "负数"),
     (HOMES, "taishan-mzj", {"value": "2.5"}, "value", "整数"),
     (HOMES, "taishan-mzj", {}, "value", "请填写"),
-    (VISITS, "taishan-mzj", {"value": "100.5"}, "value", "百分比不能超过100"),
+    (VISITS_FINAL, "mzj", {"value": "100.5"}, "value", "百分比不能超过100"),
     (HOMES, "taishan-mzj", {"value": "5", "unit": "人"}, "unit", "不符"),
-    (VISITS, "taishan-mzj", {"value": "95", "unit": "户"}, "unit", "不符"),
+    (VISITS_FINAL, "mzj", {"value": "95", "unit": "户"}, "unit", "不符"),
     ("assistance-standards-raise", "mzj", {"value": "5"}, "value", "没有量化指标"),
     (HOMES, "taishan-mzj", {"value": "5", "note": "长" * 2001}, "note", "过长"),
     (HOMES, "taishan-mzj", {"value": "5", "problems": "问" * 2001}, "problems", "过长"),
@@ -288,7 +288,7 @@ def test_each_bad_input_is_refused_with_its_message_and_nothing_recorded(loaded)
 
 
 def test_a_percentage_of_exactly_100_and_fullwidth_input_are_accepted(loaded) -> None:
-    occ = occ_id(loaded, VISITS, "taishan-mzj", "2023-06")
+    occ = occ_id(loaded, VISITS_FINAL, "mzj")
     outcome = file_report(loaded, occ, value="１００", unit="％")
     assert outcome.value == 100 and outcome.unit == "%" and outcome.verdict == "met"
 

@@ -229,7 +229,7 @@ def test_the_office_entry_flow_takes_plain_parameters(cli) -> None:
     assert office_entry.name == "登记报送"
     assert list(inspect.signature(office_entry.fn).parameters) == [  # the form's labels
         "单位代码", "事项编号", "报送类型", "数值", "计量单位", "情况说明", "佐证材料链接",
-        "登记人", "收到日期"]
+        "登记人", "收到日期", "分子", "分母"]
     occ = occ_id(cli, HOMES, "taishan-mzj", "2023-06")
     outcome = enter_report.fn("taishan-mzj", occ, "progress", 12.0, None, "纸质报送", "",
                               "张三", "2023-07-05")

@@ -26,7 +26,8 @@ from duban.service import Context
 
 NOW = datetime(2023, 7, 5, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
 HOMES = "elderly-home-adaptation/progress"  # 户, sum over the nine county bureaux
-VISITS = "elderly-visit-rate/progress"  # %, min
+VISITS = "elderly-visit-rate/progress"  # %, monthly, reported as numerator and denominator
+VISITS_FINAL = "elderly-visit-rate/final"  # %, the city's year-end figure, owed by mzj: one value
 SAMPLE = ("mzj", "taishan-mzj", "wjw", "dongping-gaj", "dongping-mzj")
 
 
