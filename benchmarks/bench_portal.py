@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import func, select  # noqa: E402
 
-from duban.ledger.models import AccessToken, Duty, Occurrence, Report  # noqa: E402
+from duban.ledger.models import AccessToken, Duty, Occurrence, Report, Target  # noqa: E402, Target
 from duban.reports import tokens  # noqa: E402
 from duban.service import Context, setup  # noqa: E402
 from tests.support.net import free_port  # noqa: E402
@@ -76,8 +76,9 @@ def prepare(home: Path, links: int) -> tuple[Context, list[str]]:
     setup(ctx, datetime(2023, 12, 31, 4, tzinfo=UTC))
     now = datetime.now(UTC)
     with ctx.db.session() as s:
-        items = s.scalars(select(Occurrence).join(Duty).where(
-            Duty.kind == "target_progress", Occurrence.status == "open")
+        items = s.scalars(select(Occurrence).join(Duty).join(Target).where(
+            Duty.kind == "target_progress", Occurrence.status == "open",
+            Target.numerator_label.is_(None))  # one value each (a rate takes two parts)
             .order_by(Occurrence.id).limit(links)).all()
         if len(items) < links:
             raise SystemExit(f"only {len(items)} open monthly items; use --links {len(items)}")
