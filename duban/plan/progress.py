@@ -307,9 +307,9 @@ def target_progress(
                                slow_ratio)
         whole = target.rollup in ("min", "all_covered") or Goal.of(target).parts
         if verdict.code == "met" and whole and not complete:  # part of the city is not the city
-            final = (result.source == "final" or target.deadline == "monthly"
-                     or deadline_share(target, today) >= 1)
-            code = "not_met" if final else "on_track"
+            at_deadline = (result.source == "final" or target.deadline == "monthly"
+                           or deadline_share(target, today) >= 1)
+            code = "not_met" if at_deadline else "on_track"
             verdict = Verdict(code, f"{VERDICT_ZH[code]}：尚未全部报送（{result.reported}/"
                               f"{len(expected)}）：" + verdict.text.removeprefix("已达标："))
         if result.period:

@@ -68,6 +68,8 @@ def verdict_for(
     if value is None:
         return None
     duty, target = occ.duty, occ.duty.target
+    if duty.kind == "target_final":  # the owner's year-end figure is the city's, at its deadline
+        return judge_target(target, value, True, today, slow_ratio)
     shared = duty.kind == "target_progress" and len(duty.owner_codes) > 1
     if shared and target.rollup == "sum":
         county = occ.department.jurisdiction.name
