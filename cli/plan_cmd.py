@@ -147,9 +147,10 @@ def _departments(config: PlanConfig) -> list[dict[str, Any]]:
     for dep in registry.city_departments:
         out.append({"code": dep.code, "name": dep.name, "short": dep.short,
                     "aliases": list(dep.aliases), "jurisdiction": city, "city_counterpart": None})
-        for juris, code, name in registry.counterparts(dep.code):
-            out.append({"code": code, "name": name, "short": name, "aliases": [],
-                        "jurisdiction": juris.code, "city_counterpart": dep.code})
+    for body in registry.bodies():
+        out.append({"code": body.code, "name": body.name, "short": body.short,
+                    "aliases": list(body.aliases), "jurisdiction": body.jurisdiction.code,
+                    "city_counterpart": body.city_code})
     return out
 
 

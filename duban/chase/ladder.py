@@ -33,7 +33,16 @@ from duban.chase.occurrences import classify, review_mark
 from duban.ledger.batching import chunked
 from duban.ledger.database import copy_ignoring_duplicates
 from duban.ledger.item_events import Change, record_changes
-from duban.ledger.models import Action, Department, Duty, Occurrence, Plan, Reminder
+from duban.ledger.models import (
+    WITHDRAWN,
+    Action,
+    Department,
+    Duty,
+    Occurrence,
+    Plan,
+    Reminder,
+    Target,
+)
 from duban.plan.config import LadderSpec
 
 OFFICE = "office"
@@ -50,7 +59,7 @@ class OpenItem:
 
     occurrence_id: int
     owner: str  # department code
-    lead: str | None  # who is copied on urging: the action's lead, or a county's city counterpart
+    lead: str | None  # copied on urging: the action's lead, or the city department a body serves
     due_on: date
     acknowledged_until: date | None = None
 
@@ -138,12 +147,14 @@ def occurrence_rows(session: Session, plan_id: int, action_no: int) -> Iterator[
         select(
             Occurrence.id, Occurrence.status, Occurrence.due_on, Occurrence.closed_on,
             Occurrence.acknowledged_until, Duty.warn_days, Department.code,
-            Department.city_counterpart_id, Occurrence.returned_on,
+            Department.city_counterpart_id, Occurrence.returned_on, Target.owner_code,
         )
         .join(Duty, Occurrence.duty_id == Duty.id)
         .join(Department, Occurrence.department_id == Department.id)
         .join(Action, Duty.action_id == Action.id)
-        .where(Duty.plan_id == plan_id, Action.no == action_no, Duty.active.is_(True))
+        .outerjoin(Target, Duty.target_id == Target.id)
+        .where(Duty.plan_id == plan_id, Action.no == action_no, Duty.active.is_(True),
+               Occurrence.status != WITHDRAWN)
         .order_by(Occurrence.id)
     )
     yield from session.connection().execute(query.execution_options(yield_per=5000)).tuples()
@@ -198,13 +209,15 @@ def _chase_rows(session: Session, plan: Plan, action_no: int, today: date, now: 
     # one batch of occurrences at a time: decided, recorded, forgotten (constant memory)
     for batch in chunked(rows, CHASE_BATCH):
         owed: list[Owed] = []
-        for occ_id, status, due_on, closed_on, ack_until, warn_days, code, parent_id, returned \
-                in batch:
+        for (occ_id, status, due_on, closed_on, ack_until, warn_days, code, parent_id, returned,
+             target_owner) in batch:
             mark = review_mark(status, returned)
             result.states[classify(due_on, closed_on, today, warn_days, days, mark)] += 1
             if status != "open" or not result.workday:
                 continue
-            lead = parents[parent_id] if parent_id else action_lead
+            # a county's or zone's item copies the city department it reports for: the target's
+            # owner (its body may stand in for it), else the body's city counterpart
+            lead = (target_owner or parents[parent_id]) if parent_id else action_lead
             item = OpenItem(occ_id, code, lead, due_on, ack_until)
             owed.extend(ladder_steps(item, today, ladder, days, plan.ladder_from))
         result.owed += len(owed)

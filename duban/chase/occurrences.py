@@ -11,7 +11,15 @@ from sqlalchemy.orm import Session
 
 from duban.calendar.workdays import WorkCalendar
 from duban.ledger.database import insert_ignoring_duplicates
-from duban.ledger.models import Action, Department, Duty, Jurisdiction, Occurrence, Plan
+from duban.ledger.models import (
+    WITHDRAWN,
+    Action,
+    Department,
+    Duty,
+    Jurisdiction,
+    Occurrence,
+    Plan,
+)
 from duban.plan.duties import due_date, duty_periods
 from duban.reports.history import Standing, standings_on
 
@@ -148,7 +156,7 @@ def status_query(
         .join(Jurisdiction, Department.jurisdiction_id == Jurisdiction.id)
         .join(Action, Duty.action_id == Action.id)
         .join(Plan, Duty.plan_id == Plan.id)
-        .where(Duty.active.is_(True))
+        .where(Duty.active.is_(True), Occurrence.status != WITHDRAWN)
         .order_by(Plan.year, Plan.key, Action.no, Occurrence.due_on, Duty.key, Department.code)
     )
     # a plan named explicitly is shown whatever its state (a closed plan stays reportable)

@@ -178,6 +178,9 @@ class Duty(Base):
     target: Mapped[Target | None] = relationship()
 
 
+WITHDRAWN = "withdrawn"  # Occurrence.status of an item its department no longer owes
+
+
 class Occurrence(Base):
     """One duty x one owing department x one period.
 
@@ -185,7 +188,9 @@ class Occurrence(Base):
     plan requires review) -> closed (已销号), or back to open when the office returns it (已退回:
     `returned_on` set, `due_on` moved to the rework deadline). Without review a closing report
     goes straight to closed. `closed_on` is the day the department reported (timeliness is
-    judged on it), not the day the office signed off."""
+    judged on it), not the day the office signed off. An open item of a department that no
+    longer owes the duty (a reloaded plan or registry took it away) is `withdrawn` (撤销): kept
+    as history, never chased or counted; it opens again if the duty comes back to it."""
 
     __tablename__ = "occurrence"
     __table_args__ = (
@@ -201,7 +206,8 @@ class Occurrence(Base):
     due_on: Mapped[date] = mapped_column(Date)
     original_due_on: Mapped[date] = mapped_column(Date)
     provisional: Mapped[bool] = mapped_column(Boolean, default=False)
-    status: Mapped[str] = mapped_column(String(16), default="open")  # open | reported | closed
+    # open | reported | closed | withdrawn
+    status: Mapped[str] = mapped_column(String(16), default="open")
     closed_at: Mapped[datetime | None]
     closed_on: Mapped[date | None] = mapped_column(Date)
     returned_on: Mapped[date | None] = mapped_column(Date)  # the office's latest return (退回)

@@ -53,10 +53,35 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class BodySpec(_Strict):
+    """A body of a county or zone, by its official name as written in config (never built).
+    `covers`: other city departments whose work this body does here (e.g. sport sitting in
+    the education and sport bureau)."""
+
+    name: str = Field(min_length=1)
+    short: str | None = None
+    aliases: list[str] = []
+    covers: list[str] = []
+
+
 class JurisdictionSpec(_Strict):
+    """The city, a county or a functional zone. `bodies`: city department code -> the body that
+    is its counterpart here (a county or zone has only the bodies listed); `fallback`: the city
+    department code whose body here answers for a city department without one."""
+
     code: str = Field(pattern=CODE_RE)
     name: str = Field(min_length=1)
     kind: Literal["city", "county", "zone"]
+    bodies: dict[str, BodySpec] = {}
+    fallback: str | None = None
+
+    @field_validator("bodies", mode="before")
+    @classmethod
+    def _named(cls, value: Any) -> Any:
+        """A body written as a bare name is the same as {name: ...}."""
+        if isinstance(value, dict):
+            return {k: {"name": v} if isinstance(v, str) else v for k, v in value.items()}
+        return value
 
 
 class DepartmentSpec(_Strict):
@@ -259,8 +284,26 @@ DEFAULT_DEADLINES = {
 
 
 @dataclass(frozen=True)
+class Body:
+    """A county's or zone's body as the ledger holds it: `code` is `{jurisdiction}-{city code}`
+    (a stable identifier), `name` / `short` / `aliases` exactly as config writes them."""
+
+    jurisdiction: JurisdictionSpec
+    code: str
+    city_code: str
+    name: str
+    short: str
+    aliases: tuple[str, ...]
+
+
+def body_code(jurisdiction: str, city_code: str) -> str:
+    return f"{jurisdiction}-{city_code}"
+
+
+@dataclass(frozen=True)
 class Registry:
-    """Jurisdictions and departments (city ones listed, county counterparts generated)."""
+    """Jurisdictions and departments: the city's listed, each county's and zone's bodies listed
+    under it (config names them; nothing here builds a name)."""
 
     jurisdictions: list[JurisdictionSpec]
     city_departments: list[DepartmentSpec]
@@ -269,16 +312,43 @@ class Registry:
     def resolve(self, written: str) -> str | None:
         return self.aliases.get(written.strip())
 
-    def counterparts(self, code: str) -> list[tuple[JurisdictionSpec, str, str]]:
-        """(jurisdiction, county department code, name) for each county/zone counterpart."""
+    def bodies(self) -> list[Body]:
+        """Every body of every county and zone, in config order."""
+        out = []
+        for j in self.jurisdictions:
+            if j.kind == "city":
+                continue
+            for city_code, spec in j.bodies.items():
+                out.append(Body(j, body_code(j.code, city_code), city_code, spec.name,
+                                spec.short or spec.name, tuple(spec.aliases)))
+        return out
+
+    def answering_body(self, jurisdiction: JurisdictionSpec, city_code: str) -> str | None:
+        """The code of the body that answers here for the city department: its own body, the
+        body that covers its work, else the configured fallback; None when there is none."""
+        if jurisdiction.kind == "city":
+            return None
+        if city_code in jurisdiction.bodies:
+            return body_code(jurisdiction.code, city_code)
+        for key, spec in jurisdiction.bodies.items():
+            if city_code in spec.covers:
+                return body_code(jurisdiction.code, key)
+        if jurisdiction.fallback in jurisdiction.bodies:
+            return body_code(jurisdiction.code, jurisdiction.fallback)
+        return None
+
+    def counterparts(self, code: str) -> list[tuple[JurisdictionSpec, str]]:
+        """(jurisdiction, code of the body answering there) for each county and zone, for a city
+        department that has local counterparts (`county` set); [] for a city-only department."""
         spec = next(d for d in self.city_departments if d.code == code)
         if not spec.county:
             return []
-        return [
-            (j, f"{j.code}-{code}", f"{j.name}{spec.county}")
-            for j in self.jurisdictions
-            if j.kind != "city"
-        ]
+        out = []
+        for j in self.jurisdictions:
+            answering = self.answering_body(j, code)
+            if answering is not None:
+                out.append((j, answering))
+        return out
 
     def city(self) -> JurisdictionSpec:
         return next(j for j in self.jurisdictions if j.kind == "city")
@@ -437,7 +507,52 @@ def _registry(spec: DepartmentsFile, file: str, problems: list[Problem]) -> Regi
                             f"{form!r} already names department {other!r}")
                 )
             aliases[form] = dep.code
-    return Registry(list(spec.jurisdictions), list(spec.departments), aliases)
+    registry = Registry(list(spec.jurisdictions), list(spec.departments), aliases)
+    _check_bodies(registry, file, problems)
+    return registry
+
+
+def _check_bodies(registry: Registry, file: str, problems: list[Problem]) -> None:
+    """Bodies hang off city departments that exist; every county and zone can answer for every
+    city department with local counterparts (a body, a covering body or the fallback)."""
+    city = {d.code: d for d in registry.city_departments}
+    names: dict[str, str] = {}
+    for i, j in enumerate(registry.jurisdictions):
+        where = f"jurisdictions[{i}]"
+        if j.kind == "city":
+            if j.bodies or j.fallback:
+                problems.append(Problem(file, f"{where}.bodies", "the city's departments are "
+                                        "listed under departments:, not as bodies"))
+            continue
+        covered: dict[str, str] = {}
+        for key, body in j.bodies.items():
+            if key not in city:
+                problems.append(Problem(file, f"{where}.bodies.{key}",
+                                        f"unknown city department code {key!r}"))
+            for other in body.covers:
+                if other not in city:
+                    problems.append(Problem(file, f"{where}.bodies.{key}.covers",
+                                            f"unknown city department code {other!r}"))
+                elif other in j.bodies or other in covered:
+                    problems.append(Problem(file, f"{where}.bodies.{key}.covers",
+                                            f"{other!r} already has a body in {j.name}"))
+                covered[other] = key
+            for form in {body.name, body.short or body.name, *body.aliases}:
+                seen = names.get(form) or registry.aliases.get(form)
+                if seen and seen != body_code(j.code, key):
+                    problems.append(Problem(file, f"{where}.bodies.{key}",
+                                            f"{form!r} already names {seen!r}"))
+                names[form] = body_code(j.code, key)
+        if j.fallback is not None and j.fallback not in j.bodies:
+            problems.append(Problem(file, f"{where}.fallback",
+                                    f"{j.fallback!r} is not one of {j.name}'s bodies"))
+        missing = [d.code for d in registry.city_departments
+                   if d.county and registry.answering_body(j, d.code) is None]
+        if missing:
+            problems.append(Problem(
+                file, f"{where}.bodies",
+                f"{j.name} has no body for {', '.join(missing)} and no fallback: list the body "
+                f"or set fallback to the department whose body answers for it here"))
 
 
 def _unique(values: list[Any], where: str, name: str, file: str, problems: list[Problem]) -> None:

@@ -1,8 +1,9 @@
 """From plan to duties: who owes what, how often, and when each period's report is due.
 
 Pure functions over the validated config and the working-day calendar; no database here.
-- a progress report per quantified target per period (monthly), owed by the county counterparts
-  of the target's owner when the work is done locally (counties only, no functional zone, when
+- a progress report per quantified target per period (monthly), owed in each county and zone by
+  the body answering there for the target's owner (its own body, the body covering its work, or
+  the jurisdiction's fallback) when the work is done locally (counties only, no functional zone, when
   the document says 县（市、区）: scope counties; the owner too for a 各级 target: city_reports),
   else by the owner itself;
 - a year-end final check per target, owed by the owner (the city figure);
@@ -73,7 +74,7 @@ def _target_duties(
     config: PlanConfig, action: ActionSpec, target: TargetSpec, lead: str
 ) -> list[DutySpec]:
     owner = _owner(config, target.owner, lead)
-    counties = [code for j, code, _ in config.registry.counterparts(owner)
+    counties = [code for j, code in config.registry.counterparts(owner)
                 if target.scope == "all" or j.kind == "county"] if target.local else []
     if counties and target.city_reports:  # 各级: the city level's own contribution is reported
         counties = [*counties, owner]

@@ -7,11 +7,20 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from duban.ledger.database import record_audit
-from duban.ledger.models import Action, Department, Duty, Jurisdiction, Plan, Target
+from duban.ledger.models import (
+    WITHDRAWN,
+    Action,
+    Department,
+    Duty,
+    Jurisdiction,
+    Occurrence,
+    Plan,
+    Target,
+)
 from duban.plan.allocations import set_allocation
 from duban.plan.config import PlanConfig, PlanFile
 from duban.plan.duties import derive_duties
@@ -64,7 +73,9 @@ def _plain(value: Any) -> Any:
 
 
 def load_registry(session: Session, config: PlanConfig, now: datetime, actor: str) -> LoadResult:
-    """Jurisdictions, city departments, and their generated county/zone counterparts."""
+    """Jurisdictions, city departments, and each county's and zone's bodies as config names them.
+    Rows are matched by code, so a body renamed in config keeps its history (the rename is
+    audited); a row config no longer lists stays for its history and is owed nothing new."""
     syncer = _Syncer(session, now, actor)
     registry = config.registry
     jurisdictions = {j.code: j for j in session.scalars(select(Jurisdiction))}
@@ -80,14 +91,17 @@ def load_registry(session: Session, config: PlanConfig, now: datetime, actor: st
             "code": spec.code, "name": spec.name, "short": spec.short,
             "aliases": list(spec.aliases), "jurisdiction_id": city.id, "city_counterpart_id": None,
         }
-        parent = syncer.sync(departments.get(spec.code), Department, spec.code, values)
-        departments[spec.code] = parent
-        for juris, code, name in registry.counterparts(spec.code):
-            values = {
-                "code": code, "name": name, "short": name, "aliases": [],
-                "jurisdiction_id": jurisdictions[juris.code].id, "city_counterpart_id": parent.id,
-            }
-            departments[code] = syncer.sync(departments.get(code), Department, code, values)
+        departments[spec.code] = syncer.sync(departments.get(spec.code), Department, spec.code,
+                                             values)
+    for body in registry.bodies():
+        values = {
+            "code": body.code, "name": body.name, "short": body.short,
+            "aliases": list(body.aliases),
+            "jurisdiction_id": jurisdictions[body.jurisdiction.code].id,
+            "city_counterpart_id": departments[body.city_code].id,
+        }
+        departments[body.code] = syncer.sync(departments.get(body.code), Department, body.code,
+                                             values)
     return syncer.result
 
 
@@ -167,6 +181,7 @@ def _sync_duties(
             "due_rule": spec.due_rule, "warn_days": spec.warn_days,
             "owner_codes": list(spec.owner_codes), "active": True,
         })
+    _reconcile_owners(session, syncer, plan)
     wanted_keys = {d.key for d in wanted}
     for key, duty in existing.items():
         if key not in wanted_keys and duty.active:
@@ -184,3 +199,37 @@ def load_all(session: Session, config: PlanConfig, now: datetime, actor: str = "
     for source, plan_file in config.plans:
         _, results[plan_file.plan.key] = load_plan(session, config, plan_file, source, now, actor)
     return results
+
+
+def _reconcile_owners(session: Session, syncer: _Syncer, plan: Plan) -> None:
+    """Open items of a department that no longer owes their duty (e.g. a body config no longer
+    lists, whose work now goes to the jurisdiction's fallback) are withdrawn, with an audit
+    entry; withdrawn items of a department owing the duty again reopen. Reported and closed
+    items stay as they are: they are history."""
+    session.flush()
+    ids = dict(session.execute(select(Department.code, Department.id)).tuples().all())
+    codes = {v: k for k, v in ids.items()}
+    duties = {d.id: d for d in session.scalars(
+        select(Duty).where(Duty.plan_id == plan.id, Duty.active.is_(True)))}
+    rows = session.execute(
+        select(Occurrence.duty_id, Occurrence.department_id, Occurrence.status)
+        .where(Occurrence.duty_id.in_(list(duties)), Occurrence.status.in_(("open", WITHDRAWN)))
+    ).tuples().all() if duties else []
+    moves: dict[tuple[int, str], set[int]] = {}
+    for duty_id, department_id, status in rows:
+        owes = codes.get(department_id) in duties[duty_id].owner_codes
+        if (status == "open") != owes:
+            moves.setdefault((duty_id, status), set()).add(department_id)
+    for (duty_id, old), departments in sorted(moves.items()):
+        new = WITHDRAWN if old == "open" else "open"
+        session.execute(
+            update(Occurrence).where(Occurrence.duty_id == duty_id,
+                                     Occurrence.department_id.in_(sorted(departments)),
+                                     Occurrence.status == old)
+            .values(status=new).execution_options(synchronize_session=False))
+        duty = duties[duty_id]
+        who = sorted(codes[d] for d in departments)
+        syncer.result.updated += 1
+        syncer.result.changes.append(f"duty {duty.key}: {new} for {', '.join(who)}")
+        record_audit(session, syncer.actor, "withdrawn" if new == WITHDRAWN else "reopened",
+                     "duty", f"{plan.key}/{duty.key}", syncer.now, departments=who)

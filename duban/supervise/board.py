@@ -26,6 +26,7 @@ from duban.chase.occurrences import (
     review_mark,
 )
 from duban.ledger.models import (
+    WITHDRAWN,
     Action,
     Department,
     Duty,
@@ -106,7 +107,8 @@ def item_rows(
         .join(Plan, Duty.plan_id == Plan.id)
         .join(Department, Occurrence.department_id == Department.id)
         .join(Jurisdiction, Department.jurisdiction_id == Jurisdiction.id)
-        .where(Duty.active.is_(True), Occurrence.period_start <= today)
+        .where(Duty.active.is_(True), Occurrence.status != WITHDRAWN,
+               Occurrence.period_start <= today)
         .order_by(Action.no, Occurrence.due_on, Department.code, Occurrence.id)
     )
     # a plan named explicitly is shown whatever its state (a closed plan stays reportable)

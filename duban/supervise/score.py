@@ -26,6 +26,7 @@ from duban.calendar.clock import local_day
 from duban.calendar.workdays import WorkCalendar
 from duban.chase.occurrences import plan_matches
 from duban.ledger.models import (
+    WITHDRAWN,
     Action,
     Department,
     Digest,
@@ -142,7 +143,8 @@ def _timeliness(
         .join(Plan, Duty.plan_id == Plan.id)
         .join(Department, Occurrence.department_id == Department.id)
         .join(Jurisdiction, Department.jurisdiction_id == Jurisdiction.id)
-        .where(Duty.active.is_(True), Plan.active.is_(True), Occurrence.period_start <= today)
+        .where(Duty.active.is_(True), Plan.active.is_(True), Occurrence.status != WITHDRAWN,
+               Occurrence.period_start <= today)
     )
     if plan_key:
         query = query.where(plan_matches(plan_key))

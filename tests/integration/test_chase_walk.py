@@ -1,7 +1,7 @@
 """A fake clock walks through autumn 2023: exactly who receives what on which day.
 
 A two-item plan keeps the expectations readable: one city item owed by 市市场监管局 (scjgj, not
-the action's lead 市民政局, so urging copies mzj) and one county item owed by 泰山区市场监管局
+the action's lead 市民政局, so urging copies mzj) and one county item owed by 泰山区市场监督管理局
 (taishan-scjgj, whose urging copies its city counterpart scjgj). Both are September's progress,
 due on the 5th working day of October 2023 = 10-11: October opens with eight days off
 (09-29..10-06) and two adjusted working days, Saturday 10-07 and Sunday 10-08.
@@ -118,7 +118,7 @@ def test_digest_text_says_what_when_how_late_and_how(walked) -> None:
             )
         )
     assert message is not None
-    assert "泰山区市场监管局" in message.title
+    assert "泰山区市场监督管理局" in message.title
     assert "一、社区养老服务行动" in message.body
     assert "截止：2023-10-11（逾期 1 个工作日）" in message.body
     assert "逾期，" not in message.body and "再次" not in message.body
@@ -136,6 +136,7 @@ def test_supervisors_get_a_weekly_brief_on_each_weeks_first_working_day(walked) 
     assert days == [date(2023, 9, 25), date(2023, 10, 7), date(2023, 10, 9), date(2023, 10, 16)]
     last = max(briefs, key=lambda m: m.at).body
     assert "总体：未到期4项，临期0项，逾期2项" in last
-    ranked = "逾期最多的单位：\n  1. 泰安市市场监督管理局：逾期1项\n  2. 泰山区市场监管局：逾期1项"
+    ranked = ("逾期最多的单位：\n  1. 泰安市市场监督管理局：逾期1项\n"
+              "  2. 泰山区市场监督管理局：逾期1项")
     assert ranked in last
     assert "  - 行动1 城市数据（不少于10个）：尚无报送数据" in last

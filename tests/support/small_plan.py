@@ -1,5 +1,5 @@
 """A config folder small enough to reason about: one city item owed by 市市场监管局 (scjgj) and
-one county item owed by 泰山区市场监管局 (taishan-scjgj), September 2023's progress."""
+one county item owed by 泰山区市场监督管理局 (taishan-scjgj), September 2023's progress."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ def write_config(root: Path) -> Path:
     departments = {
         "jurisdictions": [
             {"code": "city", "name": "泰安市", "kind": "city"},
-            {"code": "taishan", "name": "泰山区", "kind": "county"},
+            {"code": "taishan", "name": "泰山区", "kind": "county",
+             "bodies": {"mzj": "泰山区民政局", "scjgj": "泰山区市场监督管理局"}},
         ],
         "departments": [
             {"code": "mzj", "name": "泰安市民政局", "short": "市民政局", "county": "民政局"},
