@@ -240,6 +240,16 @@ def _registry_sheet(sheet: Any, registry: Registry) -> None:
     kinds = {"city": "市", "county": "县（市、区）", "zone": "功能区"}
     for j in registry.jurisdictions:
         sheet.append([j.code, j.name, kinds[j.kind]])
+    sheet.append([])
+    sheet.append(["单位代码", "区县单位全称", "对口市级单位代码", "兼管", "其他写法"])
+    city = {d.code: d.name for d in registry.city_departments}
+    for body in registry.bodies():
+        spec = body.jurisdiction.bodies[body.city_code]
+        fallback = "（本区县无对口单位的事项由其承担）" if (
+            body.jurisdiction.fallback == body.city_code) else ""
+        sheet.append([body.code, body.name, body.city_code,
+                      "、".join(city.get(c, c) for c in spec.covers) + fallback,
+                      "、".join(body.aliases)])
 
 
 # ---- reading ----------------------------------------------------------------------------------
