@@ -3,9 +3,9 @@
 Pure functions over the validated config and the working-day calendar; no database here.
 - a progress report per quantified target per period (monthly), owed in each county and zone by
   the body answering there for the target's owner (its own body, the body covering its work, or
-  the jurisdiction's fallback) when the work is done locally (counties only, no functional zone, when
-  the document says 县（市、区）: scope counties; the owner too for a 各级 target: city_reports),
-  else by the owner itself;
+  the jurisdiction's fallback) when the work is done locally (counties only, no functional zone,
+  when the document says 县（市、区）: scope counties; the owner too for a 各级 target:
+  city_reports), else by the owner itself;
 - a year-end final check per target, owed by the owner (the city figure);
 - quarterly progress per milestone, and the milestone itself at year-end, owed by its owner.
 """
