@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from cli.main import plan_app
-from cli.output import echo_json, echo_lines, fail, table
+from cli.output import echo_json, echo_lines, fail, fit_table
 from duban.calendar.clock import local_day, utcnow
 from duban.chase.occurrences import plan_matches
 from duban.ledger.models import Action, Plan, Target
@@ -162,6 +162,8 @@ def _department_names(config: PlanConfig) -> dict[str, str]:
 def show(
     config_dir: ConfigDirArg = None,
     plan: PlanOpt = None,
+    wide: Annotated[bool, typer.Option(
+        "--wide", help="不截断列（表格可能超过100列） / do not shorten columns")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="输出 JSON / print JSON")] = False,
 ) -> None:
     """显示方案：行动、责任单位、指标和任务 / show the plan: actions, departments, targets.
@@ -186,7 +188,8 @@ def show(
          "；".join(f"{t['title']}{t['goal']}" for t in a["targets"]) or "—")
         for a in data["actions"]
     ]
-    echo_lines(table(["序号", "行动", "责任单位（牵头在前）", "量化指标"], rows))
+    echo_lines(fit_table(["序号", "行动", "责任单位（牵头在前）", "量化指标"], rows,
+                         shrink=[1, 2, 3], wide=wide))
 
 
 @plan_app.command("load")
@@ -360,10 +363,10 @@ def list_plans(
     if not rows:
         typer.echo("台账中还没有方案：请先运行 duban plan load")
         return
-    echo_lines(table(
+    echo_lines(fit_table(
         ["方案", "年度", "文号", "名称", "状态", "行动数", "催办起算"],
         [(r["key"], r["year"], r["doc_no"], r["title"], STATE_ZH[r["state"]], r["actions"],
-          r["ladder_from"] or "—") for r in rows]))
+          r["ladder_from"] or "—") for r in rows], shrink=[3]))
 
 
 @plan_app.command("activate")

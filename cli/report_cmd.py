@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from cli.errors import describe
 from cli.main import app
-from cli.output import echo_json, echo_lines, fail, table
+from cli.output import echo_json, echo_lines, fail, fit_table
 from duban.calendar.clock import shanghai, utcnow
 from duban.ledger.models import Occurrence
 from duban.plan.config import ConfigError
@@ -227,6 +227,8 @@ def confirm(
 def reports(
     occurrence_id: Annotated[int, typer.Argument(
         metavar="OCCURRENCE_ID", help="事项编号 / the item's number")],
+    wide: Annotated[bool, typer.Option(
+        "--wide", help="不截断列（表格可能超过100列） / do not shorten columns")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="输出 JSON / print JSON")] = False,
 ) -> None:
     """事项的全部报送记录（含已更正的） / every report of one item, corrected ones included.
@@ -243,9 +245,9 @@ def reports(
             occ = session.get(Occurrence, occurrence_id)
             if occ is None:
                 fail(f"没有编号为 {occurrence_id} 的事项 / no occurrence {occurrence_id}")
-            header = (f"事项 {occ.id}：{occ.department.name} {occ.duty.title}（{occ.period}），"
-                      f"截止 {occ.due_on.isoformat()}，"
-                      + _progress_word(occ))
+            header = (f"事项 {occ.id}：{occ.department.name}（{occ.period}），"
+                      f"截止 {occ.due_on.isoformat()}，" + _progress_word(occ)
+                      + f"\n  {occ.duty.title}")
             return header, list_reports(session, occurrence_id)
 
     header, views = _run(run)
@@ -261,10 +263,11 @@ def reports(
             f"（{num(v.numerator)}/{num(v.denominator)}）" if v.denominator is not None else ""))
          if v.value is not None else "—",
          v.entered_by, f"已被{v.superseded_by}更正" if v.superseded_by else "有效",
-         v.reason or "", v.note[:30])
+         v.reason or "", v.note)
         for v in views
     ]
-    echo_lines(table(["编号", "时间", "类型", "数值", "录入", "状态", "更正原因", "说明"], rows))
+    echo_lines(fit_table(["编号", "时间", "类型", "数值", "录入", "状态", "更正原因", "说明"], rows,
+                         shrink=[4, 6, 7], wide=wide))
 
 
 def _progress_word(occ: Occurrence) -> str:

@@ -28,11 +28,12 @@ STATE_WORDS = {**{s: s for s in STATES}, **{zh: s for s, zh in STATE_ZH.items()}
                "待审核": "reported", "退回": "returned", "签收": "acknowledged", "销号": "closed"}
 
 
-def summary_lines(rows: list[StatusRow]) -> list[str]:
+def summary_lines(rows: list[StatusRow], indent: str = "  ") -> list[str]:
+    """The total, then the count of each state on its own line (within 100 columns)."""
     counts = Counter(r.state for r in rows)
     acknowledged = sum(r.acknowledged for r in rows)
-    return ["，".join(f"{STATE_ZH[s]} {counts.get(s, 0)}" for s in STATES)
-            + f"；其中已签收 {acknowledged}（共 {len(rows)}）"]
+    return [f"共 {len(rows)} 项，其中已签收 {acknowledged}",
+            indent + "，".join(f"{STATE_ZH[s]} {counts.get(s, 0)}" for s in STATES)]
 
 
 def state_filter(word: str) -> str:
@@ -106,7 +107,8 @@ def status(
         echo_json({"as_of": today.isoformat(), "occurrences": [r.as_dict() for r in rows],
                    "undelivered": [u.as_dict() for u in missed]})
         return
-    typer.echo(f"截至 {today.isoformat()}：" + summary_lines(rows)[0])
+    head, states = summary_lines(rows)
+    typer.echo(f"截至 {today.isoformat()}：{head}\n{states}")
     if missed:
         more = f"；…等 {len(missed)} 个" if len(missed) > SHOWN_UNDELIVERED else ""
         typer.echo(f"未送达 {len(missed)} 个收件方：" + "；".join(
@@ -115,7 +117,8 @@ def status(
     plans = list(dict.fromkeys(r.plan for r in rows))
     several = len(plans) > 1  # then each plan is summed up, and each row names its plan
     for key in plans if several else []:
-        typer.echo(f"  方案 {key}：" + summary_lines([r for r in rows if r.plan == key])[0])
+        head, states = summary_lines([r for r in rows if r.plan == key], indent="    ")
+        typer.echo(f"  方案 {key}：{head}\n{states}")
     body = [
         (r.id, *([r.plan] if several else []), r.action, r.duty,
          f"{r.department_name} {r.department}", r.period,

@@ -44,7 +44,8 @@ def _prepare_ledger() -> Context:
         rows = status_rows(session, local_day(now), ctx.calendar)
     url = make_url(ctx.settings.database_url).render_as_string(hide_password=True)
     typer.echo(f"台账：{url}（新建待办 {result.new_occurrences} 项）")
-    typer.echo(f"截至 {local_day(now).isoformat()}：" + summary_lines(rows)[0])
+    head, states = summary_lines(rows)
+    typer.echo(f"截至 {local_day(now).isoformat()}：{head}\n{states}")
     return ctx
 
 

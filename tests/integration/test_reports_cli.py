@@ -160,8 +160,9 @@ def test_a_correction_and_the_reports_listing(cli) -> None:
     assert listing.exit_code == 0
     lines = listing.stdout.splitlines()
     assert "泰山区民政局" in lines[0] and "已完成 2023-07-05，待审核" in lines[0]
-    assert "已被" in lines[2] and "100户" in lines[2] and "110户" in lines[3]
-    assert "漏计10户" in lines[3] and "有效" in lines[3]
+    assert "特殊困难老年人家庭适老化改造" in lines[1]  # the duty on its own line
+    assert "已被" in lines[3] and "100户" in lines[3] and "110户" in lines[4]
+    assert "漏计10户" in lines[4] and "有效" in lines[4]
     data = json.loads(run("reports", str(occ), "--json").stdout)
     assert [r["superseded_by"] for r in data["reports"]] == [data["reports"][1]["id"], None]
     assert run("reports", "999999").exit_code == 1

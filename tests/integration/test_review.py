@@ -250,3 +250,17 @@ def test_the_office_opens_reports_and_evidence_behind_its_credential(loaded_sqli
     assert bad.status_code == 404
     (site.ctx.settings.home / "prefect-auth").unlink()
     assert site.client.get(url, auth=("duban", "s3cret")).status_code == 503
+
+
+def test_every_table_fits_100_columns(cli) -> None:
+    """The office's terminal: every table a command prints stays within 100 columns."""
+    occ = occ_id(cli, HOMES, "taishan-mzj", "2023-06")
+    file_report(cli, occ, value=260, note="6月新增改造260户，其中城区180户、农村80户，"
+                "佐证材料为改造户清单和验收照片，已由区民政局审核盖章")
+    for command in (["status", "--as-of", "2023-10-09"], ["reports", str(occ)],
+                    ["review", "--list"], ["plan", "list"], ["extension", "list"],
+                    ["calendar", "2023-10"], ["outbox", "--last", "1"], ["plan", "show"]):
+        result = run(*command)
+        assert result.exit_code == 0, (command, result.output)
+        widest = max((text_width(line) for line in result.output.splitlines()), default=0)
+        assert widest <= 100, (command, widest, result.output[:600])
