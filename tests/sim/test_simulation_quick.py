@@ -16,18 +16,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from tests.support.paths import REPO
 
 TIMEOUT = 1800
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "known finding (issues 13 and 19 open): on the day the dispatch is SIGKILLed mid-send, the "
-    "rerun leaves ~150 digests 'void' with no delivery record whose reminders' items were not "
-    "answered: either reminders are dropped after a crash or the checker misreads void; to be "
-    "diagnosed with `python -m tools.simulate --start 2023-07-03 --days 10 --seed 7`"))
 def test_two_weeks_pass_every_invariant(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "tools.simulate", "--start", "2023-07-03", "--days", "10",
