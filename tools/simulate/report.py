@@ -7,6 +7,7 @@ items per day as lines, messages per day as bars below, weekends and holidays sh
 from __future__ import annotations
 
 import json
+import os
 import struct
 import zlib
 from collections import Counter
@@ -39,6 +40,9 @@ def figures(outcome: Outcome, checker: Checker, window: tuple[date, date], wall:
         "final_states": last, "events": outcome.events,
         "behaviours": dict(outcome.behaviours), "faults": outcome.faults,
         "interrupted": outcome.interrupted.isoformat() if outcome.interrupted else None,
+        # the machine's load (1/5/15 min) when the run began and ended: wall time depends on it
+        "load_average": {"start": list(outcome.load_start),
+                         "end": [round(x, 2) for x in os.getloadavg()]},
     }
 
 
@@ -99,6 +103,9 @@ def markdown(f: dict, outcome: Outcome, checker: Checker) -> str:
         f"| **violations** | **{f['violations']}** |",
         f"| wall time | {f['wall_seconds']} s ({f['seconds_per_working_day']} s per working "
         f"day, {f['seconds_per_day_off']} s per day off) |",
+        f"| load average (1/5/15 min) at start / end | "
+        f"{' / '.join(map(str, f['load_average']['start']))} — "
+        f"{' / '.join(map(str, f['load_average']['end']))} (2 cores) |",
         "", "![open, overdue and closed items and messages per day](chart.png)", "",
         "Chart: open (blue), overdue (red), closed (green) items per day; messages per day as "
         "purple bars below; days off shaded.", "",

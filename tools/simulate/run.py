@@ -10,6 +10,7 @@ decisions, urging by hand), and the invariants are checked.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -48,6 +49,8 @@ class Outcome:
     behaviours: Counter = field(default_factory=Counter)
     faults: dict[str, Any] = field(default_factory=dict)
     interrupted: date | None = None
+    load_start: tuple[float, ...] = field(
+        default_factory=lambda: tuple(round(x, 2) for x in os.getloadavg()))
 
 
 def plan_window(world: World, quick: bool) -> tuple[date, date]:

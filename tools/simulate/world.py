@@ -12,10 +12,12 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import sqlite3
 import sys
 import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime
+from importlib.metadata import version
 from pathlib import Path
 
 from sqlalchemy import select
@@ -71,6 +73,13 @@ class World:
             "DUBAN_PORTAL_URL": self.page_url,
             **up.prefect_env(self.home, self.prefect_port, self.auth),
             "PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED": "false",
+            # Services that act only on schedules, deployments, workers, pauses, cancellations
+            # or concurrency leases, none of which the simulation has (it makes every run
+            # itself), and the UI nobody opens: off, so the server's CPU goes to the runs.
+            **dict.fromkeys([f"PREFECT_SERVER_SERVICES_{name}_ENABLED" for name in (
+                "LATE_RUNS", "FOREMAN", "PAUSE_EXPIRATIONS", "CANCELLATION_CLEANUP",
+                "REPOSSESSOR")], "false"),
+            "PREFECT_UI_ENABLED": "false",
             "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "300",
         })
 
@@ -79,6 +88,10 @@ class World:
         self.robot, self.mail = RobotReceiver(self.inbox), MailReceiver(self.inbox)
         self.robot.start()
         self.mail.start()
+        template = prefect_template()
+        if template.exists():  # a freshly migrated, empty Prefect database: no migrations
+            self.prefect_db.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(template, self.prefect_db)
         server = up.start_prefect_server(self.home, self.prefect_port, dict(os.environ))
         self.children.append(server)
         self.clock.set(start)
@@ -91,10 +104,17 @@ class World:
             self.home / "logs" / "page.log")
         self.children.append(page)
         took = up.wait_http(f"{self.api_url}/health", server, 600)
-        log(f"Prefect server ready in {took:.0f} s on port {self.prefect_port}")
+        log(f"Prefect server ready in {took:.0f} s on port {self.prefect_port}"
+            + (" (migrated database from the cache)" if template.exists() else ""))
+        if not template.exists():
+            keep_template(self.prefect_db, template)
         up.wait_http(f"{self.page_url}/healthz", page, 120)
         log(f"report page ready on port {self.page_port}")
         return self.ctx
+
+    @property
+    def prefect_db(self) -> Path:
+        return self.home / "prefect" / "prefect.db"  # Prefect's default under PREFECT_HOME
 
     def write_routes(self) -> None:
         """notify.yaml: city departments and the office by robot, county departments by mail;
@@ -124,3 +144,24 @@ class World:
         if keep is not None:
             shutil.copytree(self.home / "logs", keep / "logs", dirs_exist_ok=True)
         shutil.rmtree(self.home, ignore_errors=True)
+
+
+def prefect_template() -> Path:
+    """Where a migrated, still empty Prefect database is kept for the next simulation: a fresh
+    server spends most of its ~1 minute start migrating a new SQLite file step by step."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "duban" / f"simulate-prefect-{version('prefect')}.db"
+
+
+def keep_template(live: Path, template: Path) -> None:
+    """Copy the server's database right after its start (schema and block types, no run yet)
+    with SQLite's backup API, which reads a consistent snapshot of a database in use."""
+    if not live.exists():
+        return
+    template.parent.mkdir(parents=True, exist_ok=True)
+    partial = template.with_suffix(f".{os.getpid()}.tmp")
+    with sqlite3.connect(live) as source, sqlite3.connect(partial) as target:
+        source.backup(target)
+    source.close()
+    target.close()
+    partial.replace(template)
