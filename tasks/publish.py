@@ -79,7 +79,8 @@ def publish_board(as_of: str) -> dict:
     with ctx.db.read() as session:  # 考评, appended to the board
         scores = score_departments(session, today, ctx.calendar,
                                    load_scoring(ctx.settings.config_dir))
-    text = present.board_markdown(boards, notice) + "\n" + score_markdown(scores)
+    board = present.board_markdown(boards, notice, office_url=ctx.settings.portal_url)
+    text = board + "\n" + score_markdown(scores)
     create_markdown_artifact(text, key=present.BOARD_KEY,
                              description=present.board_description(boards))
     states = sum((b.states() for b in boards), Counter())

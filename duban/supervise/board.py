@@ -47,6 +47,12 @@ NO_DATA = "尚无报送数据"
 STANDINGS = ("met", "on_track", "behind", "not_met", "none")
 
 
+def office_item_url(base: str, occurrence_id: int) -> str:
+    """The office's page of one item on the portal: its reports and evidence (office credential);
+    the address carries no secret, so the board and the Excel may show it."""
+    return f"{base.rstrip('/')}/office/items/{occurrence_id}"
+
+
 def colour_text(colours: Counter[str], bold: bool = False) -> str:
     """Item counts by colour, each with its meaning: '红 逾期 3 · 黄 临期 1 · 绿 按期 2'."""
     mark = "**" if bold else ""

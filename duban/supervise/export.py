@@ -20,7 +20,14 @@ from typing import Any
 from duban.chase.occurrences import STATE_ZH, STATES
 from duban.plan.lifecycle import STATE_ZH as PLAN_STATE_ZH
 from duban.plan.progress import num
-from duban.supervise.board import Board, ItemRow, colour_text, risk_text, standing_text
+from duban.supervise.board import (
+    Board,
+    ItemRow,
+    colour_text,
+    office_item_url,
+    risk_text,
+    standing_text,
+)
 from duban.supervise.score import SCORE_HEADERS, Scores, formula_text, score_rows
 
 FILLS = {"红": "F8CBAD", "黄": "FFE699", "绿": "C6EFCE"}
@@ -191,7 +198,8 @@ def _board_sheets(book: Any, board: Board, prefix: str, heading: str = "",
         _table(sheet, 1, headers, [item_line(i) for i in items],
                colours=[i.colour for i in items], colour_col=8)
         if office_url:
-            _links(sheet, len(headers), [office_item_url(office_url, i) for i in items])
+            urls = [office_item_url(office_url, i.occurrence_id) for i in items]
+            _links(sheet, len(headers), urls)
         _filtered(sheet)
         _fit(sheet)
     if scores is not None:
@@ -208,10 +216,6 @@ def _board_sheets(book: Any, board: Board, prefix: str, heading: str = "",
         _table(sheet, 1, SHARE_HEADERS, share_rows(board))
         sheet.freeze_panes = "A2"
         _fit(sheet)
-
-
-def office_item_url(base: str, item: ItemRow) -> str:
-    return f"{base.rstrip('/')}/office/items/{item.occurrence_id}"
 
 
 def _links(sheet: Any, column: int, urls: list[str]) -> None:

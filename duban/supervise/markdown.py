@@ -31,6 +31,7 @@ from duban.supervise.board import (
     Board,
     ItemRow,
     colour_text,
+    office_item_url,
     risk_text,
     standing_text,
 )
@@ -312,10 +313,12 @@ LEGEND = ("颜色只表示事项的期限：红 = 已逾期未办结，黄 = 临
           "未达标 / 尚无报送数据），不计入颜色。")
 
 
-def board_markdown(boards: Board | list[Board], notice: str | None = None) -> str:
+def board_markdown(boards: Board | list[Board], notice: str | None = None,
+                   office_url: str | None = None) -> str:
     """督办总览: for each active plan, every action, the departments ranked by overdue items,
     each county's roll-up, the longest-overdue items, the targets and those at risk; and from
-    1 November the warning that next year's holiday data is missing."""
+    1 November the warning that next year's holiday data is missing. With `office_url` (the
+    portal's address) each listed item's number opens the office's view of its evidence."""
     boards = [boards] if isinstance(boards, Board) else boards
     as_of = boards[0].as_of.isoformat() if boards else ""
     lines = [f"# {BOARD_TITLE}", "", f"截至 **{as_of}**（北京时间）", ""]
@@ -326,7 +329,7 @@ def board_markdown(boards: Board | list[Board], notice: str | None = None) -> st
     if boards and boards[0].undelivered:
         lines += _undelivered_section(boards[0])
     for board in boards:
-        lines += _plan_section(board, several=len(boards) > 1)
+        lines += _plan_section(board, several=len(boards) > 1, office_url=office_url)
     lines += ["---", "", LEGEND, "", XLSX_HINT + "。"]
     return "\n".join(lines) + "\n"
 
@@ -345,7 +348,7 @@ def _undelivered_section(board: Board) -> list[str]:
             *_table(["收件方", "汇总日期", "状态", "原因"], rows), "", *more]
 
 
-def _plan_section(board: Board, several: bool) -> list[str]:
+def _plan_section(board: Board, several: bool, office_url: str | None = None) -> list[str]:
     """One plan's part of the board; with several plans each gets its own heading."""
     lines = [f"## {board.plan.name}", ""] if board.plan and several else []
     if board.plan and not several:
@@ -354,7 +357,7 @@ def _plan_section(board: Board, several: bool) -> list[str]:
     lines += _actions_section(board)
     lines += _departments_section(board)
     lines += _counties_section(board)
-    lines += _longest_section(board)
+    lines += _longest_section(board, office_url)
     lines += _targets_section(board)
     return lines
 
@@ -407,15 +410,23 @@ def _colour_counts(states: Counter[str]) -> list[int]:
     return [sum(n for s, n in states.items() if COLOUR.get(s) == c) for c in ("红", "黄", "绿")]
 
 
-def _longest_section(board: Board) -> list[str]:
+def _longest_section(board: Board, office_url: str | None = None) -> list[str]:
     late = [i for i in _late_first(board.items) if i.state == "overdue"][:LONGEST_SHOWN]
     if not late:
         return []
-    rows = [[i.occurrence_id, wrap(i.department_name, WRAP_NAME),
+    rows = [[_item_number(i.occurrence_id, office_url), wrap(i.department_name, WRAP_NAME),
              wrap(f"行动{i.action}：{short_duty(i.duty)}（{i.period}）", WRAP_TEXT),
              i.overdue_days] for i in late]
-    return [f"## 逾期最久的事项（前 {LONGEST_SHOWN} 项）", "",
+    hint = ["点击编号查看该事项的报送记录与佐证材料（督办办公室页面，需办公室口令）。", ""]
+    return [f"## 逾期最久的事项（前 {LONGEST_SHOWN} 项）", "", *(hint if office_url else []),
             *_table(["编号", "单位", "事项", "逾期工作日"], rows), ""]
+
+
+def _item_number(occurrence_id: int, office_url: str | None) -> str:
+    """The item's number, linked to the office's view of its reports when the portal is known."""
+    if not office_url:
+        return str(occurrence_id)
+    return f"[{occurrence_id}]({office_item_url(office_url, occurrence_id)})"
 
 
 def _targets_section(board: Board) -> list[str]:

@@ -149,7 +149,10 @@ def test_the_board_ranks_departments_and_rolls_up_counties_as_the_ledger(ledger)
     assert [(int(r[0]), r[1].replace("<br>", "")) for r in scored] == [
         (d.rank, d.name) for d in scores]
     assert [float(r[2]) for r in scored] == pytest.approx([d.score for d in scores], abs=0.05)
-    assert "http" not in markdown and "token" not in markdown.lower()
+    assert "token" not in markdown.lower()  # links only to the office's view (its credential)
+    links = re.findall(r"\]\((https?://[^)]*)\)", markdown)
+    assert links and all(re.fullmatch(r"http://127\.0\.0\.1:8000/office/items/\d+", u)
+                         for u in links)
     assert f"(/artifacts/key/{PLAN}-04-overdue)" in markdown
     assert [task_run_count(run_id(s), 2) for s in (chased, state)] == [2, 2]
 

@@ -170,6 +170,16 @@ def test_board_ranks_departments_rolls_up_counties_and_lists_risks(board) -> Non
     assert "## 任务分解" in text and "duban report --xlsx 台账.xlsx" in text
 
 
+def test_longest_overdue_items_link_to_the_offices_evidence_view(board) -> None:
+    """Issue 16.4: from the board's detail the office opens an item's reports and evidence."""
+    plain = present.board_markdown(board)
+    linked = present.board_markdown(board, office_url="https://duban.example.gov.cn/")
+    longest = linked.split("## 逾期最久的事项")[1].split("\n## ")[0]
+    assert "| [2](https://duban.example.gov.cn/office/items/2) | 泰山区民政局 | 行动2：" in longest
+    assert "佐证材料" in longest and "http" not in plain
+    assert linked.count("/office/items/") == longest.count("/office/items/")  # only there
+
+
 def test_each_plan_has_its_own_part_of_the_board(board) -> None:
     from dataclasses import replace
 
