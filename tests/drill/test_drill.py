@@ -108,11 +108,6 @@ def test_receiver_gets_each_digest_as_composed(tmp_path: Path) -> None:
 
 @pytest.mark.postgres
 @pytest.mark.prefect
-@pytest.mark.xfail(strict=False, reason=(
-    "issue 13: the cause of the lost digest after a mid-send kill (a rerun re-assembled planned "
-    "digests' reminders into second digests and voided the first) is fixed and caught by "
-    "tests/integration/test_faults.py (kill after planning); this drill was not re-verified: "
-    "its one run since ran out of its 420 s on the loaded shared machine"))
 def test_drill_two_workers_one_killed_mid_send_loses_nothing(
     postgres_admin_url: str, tmp_path: Path
 ) -> None:

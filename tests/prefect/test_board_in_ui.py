@@ -5,12 +5,18 @@ ports, runs started from their deployments as the office would, headless Chromiu
 - no table of 督办总览 or of an action's artifacts overflows its column (each table's right edge
   within the page, no scrolling container wider than it shows);
 - the 登记报送 run form is labelled in Chinese, with its choices;
+- a department's report on the page (its link, in Chromium) and the board published the same day
+  give the same verdict for the target;
 - screenshots for the README go to docs/screenshots/ (committed), failures to test-output/.
 """
 
 from __future__ import annotations
 
+import os
+import re
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -18,6 +24,8 @@ import httpx
 import pytest
 
 from cli.up_cmd import READY
+from duban.calendar.clock import local_day, utcnow
+from duban.plan.progress import VERDICT_ZH
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, needs_chromium
 from tests.support.net import free_port
 from tests.support.paths import REPO
@@ -136,8 +144,8 @@ def assert_fits(tables: list[dict], where: str) -> None:
 def test_supervisors_see_red_fitting_tables_and_chinese_forms(tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 
-    port = free_port()
-    up = Up(tmp_path, port, free_port(), "--no-initial-runs", "--no-portal")
+    port, portal = free_port(), free_port()
+    up = Up(tmp_path, port, portal, "--no-initial-runs")
     try:
         up.wait_for(READY, READY_TIMEOUT)
         CREDENTIAL["auth"] = (tmp_path / "prefect-auth").read_text(encoding="utf-8").strip()
@@ -186,6 +194,16 @@ def test_supervisors_see_red_fitting_tables_and_chinese_forms(tmp_path: Path) ->
                     assert label in form, form[:800]
                 assert "department" not in form and "kind" not in form
                 ui.shot("form.png")
+
+                page_says = report_on_the_page(ui, tmp_path, portal)
+                today = local_day(utcnow()).isoformat()
+                assert final_state(port, start_run(port, "发送督办汇总", as_of=today))[
+                    "type"] == "COMPLETED"
+                fresh = eventually(lambda: _board_as_of(port, today), 60)
+                ui.open(f"/artifacts/artifact/{fresh['id']}", "单位排名")
+                rows = ui.page.locator("tr", has_text=CANTEENS).all_inner_texts()
+                board_says = {v for row in rows for v in VERDICTS if v in row}
+                assert board_says == {page_says}, (page_says, rows)
             finally:
                 ui.browser.close()
         code, _ = up.stop(signal.SIGTERM)
@@ -194,6 +212,37 @@ def test_supervisors_see_red_fitting_tables_and_chinese_forms(tmp_path: Path) ->
         up.kill()
     for name in ("dashboard.png", "board.png", "run.png", "form.png", "runs-overdue.png"):
         assert (SHOTS / name).stat().st_size > 20_000
+
+
+CANTEENS = "城乡社区助老食堂"  # a summed target: the county bureau's figure counts in the city's
+VERDICTS = tuple(VERDICT_ZH.values())
+
+
+def report_on_the_page(ui: Browser, home: Path, portal: int) -> str:
+    """A county bureau reports 42 canteens through its department link, as on a phone; returns
+    the verdict the success page gives the city's figure."""
+    issued = subprocess.run(
+        [str(Path(sys.executable).with_name("duban")), "token", "issue", "taishan-mzj",
+         "--purpose", "department"], capture_output=True, text=True, check=True, timeout=120,
+        env={**{k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "DUBAN_"))},
+             "DUBAN_HOME": str(home)})
+    path = re.search(r"/d/[A-Za-z0-9_-]+", issued.stdout)[0]
+    page = ui.page
+    page.goto(f"http://127.0.0.1:{portal}{path}", timeout=UI_TIMEOUT_MS)
+    page.locator("form.card", has_text=CANTEENS).first.locator("button").click()
+    page.fill("#value", "42")
+    page.click("text=提交报送")
+    page.get_by_text("本单位42家").first.wait_for(state="visible", timeout=UI_TIMEOUT_MS)
+    said = re.search("全市(" + "|".join(VERDICTS) + ")", page.inner_text("body"))
+    assert said, page.inner_text("body")[:1500]
+    ui.shot("page-verdict.png")
+    return said[1]
+
+
+def _board_as_of(port: int, day: str) -> dict | None:
+    found = api(port, "/artifacts/filter", {"artifacts": {"key": {"any_": [BOARD_KEY]}},
+                                             "sort": "CREATED_DESC", "limit": 1})
+    return found[0] if found and f"截至 **{day}**" in found[0]["data"] else None
 
 
 def late_id(port: int) -> str:
