@@ -100,7 +100,7 @@ def test_a_number_the_form_cannot_read_is_refused_in_words(ledger) -> None:
 
 @pytest.mark.parametrize(("flow_name", "fields", "choices"), [
     ("office_entry", ["单位代码", "事项编号", "报送类型", "数值", "计量单位", "情况说明",
-                      "佐证材料链接", "登记人", "收到日期"],
+                      "佐证材料链接", "登记人", "收到日期", "分子", "分母"],
      ("报送类型", ["办结", "报送进展", "签收"])),
     ("extension_flow", ["申请编号", "审批结果", "审批意见", "审批人"],
      ("审批结果", ["批准", "驳回"])),
