@@ -41,8 +41,9 @@ def test_up_serves_stops_cleanly_and_restarts_without_duplicates(tmp_path: Path)
         assert {"每日督办", "行动督办", "发送督办汇总", "手动催办", "登记报送",
                 "审批延期"} <= set(flows.values())
         scheduled_ids = {d["id"] for d in deployments if d["schedules"]}
+        # the day, the weekly bulletin, and the hourly re-dispatch of what is not yet delivered
         assert sorted(flows[d["flow_id"]] for d in deployments if d["schedules"]) == [
-            "每日督办", "督办通报"]
+            "发送督办汇总", "每日督办", "督办通报"]
         for d in deployments:
             for s in d["schedules"]:
                 assert s["schedule"]["timezone"] == "Asia/Shanghai"
