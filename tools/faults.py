@@ -199,9 +199,7 @@ class PrivateServer:
 
     @staticmethod
     def available() -> bool:
-        import shutil
-
-        return bool(shutil.which("initdb") and shutil.which("pg_ctl"))
+        return bool(_pg_tool("initdb") and _pg_tool("pg_ctl"))
 
     @staticmethod
     def _as_owner(argv: list[str]) -> list[str]:
@@ -212,11 +210,11 @@ class PrivateServer:
             import shutil
 
             shutil.chown(self.home, "postgres", "postgres")
-        subprocess.run(self._as_owner(["initdb", "-D", str(self.data), "-U", "postgres",
+        subprocess.run(self._as_owner([_pg_tool("initdb"), "-D", str(self.data), "-U", "postgres",
                                        "--auth=trust", "-E", "UTF8", "--no-sync"]),
                        check=True, capture_output=True, timeout=120)
         subprocess.run(self._as_owner(
-            ["pg_ctl", "-D", str(self.data), "-w", "-l", str(self.data / "log"), "-o",
+            [_pg_tool("pg_ctl"), "-D", str(self.data), "-w", "-l", str(self.data / "log"), "-o",
              f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories= "
              "-c fsync=off", "start"]), check=True, capture_output=True, timeout=120)
 
@@ -227,8 +225,8 @@ class PrivateServer:
     def stop(self) -> None:
         import shutil
 
-        subprocess.run(self._as_owner(["pg_ctl", "-D", str(self.data), "-w", "-m", "immediate",
-                                       "stop"]), capture_output=True, timeout=120)
+        stop = [_pg_tool("pg_ctl"), "-D", str(self.data), "-w", "-m", "immediate", "stop"]
+        subprocess.run(self._as_owner(stop), capture_output=True, timeout=120)
         shutil.rmtree(self.home, ignore_errors=True)
 
 
@@ -425,10 +423,21 @@ def dispatch_once(now: datetime) -> None:
     ctx.db.dispose()
 
 
+def _pg_tool(name: str) -> str:
+    """PostgreSQL's server tool `name`: on PATH, else where Debian's postgresql package keeps it
+    (/usr/lib/postgresql/<version>/bin, not on PATH); "" when not installed."""
+    import glob
+    import shutil
+
+    found = shutil.which(name) or sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    return found if isinstance(found, str) else (found[-1] if found else "")
+
+
 def _restart(data: Path) -> None:
     """The private PostgreSQL server crashes and comes back under the running dispatch."""
-    subprocess.run(PrivateServer._as_owner(["pg_ctl", "-D", str(data), "-w", "-m", "immediate",
-                                            "-l", str(data / "log"), "restart"]),
+    restart = [_pg_tool("pg_ctl"), "-D", str(data), "-w", "-m", "immediate", "-l",
+               str(data / "log"), "restart"]
+    subprocess.run(PrivateServer._as_owner(restart),
                    check=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL, timeout=120)  # no pipe the server would hold
 
