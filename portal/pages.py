@@ -134,9 +134,12 @@ def _summary(outcome: ReportOutcome) -> str:
         return outcome.message
     what = "更正" if outcome.supersedes_id else KIND_ZH.get(outcome.kind, outcome.kind)
     head = f"已记录{what}报送（报告编号 {outcome.report_id}）。"
+    day = outcome.closed_on.isoformat() if outcome.closed_on else ""
+    if outcome.awaiting_review:  # the office may still return it, and then reminders resume
+        return (f"{head}已报送（{day}），等待督办办公室审核销号；审核期间暂停提醒，"
+                "如被退回将恢复提醒。")
     if outcome.closed:
-        day = outcome.closed_on.isoformat() if outcome.closed_on else ""
-        return f"{head}该事项已完成报送（{day}），不再提醒。"
+        return f"{head}该事项已办结（{day}），不再提醒。"
     return f"{head}该事项仍为待办，将继续跟踪。"
 
 

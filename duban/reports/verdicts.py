@@ -116,10 +116,11 @@ def _message(occ: Occurrence, report: Report, verdict: Verdict | None) -> str:
     if verdict:
         parts.append(verdict.text + "。")
     if occ.status == "reported":
-        parts.append("已报送，等待督办办公室审核销号；审核前如需修改，可重新报送。")
+        parts.append("已报送，等待督办办公室审核销号；审核期间暂停提醒，如被退回将恢复提醒；"
+                     "审核前如需修改，可重新报送。")
     elif occ.status == "closed":
         day = occ.closed_on.isoformat() if occ.closed_on else ""
-        parts.append(f"该事项已完成报送（{day}），不再提醒。")
+        parts.append(f"该事项已办结（{day}），不再提醒。")
     else:
         parts.append("该事项仍为待办，将继续跟踪。")
     return "".join(parts)

@@ -128,7 +128,7 @@ def test_an_acknowledgement_keeps_the_link_for_the_report(site: Site) -> None:
     page = site.client.get(f"/r/{link}")
     assert "已签收" in page.text
     done = site.report(link, kind="done", value="300")
-    assert "报送成功" in done.text and "该事项已完成报送" in done.text
+    assert "报送成功" in done.text and "等待督办办公室审核销号" in done.text
 
 
 def test_bad_input_comes_back_with_its_message_and_records_nothing(site: Site) -> None:

@@ -212,6 +212,9 @@ def test_the_page_shows_the_review_and_the_return_and_takes_a_correction(loaded_
     occ = occ_id(site.ctx, HOMES, "taishan-mzj", "2023-06")
     first = site.report(site.link(occ), kind="done", value="12")
     assert first.status_code == 200 and "等待督办办公室审核" in first.text
+    summary = re.search(r'role="status">\s*<p>(.*?)</p>', first.text)[1]
+    assert "审核期间暂停提醒，如被退回将恢复提醒" in summary  # the office may still return it
+    assert "不再提醒" not in summary and "已办结" not in summary
     page = site.client.get(f"/r/{site.link(occ)}")  # e.g. opened again from the department page
     assert "已报送，等待督办办公室审核销号" in page.text and "<form" in page.text
     fixed = site.report(site.link(occ), kind="done", value="14")
@@ -225,6 +228,19 @@ def test_the_page_shows_the_review_and_the_return_and_takes_a_correction(loaded_
     assert "请于2023-07-17前重新报送" in back.text
     again = site.report(site.link(occ), kind="done", value="14")
     assert again.status_code == 200 and occurrence(site.ctx, occ).status == "reported"
+
+
+def test_without_review_the_page_says_the_item_is_done_and_no_more_reminders(
+        loaded_sqlite) -> None:
+    from tests.support.site import open_site
+
+    with loaded_sqlite.db.session() as s:
+        s.execute(update(Plan).values(review_required=False))
+    site = next(open_site(loaded_sqlite))
+    occ = occ_id(site.ctx, HOMES, "taishan-mzj", "2023-06")
+    done = site.report(site.link(occ), kind="done", value="12")
+    summary = re.search(r'role="status">\s*<p>(.*?)</p>', done.text)[1]
+    assert "该事项已办结（2023-07-05），不再提醒" in summary and "审核" not in summary
 
 
 def test_the_office_opens_reports_and_evidence_behind_its_credential(loaded_sqlite) -> None:
