@@ -21,7 +21,7 @@ from duban.ledger.models import (
     Plan,
 )
 from duban.plan.duties import due_date, duty_periods
-from duban.reports.history import Standing, standings_on
+from duban.reports.history import Standing, owed_on, standings_on
 
 STATES = ("upcoming", "due_soon", "overdue", "returned", "reported", "done", "done_late")
 STATE_ZH = {
@@ -148,7 +148,10 @@ def status_query(
     action_nos: Sequence[int] | None = None,
     county_id: int | None = None,
     today: date | None = None,
+    owed: ColumnElement[bool] | None = None,
 ) -> Select:
+    """The occurrences to show; `owed` (duban.reports.history.owed_on) keeps those not withdrawn
+    on `today` (default: those not withdrawn now)."""
     query = (
         select(Occurrence, Duty, Department, Action, Plan, Jurisdiction.name)
         .join(Duty, Occurrence.duty_id == Duty.id)
@@ -156,7 +159,7 @@ def status_query(
         .join(Jurisdiction, Department.jurisdiction_id == Jurisdiction.id)
         .join(Action, Duty.action_id == Action.id)
         .join(Plan, Duty.plan_id == Plan.id)
-        .where(Duty.active.is_(True), Occurrence.status != WITHDRAWN)
+        .where(Duty.active.is_(True), Occurrence.status != WITHDRAWN if owed is None else owed)
         .order_by(Plan.year, Plan.key, Action.no, Occurrence.due_on, Duty.key, Department.code)
     )
     # a plan named explicitly is shown whatever its state (a closed plan stays reportable)
@@ -190,10 +193,12 @@ def status_rows(
     """Every started occurrence as it stood at the end of `today`: reports, reviews and
     extensions recorded later do not count (duban.reports.history)."""
     rows = []
-    query = status_query(plan_key, department_ids, action_nos, county_id, today)
+    query = status_query(plan_key, department_ids, action_nos, county_id, today,
+                         owed_on(session, today))
     past = standings_on(session, today)
     for occ, duty, dept, action, plan, county in session.execute(query).tuples():
-        now = past.get(occ.id) or Standing(occ.status, occ.due_on, occ.closed_on,
+        status = "open" if occ.status == WITHDRAWN else occ.status  # withdrawn later: open then
+        now = past.get(occ.id) or Standing(status, occ.due_on, occ.closed_on,
                                            occ.returned_on, occ.acknowledged_until)
         mark = review_mark(now.status, now.returned_on)
         state = classify(now.due_on, now.closed_on, today, duty.warn_days, calendar, mark)

@@ -5,6 +5,8 @@ An occurrence row holds its present state only. For a day D, every occurrence ch
 through the changes recorded up to the end of D (Asia/Shanghai): reports set what their audit
 entry says they left (closed, awaiting review, reopened, acknowledged until), approved
 extensions move the deadline, reviews close or return. Untouched occurrences need no replay.
+An item withdrawn (撤销) or reopened after D stands on D as it was before: `owed_on` reads the
+instants of those changes from the audit duban.plan.loading writes.
 """
 
 from __future__ import annotations
@@ -12,12 +14,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
 from duban.calendar.clock import at_local, local_day
 from duban.ledger.batching import chunked
-from duban.ledger.models import AuditEntry, ExtensionRequest, Occurrence, Report, Review
+from duban.ledger.models import (
+    WITHDRAWN,
+    AuditEntry,
+    Department,
+    Duty,
+    ExtensionRequest,
+    Occurrence,
+    Plan,
+    Report,
+    Review,
+)
+
+# duban.plan.loading's audit of an owner change: entity "duty", key "plan/duty", detail.departments
+OWNER_VERBS = ("withdrawn", "reopened")
 
 
 @dataclass(frozen=True)
@@ -53,6 +68,38 @@ def standings_on(session: Session, day: date) -> dict[int, Standing]:
     for chunk in chunked(sorted(ids), 500):
         out.update(_replay(session, chunk, end))
     return out
+
+
+def owed_on(session: Session, day: date) -> ColumnElement[bool]:
+    """A filter: the occurrence was not withdrawn at the end of `day`. An item withdrawn later
+    shows on that day as it was; one reopened later stays hidden for a day it was withdrawn."""
+    end = end_of(day)
+    owner = (AuditEntry.entity == "duty", AuditEntry.verb.in_(OWNER_VERBS))
+    later = session.execute(select(AuditEntry.entity_key, AuditEntry.detail)
+                            .where(*owner, AuditEntry.at >= end)).tuples().all()
+    pairs = {(key, code) for key, detail in later for code in (detail or {}).get("departments", [])}
+    if not pairs:  # nothing changed since: withdrawn then is withdrawn now
+        return Occurrence.status != WITHDRAWN
+    withdrawn_then: dict[tuple[str, str], bool] = {}
+    for key, detail, verb in session.execute(
+            select(AuditEntry.entity_key, AuditEntry.detail, AuditEntry.verb)
+            .where(*owner, AuditEntry.at < end).order_by(AuditEntry.at, AuditEntry.id)).tuples():
+        for code in (detail or {}).get("departments", []):
+            if (key, code) in pairs:
+                withdrawn_then[(key, code)] = verb == "withdrawn"
+    duty_keys = {key.split("/", 1)[1] for key, _ in pairs if "/" in key}
+    rows = session.execute(
+        select(Occurrence.id, Occurrence.status, Plan.key, Duty.key, Department.code)
+        .join(Duty, Occurrence.duty_id == Duty.id).join(Plan, Duty.plan_id == Plan.id)
+        .join(Department, Occurrence.department_id == Department.id)
+        .where(Duty.key.in_(sorted(duty_keys)))).tuples()
+    flipped = []  # occurrences whose withdrawal then differs from now
+    for occ_id, status, plan, duty, code in rows:
+        pair = (f"{plan}/{duty}", code)
+        if pair in pairs and (status == WITHDRAWN) != withdrawn_then.get(pair, False):
+            flipped.append(occ_id)
+    return or_(and_(Occurrence.status != WITHDRAWN, Occurrence.id.not_in(flipped)),
+               and_(Occurrence.status == WITHDRAWN, Occurrence.id.in_(flipped)))
 
 
 def _replay(session: Session, ids: list[int], end: datetime) -> dict[int, Standing]:

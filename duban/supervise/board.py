@@ -26,7 +26,6 @@ from duban.chase.occurrences import (
     review_mark,
 )
 from duban.ledger.models import (
-    WITHDRAWN,
     Action,
     Department,
     Duty,
@@ -39,7 +38,7 @@ from duban.ledger.models import (
 from duban.plan.allocations import ShareLine, share_lines
 from duban.plan.progress import VERDICT_ZH, TargetProgress, action_progress
 from duban.reports.extensions import extensions_by_department
-from duban.reports.history import standings_on
+from duban.reports.history import owed_on, standings_on
 
 COLOUR_OF_STATE = {"overdue": "红", "due_soon": "黄"}  # the colours that call for action
 AT_RISK = ("behind", "not_met")
@@ -113,8 +112,7 @@ def item_rows(
         .join(Plan, Duty.plan_id == Plan.id)
         .join(Department, Occurrence.department_id == Department.id)
         .join(Jurisdiction, Department.jurisdiction_id == Jurisdiction.id)
-        .where(Duty.active.is_(True), Occurrence.status != WITHDRAWN,
-               Occurrence.period_start <= today)
+        .where(Duty.active.is_(True), owed_on(session, today), Occurrence.period_start <= today)
         .order_by(Action.no, Occurrence.due_on, Department.code, Occurrence.id)
     )
     # a plan named explicitly is shown whatever its state (a closed plan stays reportable)

@@ -26,7 +26,6 @@ from duban.calendar.clock import local_day
 from duban.calendar.workdays import WorkCalendar
 from duban.chase.occurrences import plan_matches
 from duban.ledger.models import (
-    WITHDRAWN,
     Action,
     Department,
     Digest,
@@ -37,7 +36,7 @@ from duban.ledger.models import (
     Report,
 )
 from duban.plan.config import ConfigError, Problem, _Strict, _validate, read_yaml
-from duban.reports.history import end_of, standings_on
+from duban.reports.history import end_of, owed_on, standings_on
 from duban.reports.review import returns_by_department
 from duban.supervise.markdown import wrap
 
@@ -143,7 +142,7 @@ def _timeliness(
         .join(Plan, Duty.plan_id == Plan.id)
         .join(Department, Occurrence.department_id == Department.id)
         .join(Jurisdiction, Department.jurisdiction_id == Jurisdiction.id)
-        .where(Duty.active.is_(True), Plan.active.is_(True), Occurrence.status != WITHDRAWN,
+        .where(Duty.active.is_(True), Plan.active.is_(True), owed_on(session, today),
                Occurrence.period_start <= today)
     )
     if plan_key:

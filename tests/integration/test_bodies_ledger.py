@@ -5,13 +5,14 @@ longer owes the duty withdrawn, reported ones kept."""
 
 from __future__ import annotations
 
+import json
 import shutil
-from datetime import timedelta
+from datetime import date, timedelta
 
 import yaml
 from sqlalchemy import select
 
-from duban.calendar.clock import local_day
+from duban.calendar.clock import at_local, local_day
 from duban.chase.occurrences import materialise, status_rows
 from duban.ledger.models import (
     WITHDRAWN,
@@ -23,6 +24,9 @@ from duban.ledger.models import (
     Plan,
 )
 from duban.service import setup
+from duban.supervise.board import item_rows
+from duban.supervise.score import load_scoring, score_departments
+from tests.support.cli import point_cli_at, run
 from tests.support.ledger import LOADED_AT, PLAN
 from tests.support.paths import CONFIG_DIR
 
@@ -112,3 +116,42 @@ def test_an_old_ledger_keeps_its_history_on_reload(loaded, make_context, tmp_pat
         assert s.scalars(select(AuditEntry).where(AuditEntry.verb == "reopened")).all()
     again = setup(regrown, later + timedelta(hours=2))
     assert not any(r.changed for r in again.loads.values())
+
+
+def test_a_past_day_shows_an_item_withdrawn_later_as_it_stood(loaded, make_context, tmp_path,
+                                                              monkeypatch) -> None:
+    root = tmp_path / "config"  # a county body the office drops: its open items are withdrawn
+    shutil.copytree(CONFIG_DIR, root)
+    path = root / "departments.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    taishan = next(j for j in data["jurisdictions"] if j["code"] == "taishan")
+    del taishan["bodies"]["zzb"]
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    withdrawn_at = at_local(date(2023, 7, 10), 9)
+    dropped = make_context(loaded.settings.database_url, config_dir=root)
+    assert setup(dropped, withdrawn_at).loads[PLAN].changed
+    with dropped.db.session() as s:
+        gone = set(s.scalars(select(Occurrence.id).join(Department)
+                             .where(Department.code == "taishan-zzb",
+                                    Occurrence.status == WITHDRAWN)))
+    assert gone
+
+    def shown(day: date) -> set[int]:
+        with dropped.db.read() as s:
+            rows = status_rows(s, day, dropped.calendar, plan_key=PLAN)
+            items = item_rows(s, day, dropped.calendar, plan_key=PLAN)
+            spec = load_scoring(root)
+            owing = {d.code for d in score_departments(s, day, dropped.calendar, spec, PLAN).lines}
+        assert {r.id for r in rows} == {i.occurrence_id for i in items}  # board and status agree
+        assert ("taishan-zzb" in owing) == bool(gone & {r.id for r in rows})
+        return {r.id for r in rows if r.department == "taishan-zzb"}
+
+    before, after = shown(date(2023, 7, 7)), shown(date(2023, 7, 10))
+    assert gone <= before and not gone & after  # withdrawn on 7-10 (Shanghai): gone from that day
+    point_cli_at(dropped, monkeypatch)
+    monkeypatch.setenv("DUBAN_CONFIG_DIR", str(root))
+    result = run("status", "--as-of", "2023-07-07", "--department", "taishan-zzb", "--json")
+    listed = {r["id"] for r in json.loads(result.stdout)["occurrences"]}
+    assert result.exit_code == 0 and gone <= listed
+    states = {r["state"] for r in json.loads(result.stdout)["occurrences"] if r["id"] in gone}
+    assert states <= {"upcoming", "due_soon", "overdue"}  # open then, not withdrawn
