@@ -1,8 +1,9 @@
 """Holiday data freshness: next year's official calendar arrives each November (State Council).
 
 Until it does, that year's deadlines are rule-based guesses marked provisional; from 1 November
-the office is told once a week; once the data is installed (a newer chinesecalendar), every
-provisional deadline is recomputed and each change is written to the audit trail.
+the office is told once a week; once the data is installed (a newer chinesecalendar pinned in
+pyproject.toml, `./run lock`, `./run up`), every provisional deadline is recomputed and each
+change is written to the audit trail.
 """
 
 from __future__ import annotations
@@ -19,29 +20,36 @@ from duban.ledger.models import Duty, Occurrence
 from duban.plan.duties import Period, due_date
 
 
+def _what_it_means(year: int) -> str:
+    """The warning's first part, the same for the office and for supervisors."""
+    return (
+        f"国务院办公厅尚未发布（或系统尚未录入）{year}年法定节假日和调休安排，通常于11月发布。"
+        f"在此之前，{year}年的截止日期按常规周末推算，标注为“暂定”，调休公布后可能前后移动几天。"
+    )
+
+
+# How the data really gets updated: duban is installed by ./run from requirements/*.lock, so a
+# pip upgrade inside .venv would be undone by the next ./run (and is not what an office can do).
+OFFICE_UPDATE = (
+    "官方安排公布后，请系统管理员更新节假日数据：在 pyproject.toml 中把 chinesecalendar 的版本要求"
+    "提高到已收录该年安排的版本，执行 ./run lock 更新锁定文件，再执行 ./run up 重新启动；"
+    "暂定截止日期随即自动重算并记入审计日志。在此之前督办照常进行，按暂定截止日期提醒。"
+)
+SUPERVISOR_UPDATE = ("官方安排公布后由督办办公室更新系统，暂定截止日期自动重算并留痕；"
+                     "督查人员无需操作。")
+
+
 def missing_data_notice(calendar: WorkCalendar, today: date) -> str | None:
     """The office's warning text, or None when next year's data is in (or it is not November)."""
     year = calendar.missing_next_year(today)
-    if year is None:
-        return None
-    return (
-        f"{year}年法定节假日和调休安排尚未录入系统（国务院办公厅通知通常于11月发布）。"
-        f"{year}年的截止日期暂按规则推算，均标注为“暂定”。官方安排发布后，请升级节假日数据"
-        f"（pip install -U chinesecalendar）并重新运行督办，系统将重算暂定截止日期并记入审计日志。"
-    )
+    return None if year is None else _what_it_means(year) + OFFICE_UPDATE
 
 
 def board_notice(calendar: WorkCalendar, today: date) -> str | None:
     """The same warning for supervisors on the board: what it means for them, and that the
     office (not they) acts. None when next year's data is in (or it is not November)."""
     year = calendar.missing_next_year(today)
-    if year is None:
-        return None
-    return (
-        f"国务院办公厅尚未发布（或系统尚未录入）{year}年法定节假日和调休安排，通常于11月发布。"
-        f"在此之前，{year}年的截止日期按常规周末推算，标注为“暂定”，调休公布后可能前后移动几天。"
-        "官方安排公布后由督办办公室更新系统，暂定截止日期自动重算并留痕；督查人员无需操作。"
-    )
+    return None if year is None else _what_it_means(year) + SUPERVISOR_UPDATE
 
 
 def note_missing_data(session: Session, calendar: WorkCalendar, today: date, now: datetime) -> int:

@@ -10,7 +10,11 @@ from sqlalchemy import select
 
 from duban.calendar.clock import at_local
 from duban.calendar.workdays import WorkCalendar
-from duban.chase.holiday_notice import missing_data_notice, recompute_provisional
+from duban.chase.holiday_notice import (
+    board_notice,
+    missing_data_notice,
+    recompute_provisional,
+)
 from duban.ledger.models import AuditEntry, Occurrence, OutboxMessage, Plan
 from duban.plan.drafting import draft
 from duban.service import dispatch, setup
@@ -43,7 +47,14 @@ def test_deadlines_in_a_year_without_data_are_provisional(make_context, sqlite_u
 def test_office_is_told_from_november_once_a_week(make_context, sqlite_url) -> None:
     calendar = WorkCalendar()
     assert missing_data_notice(calendar, date(2026, 10, 30)) is None
-    assert "2027年法定节假日" in missing_data_notice(calendar, date(2026, 11, 2))
+    text = missing_data_notice(calendar, date(2026, 11, 2))
+    assert "2027年法定节假日" in text
+    # duban is installed by ./run from lock files: the advice is the real way to update
+    assert "pip" not in text and "pyproject.toml" in text
+    assert text.index("./run lock") < text.index("./run up")
+    board = board_notice(calendar, date(2026, 11, 2))  # the supervisors' version: same facts
+    shared = text[:text.index("官方安排公布后")]
+    assert board.startswith(shared) and "2027年的截止日期" in shared and "暂定" in shared
     ctx = make_context(sqlite_url)
     setup(ctx, at_local(date(2026, 11, 2)))
     for day in (date(2026, 11, 2), date(2026, 11, 3), date(2026, 11, 9)):
