@@ -44,7 +44,7 @@ class Context:
 
     @cached_property
     def db(self) -> Database:
-        return database_for(self.settings.database_url)
+        return database_for(self.settings.database_url, self.settings.portal_threads)
 
     @cached_property
     def config(self) -> PlanConfig:

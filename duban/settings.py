@@ -92,6 +92,13 @@ class Settings(BaseSettings):
                     "$DUBAN_HOME/prefect-auth",
     )
 
+    portal_threads: int = Field(
+        40, ge=1,
+        description="how many requests the report page serves at once (its worker threads; 40 "
+                    "is anyio's default); each process's ledger connection pool keeps as many "
+                    "connections (opened on demand), so no request waits for one",
+    )
+
     @model_validator(mode="before")
     @classmethod
     def _fill_derived(cls, data: Any) -> Any:
@@ -138,7 +145,8 @@ class Settings(BaseSettings):
         return value
 
     @field_validator(
-        "dispatch_lease_seconds", "delivery_max_attempts", "delivery_retry_seconds", mode="before")
+        "dispatch_lease_seconds", "delivery_max_attempts", "delivery_retry_seconds",
+        "portal_threads", mode="before")
     @classmethod
     def _whole_seconds(cls, value: Any) -> Any:
         """Whole ASCII digits only: "1.5", "１０" or "²" are refused, not guessed."""

@@ -19,6 +19,7 @@ from collections.abc import MutableMapping
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
+from anyio import to_thread
 from fastapi import Depends, FastAPI, File, Form, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse, Response
@@ -116,6 +117,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
+        # plain `def` routes run in anyio's default thread pool: as many threads as the ledger's
+        # pool keeps connections (Context.db), both DUBAN_PORTAL_THREADS
+        to_thread.current_default_thread_limiter().total_tokens = ctx.settings.portal_threads
         if upgrade_schema:
             await run_in_threadpool(ctx.db.create_schema)
         yield

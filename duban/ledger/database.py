@@ -63,12 +63,17 @@ def private_file(path: Path) -> Path:
     return path
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def make_engine(url: str, pool_size: int | None = None, **kwargs: Any) -> Engine:
     """An engine with duban's connection rules: for SQLite, WAL, a busy timeout, foreign keys and
-    transactions that begin IMMEDIATE; for PostgreSQL, pre-ping."""
+    transactions that begin IMMEDIATE; for PostgreSQL, pre-ping. `pool_size`: the connections
+    the pool keeps (Settings.portal_threads: one per worker thread; SQLAlchemy's 5 by default),
+    plus SQLAlchemy's 10 overflow; an in-memory SQLite database keeps its own pool."""
     parsed = make_url(url)
+    in_memory = parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
+    if pool_size is not None and not in_memory:
+        kwargs["pool_size"] = pool_size
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
+        if not in_memory:
             database = Path(parsed.database)
             private_dir(database.parent)
             private_file(database)  # SQLite gives its -wal and -shm files the same mode
@@ -100,9 +105,9 @@ def _configure_sqlite(engine: Engine) -> None:
 class Database:
     """One engine and its session factory; `with db.session() as s:` commits or rolls back."""
 
-    def __init__(self, url: str, **engine_kwargs: Any) -> None:
+    def __init__(self, url: str, pool_size: int | None = None, **engine_kwargs: Any) -> None:
         self.url = url
-        self.engine = make_engine(url, **engine_kwargs)
+        self.engine = make_engine(url, pool_size, **engine_kwargs)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._readers = sessionmaker(
             self.engine.execution_options(duban_read_only=True), expire_on_commit=False
@@ -148,11 +153,12 @@ _DATABASES: dict[str, Database] = {}
 _DATABASES_LOCK = threading.Lock()
 
 
-def database_for(url: str) -> Database:
-    """One Database per URL per process: tasks pass URLs (never sessions) and reuse the pool."""
+def database_for(url: str, pool_size: int | None = None) -> Database:
+    """One Database per URL per process: tasks pass URLs (never sessions) and reuse the pool.
+    The first caller sizes its pool (Context.db: Settings.portal_threads)."""
     with _DATABASES_LOCK:
         if url not in _DATABASES:
-            _DATABASES[url] = Database(url)
+            _DATABASES[url] = Database(url, pool_size)
         return _DATABASES[url]
 
 

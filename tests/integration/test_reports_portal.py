@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import httpx
 import pytest
+from anyio import to_thread
 from sqlalchemy import select
 
 from duban.calendar.clock import at_local
@@ -437,3 +438,17 @@ def _wait_until_up(base: str, server: subprocess.Popen) -> None:
         except httpx.HTTPError:
             time.sleep(0.1)
     raise AssertionError("python -m portal did not answer /healthz")
+
+
+def test_every_worker_thread_has_a_connection_in_the_ledger_pool(db_url, tmp_path) -> None:
+    settings = Settings(home=tmp_path, database_url=db_url, config_dir=CONFIG_DIR,
+                        portal_threads=12)
+    ctx = Context(settings)
+    setup(ctx, NOW)
+    assert ctx.db.engine.pool.size() == 12  # PostgreSQL and SQLite alike (was 5 + 10 overflow)
+    for site in open_site(ctx):
+        threads = site.client.portal.call(
+            lambda: to_thread.current_default_thread_limiter().total_tokens)
+        assert threads == 12 == ctx.db.engine.pool.size()
+        assert site.client.get("/healthz").status_code == 200
+    assert Settings(home=tmp_path, config_dir=CONFIG_DIR).portal_threads == 40  # anyio's default
