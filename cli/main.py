@@ -2,7 +2,10 @@
 
 import typer
 
+from cli.help_words import BilingualGroup
+
 app = typer.Typer(
+    cls=BilingualGroup,  # click's own words (Usage, Options…) bilingual too
     no_args_is_help=True,
     add_completion=False,
     rich_markup_mode=None,

@@ -1,6 +1,7 @@
 """Every `duban` command answers --help in Chinese with English beside it: each command's summary
 and each of its options and arguments read "中文 / English" (a Chinese part, " / ", an English
-part), walked over the whole Typer tree so a new command cannot slip in untranslated."""
+part), walked over the whole Typer tree so a new command cannot slip in untranslated; so do
+click's own words (用法 / Usage, 选项 / Options, 命令 / Commands, 参数 / Arguments, --help)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from cli import app
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 LATIN = re.compile(r"[A-Za-z]{3,}")
+ENGLISH_ONLY = {"Options:", "Commands:", "Arguments:", "--help  Show this message and exit."}
 
 
 def bilingual(text: str) -> bool:
@@ -66,6 +68,16 @@ def test_help_is_chinese_with_english_beside_it(path: list[str], command) -> Non
         for opt in param.opts:
             if opt.startswith("--"):
                 assert opt in shown, (path, opt)
+    # click's own words are bilingual too, and never stand alone in English
+    assert shown.startswith("用法 / Usage: "), shown[:40]
+    assert "\n选项 / Options:\n" in shown
+    assert "--help" in shown and "显示本帮助并退出 / Show this message and exit." in shown
+    if getattr(command, "commands", None):
+        assert "\n命令 / Commands:\n" in shown
+    if any(param.param_type_name == "argument" for param in command.params):
+        assert "\n参数 / Arguments:\n" in shown
+    for line in shown.splitlines():
+        assert line.strip() not in ENGLISH_ONLY and not line.startswith("Usage:"), (path, line)
 
 
 @pytest.mark.parametrize(("path", "command"), [(p, c) for p, c in COMMANDS
