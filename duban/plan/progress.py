@@ -5,8 +5,9 @@ level for rates and averages), so its latest non-superseded value is its figure.
 rolls the departments' figures up by the target's rule (sum, average, min, all_covered); a rate or
 an average reported as its parts (numerator and denominator) rolls up as sum(numerator) /
 sum(denominator) (x100 for a %), so a large county weighs as much as it counts; a monthly target's
-city figure is that month's reports only. When the target's owner has filed the year-end check
-(target_final) for the whole city, that figure wins.
+city figure is that month's reports only (the latest month reported, unless a month is named).
+When the target's owner has filed the year-end check (target_final) for the whole city, that
+figure wins, a monthly target's too (except for a month named: that month's own standing).
 
 Each target is judged by its own deadline (the one verdict function, shared by the board, the
 report page, the Excel ledger and the digests):
@@ -284,23 +285,25 @@ def target_progress(
 ) -> TargetProgress:
     """One target's city figure and verdict as of `today` (reports flushed in this session
     count, so a report being submitted is judged together with everyone else's). A monthly
-    target is judged on one month: `period`, else the latest month reported."""
+    target is judged on one month: `period`, else the year-end check once filed, else the
+    latest month reported."""
     duty = session.scalar(select(Duty).where(Duty.target_id == target.id,
                                              Duty.kind == "target_progress"))
     expected = list(duty.owner_codes) if duty else [target.owner_code]
     monthly = target.deadline == "monthly"
+    # the owner's year-end check decides, a monthly target's too; a month named is that month
+    final = {} if monthly and period else latest_figures(session, target.id, "target_final")
     if monthly and period is None:
         period = latest_period(session, target.id, today)
     progress = latest_figures(session, target.id, "target_progress",
                               period if monthly else None)
     # only the departments that owe it count (a zone's report on a county-only target does not)
     progress = {code: f for code, f in progress.items() if code in expected}
-    final = {} if monthly else latest_figures(session, target.id, "target_final")
     result = TargetProgress(target.id, target.key, target.title, Goal.of(target).text(),
                             target.unit, target.rollup, expected, dict(progress))
-    result.period = period if monthly else None
     result.parts = Goal.of(target).parts
     result.city_value, result.source = city_figure(target, progress, final)
+    result.period = period if monthly and result.source != "final" else None
     if result.city_value is not None:
         complete = result.source == "final" or result.reported == len(expected)
         verdict = judge_target(target, result.city_value, result.source == "final", today,

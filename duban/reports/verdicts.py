@@ -68,8 +68,8 @@ def verdict_for(
     if value is None:
         return None
     duty, target = occ.duty, occ.duty.target
-    if duty.kind == "target_final":  # the owner's year-end figure is the city's, at its deadline
-        return judge_target(target, value, True, today, slow_ratio)
+    if duty.kind == "target_final":  # the owner's year-end figure: the city's, as on the board
+        return target_progress(session, target, today, slow_ratio).verdict
     shared = duty.kind == "target_progress" and len(duty.owner_codes) > 1
     if shared and target.rollup == "sum":
         county = occ.department.jurisdiction.name
