@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import insert, select
 
 from duban.calendar.clock import TIMEZONE
-from duban.ledger.database import Database
+from duban.ledger.database import Database, insert_ignoring_duplicates
 from duban.ledger.models import Action, Department, Duty, Jurisdiction, Occurrence, Plan
 
 DAY = date(2023, 10, 16)
@@ -78,7 +78,8 @@ def _occurrences(db: Database, duty_ids: list[int], dept_ids: list[int], total: 
 
 
 def _flush(db: Database, batch: list[dict]) -> None:
+    """Written as a plan load writes its occurrences (duban.chase.occurrences.materialise)."""
     if batch:
         with db.session() as s:
-            s.execute(insert(Occurrence), batch)
+            insert_ignoring_duplicates(s, Occurrence, batch)
         batch.clear()

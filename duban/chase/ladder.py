@@ -31,13 +31,14 @@ from sqlalchemy.orm import Session
 from duban.calendar.workdays import WorkCalendar
 from duban.chase.occurrences import classify, review_mark
 from duban.ledger.batching import chunked
-from duban.ledger.database import copy_ignoring_duplicates
-from duban.ledger.item_events import Change, record_changes
+from duban.ledger.database import BulkWriter, copy_ignoring_duplicates
+from duban.ledger.item_events import Change, ChaseEvents
 from duban.ledger.models import (
     WITHDRAWN,
     Action,
     Department,
     Duty,
+    ItemEvent,
     Occurrence,
     Plan,
     Reminder,
@@ -141,13 +142,20 @@ class ChaseResult:
         }
 
 
-def occurrence_rows(session: Session, plan_id: int, action_no: int) -> Iterator[tuple]:
-    """Plain column tuples (not ORM objects): the chase walks up to a million of them."""
+def occurrence_batches(session: Session, plan_id: int, action_no: int,
+                       size: int = CHASE_BATCH) -> Iterator[list[tuple]]:
+    """The action's occurrences (withdrawn ones left out) in id order, `size` at a time, as the
+    driver's own tuples: the chase walks up to a million of them, so no ORM objects and no
+    SQLAlchemy result processing (on PostgreSQL a server-side cursor; SQLite hands dates back
+    as ISO text, which the chase parses once per distinct date). Columns: id, status, due_on,
+    closed_on, acknowledged_until, warn_days, department code, its city counterpart's id,
+    returned_on, the target's owner, duty id, department id, period."""
     query = (
         select(
             Occurrence.id, Occurrence.status, Occurrence.due_on, Occurrence.closed_on,
             Occurrence.acknowledged_until, Duty.warn_days, Department.code,
             Department.city_counterpart_id, Occurrence.returned_on, Target.owner_code,
+            Occurrence.duty_id, Occurrence.department_id, Occurrence.period,
         )
         .join(Duty, Occurrence.duty_id == Duty.id)
         .join(Department, Occurrence.department_id == Department.id)
@@ -157,7 +165,26 @@ def occurrence_rows(session: Session, plan_id: int, action_no: int) -> Iterator[
                Occurrence.status != WITHDRAWN)
         .order_by(Occurrence.id)
     )
-    yield from session.connection().execute(query.execution_options(yield_per=5000)).tuples()
+    connection = session.connection()
+    sql = str(query.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True}))
+    raw = connection.connection.dbapi_connection
+    postgres = connection.dialect.name == "postgresql"
+    cursor = raw.cursor(name=f"duban_chase_{plan_id}_{action_no}") if postgres else raw.cursor()
+    try:
+        cursor.execute(sql)
+        while rows := cursor.fetchmany(size):
+            yield rows
+    finally:
+        cursor.close()
+
+
+class _Dates(dict):
+    """A date from what the driver returned (ISO text on SQLite), parsed once per value."""
+
+    def __missing__(self, key: object) -> date:
+        value = key if isinstance(key, date) else date.fromisoformat(str(key))
+        self[key] = value
+        return value
 
 
 def chase_action(
@@ -205,28 +232,107 @@ def _larger_page_cache(session: Session) -> Iterator[None]:
 def _chase_rows(session: Session, plan: Plan, action_no: int, today: date, now: datetime,
                 ladder: LadderSpec, dry_run: bool, result: ChaseResult, parents: dict[int, str],
                 action_lead: str, days: _DayCounts) -> None:
-    rows = occurrence_rows(session, plan.id, action_no)
-    # one batch of occurrences at a time: decided, recorded, forgotten (constant memory)
-    for batch in chunked(rows, CHASE_BATCH):
-        owed: list[Owed] = []
-        for (occ_id, status, due_on, closed_on, ack_until, warn_days, code, parent_id, returned,
-             target_owner) in batch:
-            mark = review_mark(status, returned)
-            result.states[classify(due_on, closed_on, today, warn_days, days, mark)] += 1
-            if status != "open" or not result.workday:
+    """One batch of occurrences at a time: classified, decided, recorded, forgotten (constant
+    memory). What ladder_steps owes each open item, and the item state changes among the new
+    reminders (ladder_changes), written in bulk: the steps are worked out once per deadline
+    and pause (_Steps), so an item costs a few string joins."""
+    steps = _Steps(today, ladder, days, plan.ladder_from)
+    dates = _Dates()
+    state_of: dict[tuple, str] = {}
+    reminders = events = None
+    if not dry_run:
+        reminders = BulkWriter(session, Reminder, REMINDER_COLUMNS, {
+            "send_on": today, "state": "pending", "created_at": now, "digest_id": None})
+        events = ChaseEvents(session, plan.id, action_no, now, days)
+    workday, states, owner, lead_role = result.workday, result.states, _Steps.OWNER, _Steps.LEAD
+    for batch in occurrence_batches(session, plan.id, action_no):
+        owed: list[tuple] = []  # REMINDER_COLUMNS
+        changes: list[tuple] = []  # (reminder key, *LadderChange)
+        for (occ_id, status, due, closed, ack_until, warn_days, code, parent_id, returned,
+             target_owner, duty_id, dept_id, period) in batch:
+            due_on = dates[due]
+            key = (due_on, closed, warn_days, status, returned is not None)
+            state = state_of.get(key)
+            if state is None:
+                state = state_of[key] = classify(
+                    due_on, None if closed is None else dates[closed], today, warn_days, days,
+                    review_mark(status, returned))
+            states[state] += 1
+            if status != "open" or not workday:
                 continue
             # a county's or zone's item copies the city department it reports for: the target's
             # owner (its body may stand in for it), else the body's city counterpart
             lead = (target_owner or parents[parent_id]) if parent_id else action_lead
-            item = OpenItem(occ_id, code, lead, due_on, ack_until)
-            owed.extend(ladder_steps(item, today, ladder, days, plan.ladder_from))
+            paused = ack_until is not None and today <= dates[ack_until]
+            ladder_key = f"{occ_id}@{due_on.isoformat()}"
+            for tail, who, append, level, kind in steps.of(due_on, paused):
+                if who == owner:
+                    who = code
+                elif who == lead_role:
+                    if not lead or lead == code:
+                        continue
+                    who = lead
+                reminder_key = ladder_key + tail + who if append else ladder_key + tail
+                owed.append((reminder_key, occ_id, who, level, ""))
+                if kind is not None:
+                    changes.append((reminder_key, f"{ladder_key}:{kind}", occ_id, kind, level,
+                                    duty_id, dept_id, period, due_on))
         result.owed += len(owed)
-        result.by_level.update(o.level for o in owed)
-        if not dry_run and owed:
-            span = (batch[0][0], batch[-1][0])  # the batch's occurrence ids, in order
-            fresh = _record_fresh(session, owed, today, now, span)
-            record_changes(session, ladder_changes(fresh), now, days, span)
-            result.recorded += len(fresh)
+        result.by_level.update(o[3] for o in owed)
+        if reminders is None or events is None or not owed:
+            continue
+        span = (batch[0][0], batch[-1][0])  # the batch's occurrence ids, in order
+        known = set(session.connection().execute(select(Reminder.dedup_key).where(
+            Reminder.occurrence_id.between(*span))).scalars())
+        reminders.add(o for o in owed if o[0] not in known)
+        fresh: dict[str, tuple] = {}  # one event per item, kind and deadline: the first level
+        for change in changes:
+            if change[0] not in known:
+                fresh.setdefault(change[1], change[1:])
+        if fresh:
+            known = set(session.connection().execute(select(ItemEvent.dedup_key).where(
+                ItemEvent.occurrence_id.between(*span))).scalars())
+            events.add([c for key, c in fresh.items() if key not in known])
+    if reminders is not None and events is not None:
+        result.recorded = reminders.close()
+        events.close()
+
+
+class _Steps:
+    """ladder_steps for every item of one day, worked out once per deadline and pause: what
+    it yields for a stand-in item, with the owner and the lead as placeholders. Each step is
+    (key tail, recipient or placeholder, whether the recipient ends the key, level, the item
+    state change it records or None)."""
+
+    OWNER, LEAD = "\x00owner", "\x00lead"
+
+    def __init__(self, today: date, ladder: LadderSpec, calendar: _DayCounts,
+                 counts_from: date | None) -> None:
+        self.today, self.ladder, self.calendar, self.counts_from = (
+            today, ladder, calendar, counts_from)
+        self._steps: dict[tuple[date, bool], tuple[tuple[str, str, bool, str, str | None],
+                                                   ...]] = {}
+
+    def of(self, due_on: date, paused: bool) -> tuple[tuple[str, str, bool, str, str | None],
+                                                      ...]:
+        found = self._steps.get((due_on, paused))
+        if found is None:
+            found = self._steps[(due_on, paused)] = tuple(self._work_out(due_on, paused))
+        return found
+
+    def _work_out(self, due_on: date, paused: bool) -> Iterator[tuple[str, str, bool, str,
+                                                                     str | None]]:
+        item = OpenItem(0, self.OWNER, self.LEAD, due_on, self.today if paused else None)
+        head = f"0@{due_on.isoformat()}"
+        for owed in ladder_steps(item, self.today, self.ladder, self.calendar,
+                                 self.counts_from):
+            tail = owed.dedup_key.removeprefix(head)
+            append = owed.recipient in (self.OWNER, self.LEAD) and tail.endswith(owed.recipient)
+            if append:
+                tail = tail.removesuffix(owed.recipient)
+            if self.OWNER in tail or self.LEAD in tail or not owed.dedup_key.startswith(head):
+                raise ValueError(f"unexpected ladder key {owed.dedup_key!r}")
+            yield tail, owed.recipient, append, owed.level, EVENT_OF_LEVEL.get(owed.level)
 
 
 class _DayCounts:
