@@ -49,7 +49,7 @@ from duban.chase.messages import (
     take_turn,
 )
 from duban.ledger.batching import chunked
-from duban.ledger.database import Database
+from duban.ledger.database import Database, DriverDates, driver_rows
 from duban.ledger.models import (
     Action,
     DeliveryMessage,
@@ -211,30 +211,58 @@ def assemble(
     where = [Reminder.state == "pending", Reminder.digest_id.is_(None), Reminder.send_on <= today]
     if only is not None:
         where.append(Reminder.recipient.in_(sorted(only)))
-    query = _rows(where).order_by(Reminder.recipient, Reminder.occurrence_id, Reminder.id)
+    # only what ranking needs, in plain driver tuples laid out as _COLUMNS (the rest None);
+    # the few rows a digest lists are read whole afterwards
+    query = (select(Reminder.id, Reminder.recipient, Reminder.level, Reminder.note,
+                    Reminder.occurrence_id, Occurrence.due_on, Occurrence.duty_id)
+             .outerjoin(Occurrence, Reminder.occurrence_id == Occurrence.id).where(*where)
+             .order_by(Reminder.recipient, Reminder.occurrence_id, Reminder.id))
+    action_of = dict(session.execute(select(Duty.id, Action.no).join(
+        Action, Duty.action_id == Action.id)).tuples().all())
     sign = links.signature if links is not None else signature("")
     days = _Lateness(today, calendar)
-    digests = []
-    rows = session.execute(query.execution_options(yield_per=5000)).tuples()
+    dates = DriverDates()
+    picks: list[tuple[str, _Picked]] = []
+    rows = (row for batch in driver_rows(session, query, 5000, "duban_assemble") for row in batch)
     for recipient, group in groupby(rows, key=lambda r: r[1]):
         picked = _Picked(days)
-        for row in group:
-            picked.add(row)
+        for rid, _, level, note, occurrence, due, duty in group:
+            picked.add((rid, recipient, level, note, occurrence,
+                        None if due is None else dates[due], *_GAP, action_of.get(duty), *_TAIL))
+        picked._trim()
+        picks.append((recipient, picked))
+    if not picks:
+        return []
+    whole = _whole_rows(session, [r[0] for _, p in picks for _, r, _ in p.items])
+    digests = []
+    for recipient, picked in picks:
+        picked.items = [(rank, whole[row[0]], late) for rank, row, late in picked.items]
         title, body = picked.compose(recipient, names, today, set(), None, sign)
         digests.append({"recipient": recipient, "day": today, "seq": seqs.get(recipient, 0),
                         "title": title, "body": body, "state": "pending", "created_at": now})
         checkpoint("assemble.digest")
-    if not digests:
-        return []
     made = session.execute(insert(Digest).returning(Digest.id, Digest.recipient), digests)
     order = {row["recipient"]: n for n, row in enumerate(digests)}
     ids = [i for i, _ in sorted(made.tuples(), key=lambda r: order[r[1]])]
-    for batch in chunked(ids, 500):  # every pending reminder joins its recipient's new digest
+    # every pending reminder joins its recipient's new digest: one pass over them per statement
+    for batch in chunked(ids, 10_000):
         fast_update(session, update(Reminder).where(
             Reminder.recipient == Digest.recipient, Digest.id.in_(batch),
             Reminder.state == "pending", Reminder.digest_id.is_(None), Reminder.send_on <= today,
         ).values(digest_id=Digest.id, state="queued"))
     return ids
+
+
+_GAP = (None,) * 7  # _COLUMNS between the deadline and the action's number
+_TAIL = (None,) * 4  # and after it
+
+
+def _whole_rows(session: Session, reminder_ids: list[int]) -> dict[int, tuple]:
+    out: dict[int, tuple] = {}
+    for batch in chunked(sorted(reminder_ids), 1000):
+        out.update((row[0], tuple(row)) for row in session.connection().execute(
+            _rows([Reminder.id.in_(batch)])))
+    return out
 
 
 class _Lateness:

@@ -31,7 +31,12 @@ from sqlalchemy.orm import Session
 from duban.calendar.workdays import WorkCalendar
 from duban.chase.occurrences import classify, review_mark
 from duban.ledger.batching import chunked
-from duban.ledger.database import BulkWriter, copy_ignoring_duplicates
+from duban.ledger.database import (
+    BulkWriter,
+    DriverDates,
+    copy_ignoring_duplicates,
+    driver_rows,
+)
 from duban.ledger.item_events import Change, ChaseEvents
 from duban.ledger.models import (
     WITHDRAWN,
@@ -165,26 +170,7 @@ def occurrence_batches(session: Session, plan_id: int, action_no: int,
                Occurrence.status != WITHDRAWN)
         .order_by(Occurrence.id)
     )
-    connection = session.connection()
-    sql = str(query.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True}))
-    raw = connection.connection.dbapi_connection
-    postgres = connection.dialect.name == "postgresql"
-    cursor = raw.cursor(name=f"duban_chase_{plan_id}_{action_no}") if postgres else raw.cursor()
-    try:
-        cursor.execute(sql)
-        while rows := cursor.fetchmany(size):
-            yield rows
-    finally:
-        cursor.close()
-
-
-class _Dates(dict):
-    """A date from what the driver returned (ISO text on SQLite), parsed once per value."""
-
-    def __missing__(self, key: object) -> date:
-        value = key if isinstance(key, date) else date.fromisoformat(str(key))
-        self[key] = value
-        return value
+    yield from driver_rows(session, query, size, f"duban_chase_{plan_id}_{action_no}")
 
 
 def chase_action(
@@ -237,7 +223,7 @@ def _chase_rows(session: Session, plan: Plan, action_no: int, today: date, now: 
     reminders (ladder_changes), written in bulk: the steps are worked out once per deadline
     and pause (_Steps), so an item costs a few string joins."""
     steps = _Steps(today, ladder, days, plan.ladder_from)
-    dates = _Dates()
+    dates = DriverDates()
     state_of: dict[tuple, str] = {}
     reminders = events = None
     if not dry_run:

@@ -13,10 +13,11 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
+from operator import call
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, Engine, create_engine, event, text
+from sqlalchemy import JSON, Engine, Integer, String, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -199,6 +200,32 @@ def insert_ignoring_duplicates(
         connection.execute(statement, list(batch))
 
 
+def driver_rows(session: Session, query: Any, size: int, name: str) -> Iterator[list[tuple]]:
+    """The rows of a select, `size` at a time, as the driver's own tuples: no ORM objects and
+    no SQLAlchemy result processing (dates stay ISO text on SQLite: see DriverDates). On
+    PostgreSQL a server-side cursor called `name` (unique within the transaction)."""
+    connection = session.connection()
+    sql = str(query.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True}))
+    raw = connection.connection.dbapi_connection
+    cursor = raw.cursor(name=name) if connection.dialect.name == "postgresql" else raw.cursor()
+    try:
+        cursor.execute(sql)
+        while rows := cursor.fetchmany(size):
+            yield rows
+    finally:
+        cursor.close()
+
+
+class DriverDates(dict):
+    """A date from what the driver returned for a Date column (ISO text on SQLite, a date on
+    PostgreSQL), parsed once per distinct value."""
+
+    def __missing__(self, key: object) -> date:
+        value = key if isinstance(key, date) else date.fromisoformat(str(key))
+        self[key] = value
+        return value
+
+
 def copy_ignoring_duplicates(
     session: Session, model: type, columns: Sequence[str], rows: Iterable[Sequence[Any]],
     constants: dict[str, Any] | None = None, serialized: Sequence[str] = (),
@@ -265,8 +292,7 @@ class BulkWriter:
     def add(self, rows: Iterable[Sequence[Any]]) -> None:
         if self.postgres:
             fields, tail = self._fields, self._tail
-            rows = ("\t".join([f(v) for f, v in zip(fields, row, strict=True)])
-                    + tail for row in rows)
+            rows = ("\t".join(map(call, fields, row)) + tail for row in rows)
         for chunk in chunked(rows, 5000):
             self._pending.extend(chunk)
             if self.postgres:
@@ -365,9 +391,13 @@ def _copy_formatter(type_: Any, dialect: Any, serialized: bool,
             return lambda v: "\\N" if v is None else _copy_escape(v)
         return lambda v: "\\N" if v is None else _copy_escape(serializer(v))
     process = type_._cached_bind_processor(dialect)
-    if process is None:
-        return _copy_field
-    return lambda v: _copy_field(process(v))
+    if process is not None:
+        return lambda v: _copy_field(process(v))
+    if isinstance(type_, String):  # Text too
+        return lambda v: _copy_escape(v) if v.__class__ is str else _copy_field(v)
+    if isinstance(type_, Integer):
+        return lambda v: str(v) if v.__class__ is int else _copy_field(v)
+    return _copy_field
 
 
 def _bound(type_: Any, dialect: Any, value: Any) -> Any:
