@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Protocol
 
@@ -31,7 +32,25 @@ def known_revisions() -> set[str]:
 
 
 def upgrade(database: HasEngine, revision: str = "head") -> None:
+    """Migrate to `revision`; a database already at the newest one is left alone without
+    starting Alembic's environment (every command checks: ~0.1-0.2 s saved each)."""
+    if revision == "head" and current_revisions(database) == head_revisions():
+        return
     command.upgrade(alembic_config(database), revision)
+
+
+@functools.cache
+def head_revisions() -> frozenset[str]:
+    from alembic.script import ScriptDirectory
+
+    return frozenset(ScriptDirectory(str(MIGRATIONS_DIR)).get_heads())
+
+
+def current_revisions(database: HasEngine) -> frozenset[str]:
+    from alembic.runtime.migration import MigrationContext
+
+    with database.engine.connect() as connection:
+        return frozenset(MigrationContext.configure(connection).get_current_heads())
 
 
 def downgrade(database: HasEngine, revision: str) -> None:

@@ -18,6 +18,7 @@ The office urges a department with overdue items by hand (`duban remind`) now an
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import math
 import random
@@ -27,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 import httpx
+import typer.testing
 from sqlalchemy import select
 from typer.testing import CliRunner
 
@@ -34,6 +36,10 @@ from duban.calendar.clock import at_local
 from duban.ledger.models import AccessToken, Department, Duty, Occurrence, Report, Target
 from duban.reports.tokens import hash_token
 from tools.simulate.receivers import Message
+
+# typer's CliRunner builds the click command tree from the Typer app at every invoke (~0.1-0.2 s
+# for duban's commands); the office here runs thousands of commands against the same app.
+typer.testing._get_command = functools.cache(typer.testing._get_command)
 
 PERSONAS = ("prompt", "late", "never", "ack", "extension", "correct")
 WEIGHTS = (30, 20, 8, 14, 14, 14)
