@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from duban.calendar.clock import shanghai
-from duban.ledger.database import Database, record_audit
+from duban.ledger.database import Database, database_for, forget_database, record_audit
 from duban.ledger.models import AuditEntry, Department, Duty, Occurrence, Plan, Target
 from duban.service import materialise_all, setup
 from tests.support.ledger import LOADED_AT
@@ -159,3 +159,27 @@ def test_readers_do_not_queue_behind_a_writer_on_sqlite(sqlite_url) -> None:
     release.set()
     thread.join()
     db.dispose()
+
+
+def test_writers_of_one_sqlite_file_take_turns_on_one_lock(sqlite_url, tmp_path) -> None:
+    """Every Database on the same SQLite file in a process shares one writers' lock (so a
+    waiting writer wakes when the one before commits, not on SQLite's polling); a reader
+    does not take it; database_for builds one without deadlocking; other files have theirs."""
+    first, second = Database(sqlite_url), database_for(sqlite_url)
+    other = Database(f"sqlite:///{tmp_path / 'other.db'}")
+    memory = Database("sqlite://")
+    try:
+        first.create_schema()
+        assert first._writers is not None and first._writers is second._writers
+        assert other._writers is not None and other._writers is not first._writers
+        assert memory._writers is None
+        with first.session() as s:
+            record_audit(s, "w", "tick", "clock", "k", datetime.now(UTC))
+            with second.read() as r:  # a read beside the write: no lock taken
+                assert r.scalar(select(func.count()).select_from(AuditEntry)) == 0
+            assert first._writers._is_owned()
+        assert not first._writers._is_owned()
+    finally:
+        for db in (first, other, memory):
+            db.dispose()
+        forget_database(sqlite_url)
