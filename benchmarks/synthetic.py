@@ -18,6 +18,7 @@ from duban.ledger.models import Action, Department, Duty, Jurisdiction, Occurren
 DAY = date(2023, 10, 16)
 NOW = datetime(2023, 10, 16, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai
 DUE_OFFSETS = [-30, -10, -4, -2, -1, 0, 1, 2, 3, 10, 20, 40]
+PLAN_KEY = "bench-2023"
 
 
 def populate(url: str, occurrences: int, departments: int = 1000) -> Database:
@@ -35,7 +36,7 @@ def populate(url: str, occurrences: int, departments: int = 1000) -> Database:
              "aliases": [], "jurisdiction_id": city.id, "city_counterpart_id": None}
             for n in range(departments)
         ])
-        plan = Plan(key="bench-2023", title="基准方案", doc_no="基〔2023〕1号", issuer="基准局",
+        plan = Plan(key=PLAN_KEY, title="基准方案", doc_no="基〔2023〕1号", issuer="基准局",
                     issued=date(2023, 1, 1), year=2023, timezone=TIMEZONE,
                     starts=date(2023, 1, 1), ends=date(2023, 12, 31), state="active")
         s.add(plan)
