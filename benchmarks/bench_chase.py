@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -60,6 +61,8 @@ def run_one(size: int, db_kind: str) -> dict:
     with db.session() as s:
         digests = assemble(s, DAY, NOW, calendar, portal_link_maker("http://127.0.0.1:8000", NOW))
     assemble_seconds = time.perf_counter() - t0
+    db.dispose()
+    shutil.rmtree(folder, ignore_errors=True)  # a 1M SQLite ledger is ~800 MB
     return {
         "db": db_kind, "occurrences": size, "populate_s": round(populated, 2),
         "chase_s": round(chase_seconds, 2), "reminders": result.recorded,
