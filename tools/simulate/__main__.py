@@ -86,16 +86,20 @@ def _simulate(world, quick: bool, seed: int, days: int | None, begin: str | None
     from tools.simulate.faults import Faults
 
     faults = Faults(world, start, last)
-    fail_from, fail_to = faults.failing_window()
-    _log(f"故障 / faults: {faults.failing_tag}'s robot fails {fail_from} … {fail_to}; "
-         f"the chase is killed mid-dispatch on {faults.kill_day}")
+    _log(f"故障 / faults: {faults.failing_tag}'s robot fails for a week from the first working "
+         f"day on or after {faults.failing_earliest} with a reminder owed to it; the chase is "
+         f"killed mid-dispatch on {faults.kill_day}")
     feed = EventFeed(world.api_url, world.auth)
     sim = Simulation(world, quick, seed, _log, people=people, events=feed, faults=faults)
     outcome = sim.run(start, last)
     outcome.behaviours = people.counts
     outcome.notes += people.notes
-    outcome.faults["channel"] = {"tag": faults.failing_tag, "from": fail_from.isoformat(),
-                                 "to": fail_to.isoformat(), "refused": world.robot.refused}
+    window = faults.failing_window()
+    outcome.faults["channel"] = {
+        "tag": faults.failing_tag, "refused": world.robot.refused,
+        **({"from": window[0].isoformat(), "to": window[1].isoformat()} if window else
+           {"from": None, "to": None, "note": "nothing was owed to it after "
+            f"{faults.failing_earliest}"})}
     del ctx
     return outcome, sim.checker, (start, last)
 

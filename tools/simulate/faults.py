@@ -1,8 +1,10 @@
 """The two faults of the year: a channel that fails for a week, and a dispatch killed mid-run.
 
 - Channel: the robot of the robot-routed department with the most items refuses every message
-  (HTTP 503, errcode 130101) for FAILING_DAYS calendar days from FAIL_AT into the window;
-  its digests must show as undelivered and be tried again once it recovers.
+  (HTTP 503, errcode 130101) for FAILING_DAYS calendar days, from the first working day FAIL_AT
+  or more into the window on which the department has an open item within the ladder's advance
+  notice of its deadline (or past it): a week with nothing owed to it would test nothing. Its
+  digests must show as undelivered and be tried again once it recovers.
 - Kill: on the first working day from KILL_AT into the window, the day's chase
   (`flows.run.run_chase`, as `duban chase` runs it) runs in a subprocess, SIGKILLed with its
   whole process group as soon as the first digest of that day reaches a receiver; the chase then
@@ -25,7 +27,8 @@ from sqlalchemy import func, select
 from duban.ledger.models import Department, Digest, Occurrence
 from tools.simulate.world import PROJECT_ROOT, World
 
-FAIL_AT, FAILING_DAYS = 0.25, 7  # the failing week starts a quarter into the window
+FAIL_AT, FAILING_DAYS = 0.25, 7  # the failing week: from a quarter into the window
+OWED_WITHIN = 3  # working days: the ladder's advance notice (config/ladder.yaml's default)
 KILL_AT = 0.35  # the chase is killed on the first working day 35 % into the window
 KILL_WAIT = 900.0  # seconds the killed chase may take to reach its first digest
 
@@ -42,6 +45,7 @@ class Faults:
     first: date
     last: date
     failing_tag: str = ""
+    failing_from: date | None = None
     kill_day: date | None = None
     killed: dict = field(default_factory=dict)
     refused_before: int = 0
@@ -62,17 +66,39 @@ class Faults:
     def span(self) -> int:
         return (self.last - self.first).days + 1
 
-    def failing_window(self) -> tuple[date, date]:
-        start = self.first + timedelta(days=round(self.span * FAIL_AT))
-        return start, start + timedelta(days=FAILING_DAYS - 1)
+    @property
+    def failing_earliest(self) -> date:
+        return self.first + timedelta(days=round(self.span * FAIL_AT))
+
+    def failing_window(self) -> tuple[date, date] | None:
+        """The failing week, once it has begun (None before)."""
+        if self.failing_from is None:
+            return None
+        return self.failing_from, self.failing_from + timedelta(days=FAILING_DAYS - 1)
 
     def set_channel(self, day: date) -> None:
-        start, end = self.failing_window()
+        if self.failing_from is None and day >= self.failing_earliest and self.owed_soon(day):
+            self.failing_from = day
+        window = self.failing_window()
         robot = self.world.robot
-        if start <= day <= end:
+        if window is not None and window[0] <= day <= window[1]:
             robot.failing.add(self.failing_tag)
         else:
             robot.failing.discard(self.failing_tag)
+
+    def owed_soon(self, day: date) -> bool:
+        """Whether the failing department has an open item due within OWED_WITHIN working days
+        of `day` (or overdue): the ladder owes it reminders about now."""
+        calendar = self.world.ctx.calendar
+        if not calendar.is_workday(day):
+            return False
+        horizon = calendar.add_workdays(day, OWED_WITHIN)
+        with self.world.ctx.db.read() as s:
+            return s.scalar(select(func.count(Occurrence.id))
+                            .join(Department, Occurrence.department_id == Department.id)
+                            .where(Department.code == self.failing_tag,
+                                   Occurrence.status == "open",
+                                   Occurrence.due_on <= horizon)) > 0
 
     def kill_chase(self, as_of: str, actions: list[int], log) -> dict:
         """Run the day's chase in a subprocess and SIGKILL it at its first delivered digest."""
