@@ -173,9 +173,8 @@ def prefect_env(home: Path, port: int, auth: str, host: str = HOST) -> dict[str,
 # The server records task runs from their events, by default one event per write transaction.
 # On SQLite each such write can collide with a subflow's POST /task_runs/ (a read-then-write
 # transaction): the server answers 503 "database is locked" and the client waits 2 s before
-# its retry. Measured here (60 async subflows against a real `prefect server start`): 81-91 s
-# with the defaults, 17-20 s with the recorder writing in batches; task runs still appear
-# within its 5 s flush interval.
+# its retry. With the recorder writing in batches, 60 async subflows against a real server ran
+# ~4x faster (benchmarks/bench_subflows.py); task runs still appear within its 5 s flush.
 SQLITE_WRITER_BATCHES = {
     "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_READ_BATCH_SIZE": "100",
     "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_BATCH_SIZE": "500",
