@@ -7,6 +7,7 @@ import json
 import uuid
 from datetime import UTC, date, datetime
 
+import pytest
 from sqlalchemy import func, select, text
 
 from duban.ledger.database import BulkWriter, Database, copy_ignoring_duplicates
@@ -14,28 +15,33 @@ from duban.ledger.models import ItemEvent, Occurrence, Reminder
 
 NOW = datetime(2023, 10, 16, 1, 0, tzinfo=UTC)
 DAY = date(2023, 10, 16)
+COLUMNS = ("dedup_key", "occurrence_id", "recipient", "level", "note")
 
 
-def test_rows_are_stored_as_the_orm_stores_them_and_duplicates_are_not_counted(db_url):
-    db = Database(db_url)
-    db.create_schema_fast()
-    try:
-        with db.session() as s:
-            columns = ("dedup_key", "occurrence_id", "recipient", "level", "note")
-            fixed = {"send_on": DAY, "state": "pending", "created_at": NOW, "digest_id": None}
-            first = [(f"k{n}", None, "office", "start", f"说明{n}") for n in range(3)]
-            assert copy_ignoring_duplicates(s, Reminder, columns, first, fixed) == 3
-            again = [*first, ("k3", None, "d01", "start", "")]
-            assert copy_ignoring_duplicates(s, Reminder, columns, again, fixed) == 1
-        with db.session() as s:
-            rows = s.scalars(select(Reminder).order_by(Reminder.dedup_key)).all()
-            assert [r.dedup_key for r in rows] == ["k0", "k1", "k2", "k3"]
-            assert rows[1].note == "说明1" and rows[3].recipient == "d01"
-            assert all(r.send_on == DAY and r.created_at == NOW and r.state == "pending"
-                       and r.digest_id is None for r in rows)
-            assert rows[0].created_at.tzinfo is not None
-    finally:
-        db.dispose()
+@pytest.fixture
+def db(db_url):
+    """An empty ledger on the test database (SQLite and PostgreSQL), disposed afterwards."""
+    database = Database(db_url)
+    database.create_schema_fast()
+    yield database
+    database.dispose()
+
+
+def test_rows_are_stored_as_the_orm_stores_them_and_duplicates_are_not_counted(db):
+    with db.session() as s:
+        columns = COLUMNS
+        fixed = {"send_on": DAY, "state": "pending", "created_at": NOW, "digest_id": None}
+        first = [(f"k{n}", None, "office", "start", f"说明{n}") for n in range(3)]
+        assert copy_ignoring_duplicates(s, Reminder, columns, first, fixed) == 3
+        again = [*first, ("k3", None, "d01", "start", "")]
+        assert copy_ignoring_duplicates(s, Reminder, columns, again, fixed) == 1
+    with db.session() as s:
+        rows = s.scalars(select(Reminder).order_by(Reminder.dedup_key)).all()
+        assert [r.dedup_key for r in rows] == ["k0", "k1", "k2", "k3"]
+        assert rows[1].note == "说明1" and rows[3].recipient == "d01"
+        assert all(r.send_on == DAY and r.created_at == NOW and r.state == "pending"
+                   and r.digest_id is None for r in rows)
+        assert rows[0].created_at.tzinfo is not None
 
 
 def test_json_payloads_round_trip(loaded):
@@ -57,45 +63,35 @@ def test_json_payloads_round_trip(loaded):
 ODD = ["反斜杠\\n不是换行", "tab\there", "line\nbreak", "cr\rhere", "it's \"quoted\"", "\\N", ""]
 
 
-def test_any_text_is_stored_as_written_and_constants_may_hold_quotes(db_url):
+def test_any_text_is_stored_as_written_and_constants_may_hold_quotes(db):
     """COPY's text format escapes (PostgreSQL) and SQLite's literal constants."""
-    db = Database(db_url)
-    db.create_schema_fast()
-    try:
-        with db.session() as s:
-            columns = ("dedup_key", "occurrence_id", "recipient", "level", "note")
-            fixed = {"send_on": DAY, "state": "it's", "created_at": NOW, "digest_id": None}
-            rows = [(f"odd{n}", None, "office", "notice", note) for n, note in enumerate(ODD)]
-            assert copy_ignoring_duplicates(s, Reminder, columns, rows, fixed) == len(ODD)
-        with db.session() as s:
-            stored = s.scalars(select(Reminder).order_by(Reminder.id)).all()
-        assert [r.note for r in stored] == ODD and {r.state for r in stored} == {"it's"}
-        assert all(r.occurrence_id is None and r.created_at == NOW for r in stored)
-    finally:
-        db.dispose()
+    with db.session() as s:
+        columns = COLUMNS
+        fixed = {"send_on": DAY, "state": "it's", "created_at": NOW, "digest_id": None}
+        rows = [(f"odd{n}", None, "office", "notice", note) for n, note in enumerate(ODD)]
+        assert copy_ignoring_duplicates(s, Reminder, columns, rows, fixed) == len(ODD)
+    with db.session() as s:
+        stored = s.scalars(select(Reminder).order_by(Reminder.id)).all()
+    assert [r.note for r in stored] == ODD and {r.state for r in stored} == {"it's"}
+    assert all(r.occurrence_id is None and r.created_at == NOW for r in stored)
 
 
-def test_a_chunk_meeting_recorded_keys_keeps_the_chunks_before_it(db_url):
+def test_a_chunk_meeting_recorded_keys_keeps_the_chunks_before_it(db):
     """PostgreSQL COPYs each chunk under a savepoint: the chunk that meets a key already there
     is written again ignoring it, the chunks before it stay, the count is exact."""
-    db = Database(db_url)
-    db.create_schema_fast()
-    columns = ("dedup_key", "occurrence_id", "recipient", "level", "note")
+    columns = COLUMNS
     fixed = {"send_on": DAY, "state": "pending", "created_at": NOW, "digest_id": None}
-    try:
-        with db.session() as s:
-            copy_ignoring_duplicates(s, Reminder, columns, [("k4", None, "office", "x", "old")],
-                                     fixed)
-        with db.session() as s:
-            writer = BulkWriter(s, Reminder, columns, fixed, chunk=3)
-            writer.add((f"k{n}", None, "office", "x", "new") for n in range(9))
-            assert writer.close() == 8
-            assert s.scalar(select(func.count()).select_from(Reminder)) == 9  # still usable
-        with db.session() as s:
-            notes = dict(s.execute(select(Reminder.dedup_key, Reminder.note)).tuples().all())
-        assert notes == {f"k{n}": "old" if n == 4 else "new" for n in range(9)}
-    finally:
-        db.dispose()
+    with db.session() as s:
+        copy_ignoring_duplicates(s, Reminder, columns, [("k4", None, "office", "x", "old")],
+                                 fixed)
+    with db.session() as s:
+        writer = BulkWriter(s, Reminder, columns, fixed, chunk=3)
+        writer.add((f"k{n}", None, "office", "x", "new") for n in range(9))
+        assert writer.close() == 8
+        assert s.scalar(select(func.count()).select_from(Reminder)) == 9  # still usable
+    with db.session() as s:
+        notes = dict(s.execute(select(Reminder.dedup_key, Reminder.note)).tuples().all())
+    assert notes == {f"k{n}": "old" if n == 4 else "new" for n in range(9)}
 
 
 def test_serialized_json_is_stored_as_the_orm_stores_the_same_value(loaded):
