@@ -1,12 +1,15 @@
-"""Subflows against a real Prefect server on SQLite: Prefect's defaults against duban's settings.
+"""Subflows against a real Prefect server on SQLite: Prefect's defaults against duban's server.
 
-每日督办 runs every action's flow as a subflow. On SQLite each subflow's POST /task_runs/ can
-collide with the server writing task runs from their events (one event per transaction by
-default): the server answers 503 "database is locked" and the client waits 2 s before it tries
-again. `duban up` and the simulation set cli.processes.SQLITE_WRITER_BATCHES; this benchmark
-starts `prefect server start` twice on fresh homes, once without and once with them, runs the
-same parent flow of N empty async subflows (two task runs each) against each, and prints one
-JSON line: seconds per run and the number of 503 answers the client got. Asserts nothing.
+每日督办 runs every action's flow as a subflow, and each subflow starts with a POST /task_runs/
+that reads before it writes. On SQLite, when another of the server's writers (the task-run
+recorder, the event persister, logs) commits in between, that request fails at once with
+"database is locked": the server answers 503 and the client waits 2 s before it tries again.
+duban's server (cli/prefect_server.py) begins its SQLite writes IMMEDIATE, and `duban up` sets
+cli.processes.SQLITE_WRITER_BATCHES. This benchmark starts a server three times on fresh homes:
+Prefect's own with its defaults, Prefect's own with the batches, and duban's with the batches.
+It runs the same parent flow of N empty async subflows (two task runs each) against each and
+prints one JSON line: seconds per run and the number of 503 answers the client got.
+Asserts nothing.
 
     .venv/bin/python benchmarks/bench_subflows.py [--subflows 60] [--runs 2]
 """
@@ -68,7 +71,8 @@ print(json.dumps({"seconds": seconds, "answers_503": answers_503}))
 """
 
 
-def measure(extra: dict[str, str], subflows: int, runs: int) -> dict[str, object]:
+def measure(extra: dict[str, str], subflows: int, runs: int,
+            module: str = processes.PREFECT_SERVER_MODULE) -> dict[str, object]:
     with tempfile.TemporaryDirectory(prefix="duban-bench-subflows-") as tmp:
         home, port = Path(tmp), free_port()
         env = {**os.environ, **processes.prefect_env(home, port, "bench:bench"),
@@ -76,7 +80,7 @@ def measure(extra: dict[str, str], subflows: int, runs: int) -> dict[str, object
         for name in processes.SQLITE_WRITER_BATCHES:
             env.pop(name, None)
         env.update(extra)
-        server = processes.start_prefect_server(home, port, env)
+        server = processes.start_prefect_server(home, port, env, module=module)
         try:
             processes.wait_http(f"http://127.0.0.1:{port}/api/health", server, 300)
             done = subprocess.run([sys.executable, "-c", CLIENT, str(subflows), str(runs)],
@@ -96,8 +100,10 @@ def main() -> None:
     load = [round(x, 2) for x in os.getloadavg()]
     figures = {
         "subflows": args.subflows,
-        "prefect_defaults": measure({}, args.subflows, args.runs),
-        "duban_settings": measure(processes.SQLITE_WRITER_BATCHES, args.subflows, args.runs),
+        "prefect_defaults": measure({}, args.subflows, args.runs, module="prefect"),
+        "prefect_with_batches": measure(processes.SQLITE_WRITER_BATCHES, args.subflows,
+                                        args.runs, module="prefect"),
+        "duban_server": measure(processes.SQLITE_WRITER_BATCHES, args.subflows, args.runs),
         "load_average_start": load,
         "load_average_end": [round(x, 2) for x in os.getloadavg()],
         "at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
