@@ -18,7 +18,7 @@ from tools.simulate.checks import Checker
 from tools.simulate.clock import SimClock
 from tools.simulate.page import FileClock
 from tools.simulate.receivers import Inbox, MailReceiver, Message, RobotReceiver
-from tools.simulate.report import chart
+from tools.simulate.report import _text, chart, figures
 from tools.simulate.run import DayFigures, Outcome
 
 SATURDAY, MONDAY = date(2023, 6, 3), date(2023, 6, 5)
@@ -131,6 +131,40 @@ def test_chart_is_a_valid_png() -> None:
     raw = zlib.decompress(data[start:start + length])
     assert len(raw) == height * (1 + 3 * width)
     assert bytes((204, 0, 0)) in raw  # the overdue line is drawn
+    rows = [raw[r * (1 + 3 * width) + 1:(r + 1) * (1 + 3 * width)] for r in range(height)]
+    axis = bytes((60, 60, 60))
+    # figures in the left margin beside the top grid line (the most items: 10) and under the
+    # bars (the month the window starts in), and nothing of the axis colour in the margin's
+    # empty top-left corner
+    assert axis in b"".join(row[:3 * 38] for row in rows[35:50])
+    assert axis in b"".join(rows[505:520])
+    assert axis not in b"".join(row[:3 * 38] for row in rows[0:10])
+
+
+def test_text_draws_each_figure_in_its_own_cell() -> None:
+    px = [[(255, 255, 255)] * 40 for _ in range(12)]
+    _text(px, 0, 0, "1-")
+    drawn = {(x, y) for y, row in enumerate(px) for x, p in enumerate(row) if p != (255, 255, 255)}
+    assert drawn and all(x < 14 and y < 10 for x, y in drawn)  # 2 cells of 4 px, twice the size
+    assert (2, 0) in drawn and (0, 0) not in drawn  # the 1's top stroke is in its middle column
+    assert {(x, 4) for x in range(8, 14)} <= drawn  # the dash, across the second cell
+
+
+def test_figures_split_a_working_day_by_phase() -> None:
+    """figures.json says where a working day's time went (flows, people, checks), per day and
+    on average over working days only (a day off's phases do not dilute the mean)."""
+    days = [DayFigures(MONDAY, True, {}, 3, 19, 0, 6.0, {"flows": 4.0, "people": 1.5,
+                                                         "checks": 0.5}),
+            DayFigures(date(2023, 6, 6), True, {}, 1, 19, 0, 4.0, {"flows": 2.0, "people": 1.5,
+                                                                   "checks": 0.5}),
+            DayFigures(SATURDAY, False, {}, 0, 1, 0, 1.0, {"flows": 1.0, "people": 0.0,
+                                                            "checks": 0.0})]
+    f = figures(Outcome(days=days), _checker(), (SATURDAY, date(2023, 6, 6)), 11.0)
+    assert f["seconds_per_working_day"] == 5.0
+    assert f["seconds_per_working_day_by_phase"] == {"flows": 3.0, "people": 1.5, "checks": 0.5}
+    assert f["per_day"][2] == {"day": "2023-06-03", "workday": False, "messages": 0,
+                               "seconds": 1.0, "flows": 1.0, "people": 0.0, "checks": 0.0}
+    json.dumps(f)  # figures.json
 
 
 @pytest.mark.parametrize("payload", [b"not json"])

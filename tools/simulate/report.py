@@ -37,6 +37,12 @@ def figures(outcome: Outcome, checker: Checker, window: tuple[date, date], wall:
         "simulation_seconds": round(outcome.wall, 1),
         "seconds_per_working_day": round(_mean([d.seconds for d in days if d.workday]), 1),
         "seconds_per_day_off": round(_mean([d.seconds for d in days if not d.workday]), 1),
+        # where a working day's time went, on average: the flows, the people, the checks
+        "seconds_per_working_day_by_phase": {
+            phase: round(_mean([d.phases.get(phase, 0.0) for d in days if d.workday]), 2)
+            for phase in ("flows", "people", "checks")},
+        "per_day": [{"day": d.day.isoformat(), "workday": d.workday, "messages": d.messages,
+                     "seconds": round(d.seconds, 2), **d.phases} for d in days],
         "final_states": last, "events": outcome.events,
         "behaviours": dict(outcome.behaviours), "faults": outcome.faults,
         "interrupted": outcome.interrupted.isoformat() if outcome.interrupted else None,
@@ -103,6 +109,8 @@ def markdown(f: dict, outcome: Outcome, checker: Checker) -> str:
         f"| **violations** | **{f['violations']}** |",
         f"| wall time | {f['wall_seconds']} s ({f['seconds_per_working_day']} s per working "
         f"day, {f['seconds_per_day_off']} s per day off) |",
+        "| a working day's seconds: flows / departments and office / checks | "
+        + " / ".join(str(v) for v in f["seconds_per_working_day_by_phase"].values()) + " |",
         f"| load average (1/5/15 min) at start / end | "
         f"{' / '.join(map(str, f['load_average']['start']))} — "
         f"{' / '.join(map(str, f['load_average']['end']))} (2 cores) |",
@@ -170,7 +178,41 @@ def chart(outcome: Outcome) -> bytes:
     _rect(px, MARGIN - 2, MARGIN, MARGIN, bars_base, COLOURS["axis"])
     for k, name in enumerate(("open", "overdue", "closed", "messages")):
         _rect(px, MARGIN + k * 30, 12, MARGIN + k * 30 + 20, 24, COLOURS[name])
+    _axis_figures(px, days, x, top, most, lines_base, bars_base)
     return _png(px)
+
+
+def _axis_figures(px, days, x: list[int], top: int, most: int, lines_base: int,
+                  bars_base: int) -> None:
+    """Item counts at the grid lines, the most messages in a day at the bars' top, and each
+    month ("2023-07") under the day it begins on."""
+    for k in range(5):
+        _text(px, 2, lines_base - k * TOP // 4 - 5, str(round(top * k / 4)))
+    _text(px, 2, bars_base - BOTTOM - 5, str(most))
+    for i, d in enumerate(days):
+        if d.day.day == 1 or i == 0:
+            _rect(px, x[i], bars_base + 2, x[i] + 1, bars_base + 6, COLOURS["axis"])
+            _text(px, x[i], bars_base + 8, d.day.strftime("%Y-%m"))
+
+
+# 3x5 pixel figures, rows top to bottom, drawn at twice the size
+GLYPHS = {
+    "0": ("111", "101", "101", "101", "111"), "1": ("010", "110", "010", "010", "111"),
+    "2": ("111", "001", "111", "100", "111"), "3": ("111", "001", "111", "001", "111"),
+    "4": ("101", "101", "111", "001", "001"), "5": ("111", "100", "111", "001", "111"),
+    "6": ("111", "100", "111", "101", "111"), "7": ("111", "001", "010", "010", "010"),
+    "8": ("111", "101", "111", "101", "111"), "9": ("111", "101", "111", "001", "111"),
+    "-": ("000", "000", "111", "000", "000"),
+}
+
+
+def _text(px, x0: int, y0: int, text: str, scale: int = 2) -> None:
+    for n, char in enumerate(text):
+        for row, bits in enumerate(GLYPHS.get(char, ("000",) * 5)):
+            for col, bit in enumerate(bits):
+                if bit == "1":
+                    left, upper = x0 + (n * 4 + col) * scale, y0 + row * scale
+                    _rect(px, left, upper, left + scale, upper + scale, COLOURS["axis"])
 
 
 def _rect(px, x0: int, y0: int, x1: int, y1: int, colour) -> None:

@@ -37,6 +37,7 @@ class DayFigures:
     runs: int
     reports: int
     seconds: float
+    phases: dict[str, float] = field(default_factory=dict)  # flows / people / checks seconds
 
 
 @dataclass
@@ -149,8 +150,10 @@ class Simulation:
         self.outcome.runs += runs
         for problem in problems:
             self.checker.flag(day, "flow-run", "daily flow", problem)
+        phases = {"flows": time.monotonic() - t}
         if self.people is not None:
             self.people.after_chase(day, world.inbox.since(mark))
+        phases["people"] = time.monotonic() - t - phases["flows"]
         received = world.inbox.since(mark)
         self.checker.messages(day, received)
         self.checker.ledger(day)
@@ -161,8 +164,11 @@ class Simulation:
             excel.unlink(missing_ok=True)
         if self.events is not None:
             self.events.check(day, self.checker)
+        seconds = time.monotonic() - t
+        phases["checks"] = seconds - phases["flows"] - phases["people"]
         self.outcome.days.append(DayFigures(day, workday, dict(states), len(received), runs,
-                                            count_reports(world), time.monotonic() - t))
+                                            count_reports(world), seconds,
+                                            {k: round(v, 2) for k, v in phases.items()}))
 
     def killed_day(self, day: date, actions: list[int]) -> tuple[int, list[str]]:
         """The chase killed mid-dispatch at 09:00, run again at 09:30 (after the lease)."""
