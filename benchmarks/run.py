@@ -2,7 +2,8 @@
 
     .venv/bin/python benchmarks/run.py            # full: chase at 10k/100k/1M, 10k baseline
     .venv/bin/python benchmarks/run.py --quick    # under three minutes: 10k+100k chase (SQLite),
-                                                  # dispatch, the report page against its floor
+                                                  # dispatch, the report page against its floor;
+                                                  # written to $TMPDIR/duban-benchmarks-quick.md
     .venv/bin/python benchmarks/run.py --only prefect --update  # re-run whole sections, merge
 
 Each benchmark runs in its own process (bench_chase.measure: one per size and database), so
@@ -22,6 +23,7 @@ import re
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -468,6 +470,14 @@ def _value(value: object) -> str:
     return "na" if value is None else str(value)
 
 
+def default_output(quick: bool, update: bool) -> Path:
+    """BENCHMARKS.md holds the full run's figures (and sections updated by hand with --update);
+    a quick run's smaller figures go to a file of their own unless asked otherwise."""
+    if quick and not update:
+        return Path(tempfile.gettempdir()) / "duban-benchmarks-quick.md"
+    return ROOT / "BENCHMARKS.md"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--quick", action="store_true",
@@ -477,12 +487,16 @@ def main() -> None:
                              "(smaller runs then)")
     parser.add_argument("--only", nargs="+", choices=BENCHES)
     parser.add_argument("--sizes", type=int, nargs="+", help="chase sizes (default by mode)")
-    parser.add_argument("--output", type=Path, default=ROOT / "BENCHMARKS.md")
+    parser.add_argument("--output", type=Path,
+                        help="default: BENCHMARKS.md for a full run or --update; a --quick run "
+                             "writes to the temporary directory, so it never replaces the "
+                             "full run's figures in BENCHMARKS.md")
     parser.add_argument("--update", action="store_true",
                         help="replace only the sections run now in an existing --output (e.g. "
                              "after re-running the 1M chase alone) and merge its RESULT line")
     args = parser.parse_args()
     mode = "quick" if args.quick else "full"
+    args.output = args.output or default_output(args.quick, args.update)
     only = args.only or (["chase", "dispatch", "portal"] if args.quick else list(BENCHES))
     command = "python benchmarks/run.py" + "".join(
         f" {a}" for a in sys.argv[1:])
