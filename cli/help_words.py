@@ -3,6 +3,7 @@
 Typer (0.29) vendors click and writes "Usage:" and "Show this message and exit." as plain
 literals; "Options", "Commands" and "Arguments" go through gettext, which only a catalog for the
 user's locale could change, and its rich panel titles are unused here (rich_markup_mode=None).
+Typer's bracketed extras ("[default: 7]", "[required]") get their Chinese beside them too.
 So the words are set in one place, through click's documented hooks instead of patching:
 the help formatter of a Context (`formatter_class`), and that Context given to every command of
 the tree (`Command.context_class`) by the root group, `BilingualGroup` (the app's `cls`).
@@ -10,6 +11,7 @@ the tree (`Command.context_class`) by the root group, `BilingualGroup` (the app'
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,6 +22,25 @@ USAGE = "用法 / Usage: "
 HEADINGS = {"Options": "选项 / Options", "Commands": "命令 / Commands",
             "Arguments": "参数 / Arguments"}
 HELP_OPTION = {"Show this message and exit.": "显示本帮助并退出 / Show this message and exit."}
+# what Typer appends to an option's help in brackets, "[default: 7; required]"
+EXTRAS = (("default: ", "默认 / default: "), ("env var: ", "环境变量 / env var: "),
+          ("required", "必填 / required"))
+TRAILING_BRACKET = re.compile(r"\[([^\[\]]*)\]$")
+
+
+def bilingual_extras(help_text: str) -> str:
+    """"… [default: 7; required]" -> "… [默认 / default: 7; 必填 / required]"."""
+    def translate(match: re.Match[str]) -> str:
+        parts = []
+        for part in match[1].split("; "):
+            for english, both in EXTRAS:
+                if part.startswith(english):
+                    part = both + part[len(english):]
+                    break
+            parts.append(part)
+        return "[" + "; ".join(parts) + "]"
+
+    return TRAILING_BRACKET.sub(translate, help_text.rstrip())
 
 
 class BilingualHelpFormatter(typer.Context.formatter_class):  # type: ignore[misc,name-defined]
@@ -31,7 +52,8 @@ class BilingualHelpFormatter(typer.Context.formatter_class):  # type: ignore[mis
 
     def write_dl(self, rows: Sequence[tuple[str, str]], col_max: int = 30,
                  col_spacing: int = 2) -> None:
-        rows = [(first, HELP_OPTION.get(second, second)) for first, second in rows]
+        rows = [(first, bilingual_extras(HELP_OPTION.get(second, second)))
+                for first, second in rows]
         super().write_dl(rows, col_max, col_spacing)
 
 

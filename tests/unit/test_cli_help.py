@@ -1,7 +1,8 @@
 """Every `duban` command answers --help in Chinese with English beside it: each command's summary
 and each of its options and arguments read "中文 / English" (a Chinese part, " / ", an English
 part), walked over the whole Typer tree so a new command cannot slip in untranslated; so do
-click's own words (用法 / Usage, 选项 / Options, 命令 / Commands, 参数 / Arguments, --help)."""
+click's own words (用法 / Usage, 选项 / Options, 命令 / Commands, 参数 / Arguments, --help) and
+Typer's bracketed extras ([默认 / default: …], [必填 / required])."""
 
 from __future__ import annotations
 
@@ -78,6 +79,10 @@ def test_help_is_chinese_with_english_beside_it(path: list[str], command) -> Non
         assert "\n参数 / Arguments:\n" in shown
     for line in shown.splitlines():
         assert line.strip() not in ENGLISH_ONLY and not line.startswith("Usage:"), (path, line)
+    # Typer's bracketed extras too: "[默认 / default: 7]", "[必填 / required]"
+    flat = " ".join(shown.split())
+    assert "[default:" not in flat, (path, flat)
+    assert "[required]" not in flat and "; required]" not in flat, (path, flat)
 
 
 @pytest.mark.parametrize(("path", "command"), [(p, c) for p, c in COMMANDS
