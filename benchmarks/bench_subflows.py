@@ -4,7 +4,7 @@
 that reads before it writes. On SQLite, when another of the server's writers (the task-run
 recorder, the event persister, logs) commits in between, that request fails at once with
 "database is locked": the server answers 503 and the client waits 2 s before it tries again.
-duban's server (cli/prefect_server.py) begins its SQLite writes IMMEDIATE, and `duban up` sets
+duban's server (flows/prefect_server.py) begins its SQLite writes IMMEDIATE, and `duban up` sets
 cli.processes.SQLITE_WRITER_BATCHES. This benchmark starts a server three times on fresh homes:
 Prefect's own with its defaults, Prefect's own with the batches, and duban's with the batches.
 It runs the same parent flow of N empty async subflows (two task runs each) against each and

@@ -174,7 +174,7 @@ def prefect_env(home: Path, port: int, auth: str, host: str = HOST) -> dict[str,
 # On SQLite each such write could collide with a subflow's POST /task_runs/ (a read-then-write
 # transaction: 503 "database is locked", and the client waits 2 s before its retry). Fewer,
 # larger writes leave the server's CPU to the runs; the collision itself is gone since the
-# server begins its writes IMMEDIATE (cli/prefect_server.py). benchmarks/bench_subflows.py
+# server begins its writes IMMEDIATE (flows/prefect_server.py). benchmarks/bench_subflows.py
 # measures both; task runs still appear within the recorder's 5 s flush.
 SQLITE_WRITER_BATCHES = {
     "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_READ_BATCH_SIZE": "100",
@@ -182,7 +182,7 @@ SQLITE_WRITER_BATCHES = {
 }
 
 
-PREFECT_SERVER_MODULE = "cli.prefect_server"  # Prefect's CLI, SQLite writes begun IMMEDIATE
+PREFECT_SERVER_MODULE = "flows.prefect_server"  # Prefect's CLI; SQLite writes begin IMMEDIATE
 
 
 def start_prefect_server(home: Path, port: int, env: Mapping[str, str], host: str = HOST,

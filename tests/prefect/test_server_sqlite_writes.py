@@ -1,4 +1,4 @@
-"""The Prefect server `duban up` starts (cli/prefect_server.py) begins its SQLite write
+"""The Prefect server `duban up` starts (flows/prefect_server.py) begins its SQLite write
 transactions IMMEDIATE, so a transaction that reads before it writes (POST /task_runs/, which
 starts every subflow) waits for a concurrent writer instead of failing with "database is
 locked" (503, and a 2 s wait in Prefect's client).
@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
-from cli.prefect_server import begin_write_transactions_immediately
+from flows.prefect_server import begin_write_transactions_immediately
 
 
 def _configuration(path: Path):
