@@ -19,7 +19,7 @@ from tools.simulate.clock import SimClock
 from tools.simulate.page import FileClock
 from tools.simulate.receivers import Inbox, MailReceiver, Message, RobotReceiver
 from tools.simulate.report import _text, chart, figures
-from tools.simulate.run import DayFigures, Outcome
+from tools.simulate.run import DayFigures, Outcome, kill_note
 
 SATURDAY, MONDAY = date(2023, 6, 3), date(2023, 6, 5)
 
@@ -165,6 +165,14 @@ def test_figures_split_a_working_day_by_phase() -> None:
     assert f["per_day"][2] == {"day": "2023-06-03", "workday": False, "messages": 0,
                                "seconds": 1.0, "flows": 1.0, "people": 0.0, "checks": 0.0}
     json.dumps(f)  # figures.json
+
+
+def test_the_kill_note_says_whether_the_chase_was_killed() -> None:
+    killed = {"killed": True, "received_before_kill": 1, "in_flight": 2}
+    spared = {"killed": False, "received_before_kill": 0, "in_flight": 0}
+    assert "SIGKILLed after 1 digests had arrived, 2 in flight" in kill_note(MONDAY, killed)
+    assert "not killed" in kill_note(MONDAY, spared)
+    assert "SIGKILLed" not in kill_note(MONDAY, spared)
 
 
 @pytest.mark.parametrize("payload", [b"not json"])

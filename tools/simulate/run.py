@@ -177,9 +177,7 @@ class Simulation:
             self.checker.manual[(tag, day)] += 1  # an in-flight digest may arrive twice
         self.world.clock.set(at_local(day, 9, 30))
         runs, problems = run_flows(at_local(day, 9, 30).isoformat(), True, actions)
-        self.outcome.notes.append(
-            f"{day}: the chase was SIGKILLed after {killed['received_before_kill']} digests had "
-            f"arrived, {killed['in_flight']} in flight; rerun at 09:30")
+        self.outcome.notes.append(kill_note(day, killed))
         self.outcome.faults["kill"] = {"day": day.isoformat(), **killed}
         return runs + len(actions) + 2, problems  # + the killed run's
 
@@ -193,6 +191,16 @@ class Simulation:
     def log_files(self) -> list[Path]:
         return sorted(p for p in (self.world.home / "logs").rglob("*") if p.is_file()) + [
             p for p in self.world.extra_logs if p.exists()]
+
+
+def kill_note(day: date, killed: dict[str, Any]) -> str:
+    """The report's line on the kill day: a chase that ended before any digest arrived (a day
+    with nothing to send) was not killed, and the report says so."""
+    if not killed["killed"]:
+        return (f"{day}: the chase to be killed ended before any digest arrived (nothing to "
+                "send that day): not killed; run again at 09:30")
+    return (f"{day}: the chase was SIGKILLed after {killed['received_before_kill']} digests had "
+            f"arrived, {killed['in_flight']} in flight; rerun at 09:30")
 
 
 def run_async(coro) -> Any:
