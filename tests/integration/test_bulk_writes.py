@@ -29,12 +29,11 @@ def db(db_url):
 
 def test_rows_are_stored_as_the_orm_stores_them_and_duplicates_are_not_counted(db):
     with db.session() as s:
-        columns = COLUMNS
         fixed = {"send_on": DAY, "state": "pending", "created_at": NOW, "digest_id": None}
         first = [(f"k{n}", None, "office", "start", f"说明{n}") for n in range(3)]
-        assert copy_ignoring_duplicates(s, Reminder, columns, first, fixed) == 3
+        assert copy_ignoring_duplicates(s, Reminder, COLUMNS, first, fixed) == 3
         again = [*first, ("k3", None, "d01", "start", "")]
-        assert copy_ignoring_duplicates(s, Reminder, columns, again, fixed) == 1
+        assert copy_ignoring_duplicates(s, Reminder, COLUMNS, again, fixed) == 1
     with db.session() as s:
         rows = s.scalars(select(Reminder).order_by(Reminder.dedup_key)).all()
         assert [r.dedup_key for r in rows] == ["k0", "k1", "k2", "k3"]
@@ -66,10 +65,9 @@ ODD = ["反斜杠\\n不是换行", "tab\there", "line\nbreak", "cr\rhere", "it's
 def test_any_text_is_stored_as_written_and_constants_may_hold_quotes(db):
     """COPY's text format escapes (PostgreSQL) and SQLite's literal constants."""
     with db.session() as s:
-        columns = COLUMNS
         fixed = {"send_on": DAY, "state": "it's", "created_at": NOW, "digest_id": None}
         rows = [(f"odd{n}", None, "office", "notice", note) for n, note in enumerate(ODD)]
-        assert copy_ignoring_duplicates(s, Reminder, columns, rows, fixed) == len(ODD)
+        assert copy_ignoring_duplicates(s, Reminder, COLUMNS, rows, fixed) == len(ODD)
     with db.session() as s:
         stored = s.scalars(select(Reminder).order_by(Reminder.id)).all()
     assert [r.note for r in stored] == ODD and {r.state for r in stored} == {"it's"}
@@ -79,13 +77,12 @@ def test_any_text_is_stored_as_written_and_constants_may_hold_quotes(db):
 def test_a_chunk_meeting_recorded_keys_keeps_the_chunks_before_it(db):
     """PostgreSQL COPYs each chunk under a savepoint: the chunk that meets a key already there
     is written again ignoring it, the chunks before it stay, the count is exact."""
-    columns = COLUMNS
     fixed = {"send_on": DAY, "state": "pending", "created_at": NOW, "digest_id": None}
     with db.session() as s:
-        copy_ignoring_duplicates(s, Reminder, columns, [("k4", None, "office", "x", "old")],
+        copy_ignoring_duplicates(s, Reminder, COLUMNS, [("k4", None, "office", "x", "old")],
                                  fixed)
     with db.session() as s:
-        writer = BulkWriter(s, Reminder, columns, fixed, chunk=3)
+        writer = BulkWriter(s, Reminder, COLUMNS, fixed, chunk=3)
         writer.add((f"k{n}", None, "office", "x", "new") for n in range(9))
         assert writer.close() == 8
         assert s.scalar(select(func.count()).select_from(Reminder)) == 9  # still usable

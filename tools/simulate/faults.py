@@ -28,7 +28,6 @@ from duban.ledger.models import Department, Digest, Occurrence
 from tools.simulate.world import PROJECT_ROOT, World
 
 FAIL_AT, FAILING_DAYS = 0.25, 7  # the failing week: from a quarter into the window
-OWED_WITHIN = 3  # working days: the ladder's advance notice (config/ladder.yaml's default)
 KILL_AT = 0.35  # the chase is killed on the first working day 35 % into the window
 KILL_WAIT = 900.0  # seconds the killed chase may take to reach its first digest
 
@@ -87,13 +86,13 @@ class Faults:
             robot.failing.discard(self.failing_tag)
 
     def owed_soon(self, day: date) -> bool:
-        """Whether the failing department has an open item due within OWED_WITHIN working days
-        of `day` (or overdue): the ladder owes it reminders about now."""
-        calendar = self.world.ctx.calendar
-        if not calendar.is_workday(day):
+        """Whether the failing department has an open item due within the ladder's advance notice
+        (config/ladder.yaml) of `day`, or overdue: the ladder owes it reminders about now."""
+        ctx = self.world.ctx
+        if not ctx.calendar.is_workday(day):
             return False
-        horizon = calendar.add_workdays(day, OWED_WITHIN)
-        with self.world.ctx.db.read() as s:
+        horizon = ctx.calendar.add_workdays(day, ctx.config.ladder.ladder.advance_notice)
+        with ctx.db.read() as s:
             return s.scalar(select(func.count(Occurrence.id))
                             .join(Department, Occurrence.department_id == Department.id)
                             .where(Department.code == self.failing_tag,
@@ -127,5 +126,6 @@ class Faults:
                        "in_flight": len(in_flight),
                        "in_flight_recipients": sorted({r for _, r in in_flight})}
         log(f"  killed the chase mid-dispatch: {self.killed['received_before_kill']} received, "
-            f"{len(in_flight)} digests in flight")
+            f"{len(in_flight)} digests in flight" if killed else
+            "  the chase to be killed ended before any digest arrived: not killed")
         return self.killed
