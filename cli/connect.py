@@ -1,10 +1,12 @@
 """Where the running service is: `duban up` publishes it, every command that needs Prefect reads it.
 
-`duban up` writes $DUBAN_HOME/service.json (0600: the API and UI addresses, its pid) once it is
-ready and removes it when it stops; the API credential is $DUBAN_HOME/prefect-auth (0600, one line
-`user:password`). `connect()` points this process's PREFECT_* at that server before Prefect is
-imported (Prefect reads them once, at import), so `duban chase` or `duban remind` run their flows
-against the server the supervisors watch. Prefect-free on purpose, like cli/processes.py.
+`duban up` writes $DUBAN_HOME/service.json (0600: the API, UI and page addresses, the base of its
+links, its pid) once it is ready and removes it when it stops; the API credential is
+$DUBAN_HOME/prefect-auth (0600, one line `user:password`). `connect()` points this process's
+PREFECT_* at that server before Prefect is imported (Prefect reads them once, at import), so
+`duban chase` or `duban remind` run their flows against the server the supervisors watch, and the
+links in what they send lead to the service's page. Prefect-free on purpose, like
+cli/processes.py.
 """
 
 from __future__ import annotations
@@ -108,6 +110,8 @@ def connect(home: Path, local: bool) -> str:
         return "本地运行：启动 Prefect 临时服务（约 5-10 秒），运行记录不进入 duban up 的界面"
     info = running_service(home)
     os.environ["PREFECT_API_URL"] = info["api_url"]
+    if info.get("link_url"):  # links in what this command sends reach the service's page
+        os.environ.setdefault("DUBAN_PORTAL_URL", info["link_url"])
     os.environ[LEDGER_PREPARED] = "1"  # the service set the ledger up (tasks/chase.py)
     auth = home / AUTH_FILE
     if auth.exists():

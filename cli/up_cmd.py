@@ -188,6 +188,8 @@ def _serve(ctx: Context, limit: int, initial_runs: bool, started: float, ui: str
         typer.echo("督办总览：Prefect 界面 Artifacts 页面的 00-duban-board")
         published = connect.publish(home, {
             "api_url": os.environ["PREFECT_API_URL"], "ui_url": ui, "portal_url": portal_url,
+            # the base of the links this service's messages carry: commands beside it use it too
+            "link_url": Settings.from_env().portal_url,
             "pid": os.getpid(), "started": datetime.now(UTC).isoformat(timespec="seconds"),
         })
         typer.echo(f"另开终端运行的 duban chase / remind / deploy 自动使用本服务（{published}）；"

@@ -121,6 +121,12 @@ def test_one_running_service(tmp_path: Path) -> None:
         print(f"duban remind took {time.monotonic() - t:.1f} s")
         assert reminded.returncode == 0, reminded.stdout + reminded.stderr
         assert api.runs("手动催办")
+        # its digest's links lead to this service's page (the outbox keeps the base of each
+        # link, the token redacted), not to the default port 8000
+        assert info["link_url"] == f"http://127.0.0.1:{portal_port}"
+        sent = duban(home, "outbox", "--recipient", "mzj", "--last", "1").stdout
+        assert f"http://127.0.0.1:{portal_port}/d/" in sent, sent[-500:]
+        assert "127.0.0.1:8000" not in sent
 
         # a run whose process dies is marked Crashed by the server, not left Running; the wait
         # (heartbeats stop for 90 s) runs while the event checks below go on
